@@ -1,0 +1,14 @@
+//! Durable Object classes of the storefront edge, exported through `edge`.
+//!
+//! * [`cart`]: the cart as plain data and the rules of changing it (pure);
+//! * [`cart_api`]: the one typed description of calls into a cart object,
+//!   shared by the edge (caller) and the object (callee);
+//! * [`cart_object`]: the `CartObject` Durable Object itself — SQLite storage and
+//!   the glue that calls [`cart`].
+
+pub mod cart;
+pub mod cart_api;
+pub mod cart_object;
+pub mod respond;
+
+pub use cart_object::CartObject;

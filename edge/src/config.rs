@@ -1,0 +1,181 @@
+//! The edge's configuration, parsed and validated once from Worker vars and
+//! secrets. Every error names the key that is wrong.
+
+use origin_adapter::keys::SigningKey;
+
+/// Where the Worker runs; development-only behaviour is keyed on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// One region's origin base URL, e.g. `us` → `https://us.origin.example`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionOrigin {
+    pub region: String,
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    pub environment: Environment,
+    pub origins: Vec<RegionOrigin>,
+    /// The region used when nothing better is known about the customer.
+    pub default_region: String,
+    /// The secret the edge signs forwarded writes with.
+    pub signing_key: SigningKey,
+    /// How long an origin may take before the edge gives up (milliseconds).
+    pub origin_timeout_ms: u64,
+}
+
+/// A bad or missing configuration key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration key {}: {}", self.key, self.problem)
+    }
+}
+
+fn err(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { key, problem: problem.into() }
+}
+
+impl EdgeConfig {
+    /// Reads every key through `get` (vars and secrets alike).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |key: &'static str| get(key).filter(|v| !v.trim().is_empty()).ok_or_else(|| err(key, "is missing"));
+
+        let environment = match required("ENVIRONMENT")?.as_str() {
+            "development" => Environment::Development,
+            "production" => Environment::Production,
+            other => return Err(err("ENVIRONMENT", format!("must be `development` or `production`, not {other:?}"))),
+        };
+
+        let mut origins = Vec::new();
+        for entry in required("ORIGINS")?.split(',').filter(|e| !e.trim().is_empty()) {
+            let (region, url) = entry
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| err("ORIGINS", format!("entry {entry:?} is not `<region>=<base url>`")))?;
+            if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+                return Err(err("ORIGINS", format!("region {region:?} must be lowercase letters, digits or '-'")));
+            }
+            let secure = url.starts_with("https://");
+            let local_http = url.starts_with("http://") && environment == Environment::Development;
+            if !(secure || local_http) {
+                return Err(err("ORIGINS", format!("origin of {region:?} must be an https:// URL (http:// only in development)")));
+            }
+            if url.ends_with('/') || url.contains('?') || url.contains('#') {
+                return Err(err("ORIGINS", format!("origin of {region:?} must be a base URL without trailing slash, query or fragment")));
+            }
+            if origins.iter().any(|o: &RegionOrigin| o.region == region) {
+                return Err(err("ORIGINS", format!("region {region:?} is listed twice")));
+            }
+            origins.push(RegionOrigin { region: region.to_owned(), base_url: url.to_owned() });
+        }
+        if origins.is_empty() {
+            return Err(err("ORIGINS", "names no region"));
+        }
+
+        let default_region = required("DEFAULT_REGION")?;
+        if !origins.iter().any(|o| o.region == default_region) {
+            return Err(err("DEFAULT_REGION", format!("{default_region:?} is not a region in ORIGINS")));
+        }
+
+        let signing_key = SigningKey::from_config(&required("EDGE_SIGNING_KEY")?)
+            .map_err(|e| err("EDGE_SIGNING_KEY", e.to_string()))?;
+
+        let origin_timeout_ms = match get("ORIGIN_TIMEOUT_MS") {
+            None => 5_000,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(ms @ 100..=30_000) => ms,
+                _ => return Err(err("ORIGIN_TIMEOUT_MS", "must be a whole number of milliseconds from 100 to 30000")),
+            },
+        };
+
+        Ok(Self { environment, origins, default_region, signing_key, origin_timeout_ms })
+    }
+
+    /// The origin base URL of `region`.
+    pub fn origin(&self, region: &str) -> Option<&str> {
+        self.origins.iter().find(|o| o.region == region).map(|o| o.base_url.as_str())
+    }
+
+    /// The origin of the default region; validated to exist.
+    pub fn default_origin(&self) -> &str {
+        self.origin(&self.default_region).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn key() -> String {
+        SigningKey::from_seed("edge-1", [1; 32]).to_config()
+    }
+
+    fn good() -> Vec<(&'static str, String)> {
+        vec![
+            ("ENVIRONMENT", "development".into()),
+            ("ORIGINS", "us=http://127.0.0.1:8701,eu=http://127.0.0.1:8702".into()),
+            ("DEFAULT_REGION", "us".into()),
+            ("EDGE_SIGNING_KEY", key()),
+        ]
+    }
+
+    fn parse(overrides: &[(&'static str, &str)]) -> Result<EdgeConfig, ConfigError> {
+        let mut pairs = good();
+        for (k, v) in overrides {
+            pairs.retain(|(key, _)| key != k);
+            pairs.push((k, v.to_string()));
+        }
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        EdgeConfig::from_lookup(lookup(&borrowed))
+    }
+
+    #[test]
+    fn a_good_configuration_parses() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.default_origin(), "http://127.0.0.1:8701");
+        assert_eq!(c.origin("eu"), Some("http://127.0.0.1:8702"));
+        assert_eq!(c.origin_timeout_ms, 5000);
+    }
+
+    #[test]
+    fn every_error_names_its_key() {
+        for (key, value) in [
+            ("ENVIRONMENT", "staging"),
+            ("ORIGINS", "us"),
+            ("ORIGINS", "US=https://x"),
+            ("ORIGINS", "us=https://x/"),
+            ("ORIGINS", "us=https://a,us=https://b"),
+            ("DEFAULT_REGION", "ap"),
+            ("EDGE_SIGNING_KEY", "weak"),
+            ("EDGE_SIGNING_KEY", ""),
+            ("ORIGIN_TIMEOUT_MS", "0"),
+        ] {
+            let e = parse(&[(key, value)]).unwrap_err();
+            assert_eq!(e.key, key, "{value}: {e}");
+        }
+    }
+
+    #[test]
+    fn production_refuses_plain_http_origins() {
+        let e = parse(&[("ENVIRONMENT", "production")]).unwrap_err();
+        assert_eq!(e.key, "ORIGINS");
+        assert!(parse(&[("ENVIRONMENT", "production"), ("ORIGINS", "us=https://us.example")]).is_ok());
+    }
+}

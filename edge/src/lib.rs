@@ -1,0 +1,20 @@
+//! The storefront edge Worker.
+//!
+//! Pure decisions live in plain modules, unit-tested on the host:
+//! [`routes`], [`config`], [`catalog`], [`cart_cookie`], [`checkout`],
+//! [`request_body`], [`error`]. The [`platform`] module is the only one
+//! that touches `worker`: it reads inputs, calls the core and performs the
+//! effects (Cache API, Durable Objects, origin fetches).
+
+pub mod cart_cookie;
+pub mod catalog;
+pub mod checkout;
+pub mod config;
+pub mod error;
+pub mod request_body;
+pub mod routes;
+
+mod platform;
+
+// The Durable Object classes are exported from the Worker's module.
+pub use durable_objects::CartObject;

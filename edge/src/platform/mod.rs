@@ -1,0 +1,108 @@
+//! The Worker's platform shell: the only code that touches `worker`.
+//! Each handler reads inputs, calls the pure core and performs effects.
+
+mod cart;
+mod catalog;
+mod origin;
+
+use durable_objects::respond;
+use wasm_bindgen::{JsCast as _, JsValue};
+use worker::{Context, Date, Env, Request, Response, Result, event};
+
+use crate::config::{EdgeConfig, Environment};
+use crate::error::EdgeError;
+use crate::routes::{Route, route};
+
+/// The JavaScript entry (`edge/entry.mjs`) registers this global; a panic
+/// calls it so in-flight requests answer 500 instead of hanging.
+const PANIC_NOTIFIER: &str = "__storefrontEdgeOnPanic";
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        let global = js_sys::global();
+        if let Ok(notify) = js_sys::Reflect::get(&global, &JsValue::from_str(PANIC_NOTIFIER))
+            && let Some(notify) = notify.dyn_ref::<js_sys::Function>()
+        {
+            let _ = notify.call1(&JsValue::NULL, &JsValue::from_str(&info.to_string()));
+        }
+    }));
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let mut response = match handle(req, &env).await {
+        Ok(response) => response,
+        Err(e) => problem(&e)?,
+    };
+    let headers = response.headers_mut();
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set("referrer-policy", "strict-origin-when-cross-origin")?;
+    Ok(response)
+}
+
+fn problem(e: &EdgeError) -> Result<Response> {
+    let mut response = respond::problem(e.status, e.detail.clone())?;
+    for (name, value) in &e.headers {
+        response.headers_mut().set(name, value)?;
+    }
+    Ok(response)
+}
+
+/// Maps a platform error to a 500 after logging what really happened.
+pub(crate) fn internal(context: &'static str) -> impl Fn(worker::Error) -> EdgeError {
+    move |e| {
+        worker::console_error!("edge: {context}: {e}");
+        EdgeError::new(500, format!("the edge failed while it {context}; it has been logged"))
+    }
+}
+
+fn config(env: &Env) -> std::result::Result<EdgeConfig, EdgeError> {
+    let lookup = |key: &str| {
+        env.secret(key)
+            .map(|s| s.to_string())
+            .or_else(|_| env.var(key).map(|v| v.to_string()))
+            .ok()
+    };
+    EdgeConfig::from_lookup(lookup).map_err(|e| {
+        worker::console_error!("edge: refusing to serve: {e}");
+        EdgeError::new(500, "the edge is misconfigured; the operator has been told which key")
+    })
+}
+
+/// Unix seconds and milliseconds from the platform clock.
+pub(crate) fn now_ms() -> i64 {
+    Date::now().as_millis() as i64
+}
+
+/// `n` bytes from the platform's CSPRNG.
+pub(crate) fn random<const N: usize>() -> std::result::Result<[u8; N], EdgeError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        worker::console_error!("edge: no randomness: {e}");
+        EdgeError::new(500, "the edge could not generate an identifier")
+    })?;
+    Ok(bytes)
+}
+
+async fn handle(req: Request, env: &Env) -> std::result::Result<Response, EdgeError> {
+    let url = req.url().map_err(internal("read the request URL"))?;
+    let method = req.method().to_string();
+    let dev_routes = env.var("ENVIRONMENT").is_ok_and(|v| v.to_string() == "development");
+    match route(&method, url.path(), dev_routes)? {
+        Route::Health => respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered")),
+        Route::Product { sku } => catalog::get_product(&config(env)?, &sku).await,
+        Route::ViewCart => cart::view(&req, env).await,
+        Route::AddCartItem => cart::add_item(req, env, &config(env)?).await,
+        Route::Checkout => cart::checkout(req, env, &config(env)?).await,
+        Route::DevPanic => {
+            if config(env)?.environment == Environment::Development {
+                panic!("deliberate panic from /__dev/panic");
+            }
+            Err(EdgeError::new(404, "no resource here"))
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Which handler a request goes to, decided from method and path alone.
+
+use crate::error::EdgeError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    Product { sku: String },
+    ViewCart,
+    AddCartItem,
+    Checkout,
+    /// Development only: panics on purpose to prove panic handling.
+    DevPanic,
+}
+
+/// (path pattern, methods) — `{sku}` matches one path segment.
+const TABLE: &[(&str, &[&str])] = &[
+    ("/healthz", &["GET", "HEAD"]),
+    ("/api/products/{sku}", &["GET", "HEAD"]),
+    ("/api/cart", &["GET", "HEAD"]),
+    ("/api/cart/items", &["POST"]),
+    ("/api/cart/checkout", &["POST"]),
+    ("/__dev/panic", &["GET"]),
+];
+
+fn matches<'p>(pattern: &str, path: &'p str) -> Option<Option<&'p str>> {
+    match pattern.strip_suffix("{sku}") {
+        Some(prefix) => {
+            let rest = path.strip_prefix(prefix)?;
+            (!rest.is_empty() && !rest.contains('/')).then_some(Some(rest))
+        }
+        None => (pattern == path).then_some(None),
+    }
+}
+
+/// Routes `method` + `path`; unknown paths are 404, known paths with the
+/// wrong method 405 with `Allow`. `dev_routes` enables development-only routes.
+pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeError> {
+    for (pattern, methods) in TABLE {
+        let Some(segment) = matches(pattern, path) else { continue };
+        if *pattern == "/__dev/panic" && !dev_routes {
+            break;
+        }
+        if !methods.contains(&method) {
+            return Err(EdgeError::new(405, format!("{path} does not accept {method}"))
+                .with_header("allow", methods.join(", ")));
+        }
+        return Ok(match *pattern {
+            "/healthz" => Route::Health,
+            "/api/products/{sku}" => Route::Product { sku: segment.unwrap_or_default().to_owned() },
+            "/api/cart" => Route::ViewCart,
+            "/api/cart/items" => Route::AddCartItem,
+            "/api/cart/checkout" => Route::Checkout,
+            _ => Route::DevPanic,
+        });
+    }
+    Err(EdgeError::new(404, format!("no resource at {path}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_routes_match() {
+        assert_eq!(route("GET", "/api/products/KIT-0001", false), Ok(Route::Product { sku: "KIT-0001".into() }));
+        assert_eq!(route("POST", "/api/cart/items", false), Ok(Route::AddCartItem));
+        assert_eq!(route("GET", "/api/cart", false), Ok(Route::ViewCart));
+        assert_eq!(route("POST", "/api/cart/checkout", false), Ok(Route::Checkout));
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
+        assert_eq!(route("GET", "/api/nope", false).unwrap_err().status, 404);
+        assert_eq!(route("GET", "/api/products/", false).unwrap_err().status, 404);
+        assert_eq!(route("GET", "/api/products/a/b", false).unwrap_err().status, 404);
+        let e = route("DELETE", "/api/cart/items", false).unwrap_err();
+        assert_eq!(e.status, 405);
+        assert_eq!(e.headers, vec![("allow", "POST".to_owned())]);
+    }
+
+    #[test]
+    fn development_routes_exist_only_in_development() {
+        assert_eq!(route("GET", "/__dev/panic", true), Ok(Route::DevPanic));
+        assert_eq!(route("GET", "/__dev/panic", false).unwrap_err().status, 404);
+    }
+}

@@ -1,0 +1,222 @@
+//! The origin's embedded SQLite database: schema, seed, and queries.
+
+use std::path::Path;
+
+use origin_adapter::wire::{Category, Money, Order, OrderLine, OrderRequest, Product};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::seed;
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS categories (
+    slug TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS products (
+    sku          TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    category     TEXT NOT NULL REFERENCES categories(slug),
+    price_minor  INTEGER NOT NULL CHECK (price_minor >= 0),
+    currency     TEXT NOT NULL,
+    stock        INTEGER NOT NULL CHECK (stock >= 0)
+);
+CREATE INDEX IF NOT EXISTS products_by_category ON products(category, sku);
+CREATE TABLE IF NOT EXISTS orders (
+    id               INTEGER PRIMARY KEY,
+    public_id        TEXT NOT NULL UNIQUE,
+    idempotency_key  TEXT NOT NULL UNIQUE,
+    request_digest   TEXT NOT NULL,
+    cart_id          TEXT NOT NULL,
+    cart_version     INTEGER NOT NULL,
+    total_minor      INTEGER NOT NULL,
+    currency         TEXT NOT NULL,
+    created_at       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_id          INTEGER NOT NULL REFERENCES orders(id),
+    sku               TEXT NOT NULL,
+    quantity          INTEGER NOT NULL,
+    unit_price_minor  INTEGER NOT NULL,
+    PRIMARY KEY (order_id, sku)
+);
+";
+
+/// Opens (creating if needed) the database at `path` and seeds an empty catalog.
+pub fn open(path: &Path, currency: &str) -> rusqlite::Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    conn.execute_batch(SCHEMA)?;
+    let count: i64 = conn.query_row("SELECT COUNT(*) FROM products", [], |r| r.get(0))?;
+    if count == 0 {
+        let tx = conn.transaction()?;
+        for (slug, name, _) in seed::CATEGORIES {
+            tx.execute("INSERT INTO categories (slug, name) VALUES (?1, ?2)", params![slug, name])?;
+        }
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO products (sku, name, description, category, price_minor, currency, stock)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for p in seed::products(currency) {
+                insert.execute(params![p.sku, p.name, p.description, p.category, p.price.amount_minor, p.price.currency, p.stock])?;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(conn)
+}
+
+fn product_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
+    Ok(Product {
+        sku: row.get(0)?,
+        name: row.get(1)?,
+        description: row.get(2)?,
+        category: row.get(3)?,
+        price: Money { amount_minor: row.get(4)?, currency: row.get(5)? },
+        stock: row.get(6)?,
+    })
+}
+
+const PRODUCT_COLUMNS: &str = "sku, name, description, category, price_minor, currency, stock";
+
+pub fn product(conn: &Connection, sku: &str) -> rusqlite::Result<Option<Product>> {
+    conn.query_row(
+        &format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = ?1"),
+        [sku],
+        product_from_row,
+    )
+    .optional()
+}
+
+/// Products of a category (or all), in SKU order, after `cursor` (a SKU).
+pub fn products(conn: &Connection, category: Option<&str>, after: Option<&str>, limit: i64) -> rusqlite::Result<Vec<Product>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products
+         WHERE (?1 IS NULL OR category = ?1) AND (?2 IS NULL OR sku > ?2)
+         ORDER BY sku LIMIT ?3"
+    ))?;
+    stmt.query_map(params![category, after, limit], product_from_row)?.collect()
+}
+
+pub fn categories(conn: &Connection) -> rusqlite::Result<Vec<Category>> {
+    let mut stmt = conn.prepare(
+        "SELECT c.slug, c.name, COUNT(p.sku) FROM categories c
+         LEFT JOIN products p ON p.category = c.slug GROUP BY c.slug ORDER BY c.slug",
+    )?;
+    stmt.query_map([], |r| Ok(Category { slug: r.get(0)?, name: r.get(1)?, product_count: r.get(2)? }))?
+        .collect()
+}
+
+/// Why an order was not placed; each maps to a 4xx the customer can act on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OrderRefused {
+    Empty,
+    UnknownSku(String),
+    BadQuantity(String),
+    PriceChanged { sku: String, now: i64 },
+    OutOfStock { sku: String, available: i64 },
+    /// The idempotency key was used before for a different request.
+    KeyReused,
+    Database(String),
+}
+
+impl From<rusqlite::Error> for OrderRefused {
+    fn from(e: rusqlite::Error) -> Self {
+        OrderRefused::Database(e.to_string())
+    }
+}
+
+/// Places an order atomically: checks every line against the catalog,
+/// takes the stock, and records it under its idempotency key. The same key
+/// and request again return the order placed the first time.
+pub fn place_order(
+    conn: &mut Connection,
+    region: &str,
+    idempotency_key: &str,
+    request_digest: &str,
+    request: &OrderRequest,
+    now: i64,
+) -> Result<(Order, bool), OrderRefused> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let existing: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT id, request_digest FROM orders WHERE idempotency_key = ?1",
+            [idempotency_key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((id, digest)) = existing {
+        if digest != request_digest {
+            return Err(OrderRefused::KeyReused);
+        }
+        return Ok((load_order(&tx, id, region)?, false));
+    }
+
+    if request.lines.is_empty() {
+        return Err(OrderRefused::Empty);
+    }
+    let mut total = 0i64;
+    let mut currency = String::new();
+    for line in &request.lines {
+        if !(1..=999).contains(&line.quantity) {
+            return Err(OrderRefused::BadQuantity(line.sku.clone()));
+        }
+        let Some(p) = product(&tx, &line.sku)? else {
+            return Err(OrderRefused::UnknownSku(line.sku.clone()));
+        };
+        if p.price != line.unit_price {
+            return Err(OrderRefused::PriceChanged { sku: p.sku, now: p.price.amount_minor });
+        }
+        if p.stock < line.quantity {
+            return Err(OrderRefused::OutOfStock { sku: p.sku, available: p.stock });
+        }
+        total += p.price.amount_minor * line.quantity;
+        currency = p.price.currency;
+    }
+    tx.execute(
+        "INSERT INTO orders (public_id, idempotency_key, request_digest, cart_id, cart_version, total_minor, currency, created_at)
+         VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![idempotency_key, request_digest, request.cart_id, request.cart_version, total, currency, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    tx.execute("UPDATE orders SET public_id = ?1 WHERE id = ?2", params![format!("ord-{region}-{id:06}"), id])?;
+    for line in &request.lines {
+        tx.execute(
+            "INSERT INTO order_lines (order_id, sku, quantity, unit_price_minor) VALUES (?1, ?2, ?3, ?4)",
+            params![id, line.sku, line.quantity, line.unit_price.amount_minor],
+        )?;
+        tx.execute("UPDATE products SET stock = stock - ?1 WHERE sku = ?2", params![line.quantity, line.sku])?;
+    }
+    let order = load_order(&tx, id, region)?;
+    tx.commit()?;
+    Ok((order, true))
+}
+
+fn load_order(conn: &Connection, id: i64, region: &str) -> rusqlite::Result<Order> {
+    let (public_id, cart_id, total, currency): (String, String, i64, String) = conn.query_row(
+        "SELECT public_id, cart_id, total_minor, currency FROM orders WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    let mut stmt = conn.prepare("SELECT sku, quantity, unit_price_minor FROM order_lines WHERE order_id = ?1 ORDER BY sku")?;
+    let lines = stmt
+        .query_map([id], |r| {
+            Ok(OrderLine { sku: r.get(0)?, quantity: r.get(1)?, unit_price: Money { amount_minor: r.get(2)?, currency: currency.clone() } })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Order {
+        order_id: public_id,
+        status: "placed".into(),
+        region: region.to_owned(),
+        cart_id,
+        lines,
+        total: Money { amount_minor: total, currency },
+    })
+}
+
+/// How many orders exist; tests use it to prove a refused write wrote nothing.
+pub fn order_count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))
+}

@@ -1,0 +1,202 @@
+//! The edge side of a forwarded write: what a signature covers, how long it
+//! lives, and which client headers may never reach an origin.
+//!
+//! The origin-side [`crate::layer`] verifies with [`edge_policy`], so the two
+//! sides cannot drift apart.
+
+use crate::digest::content_digest;
+use crate::keys::SigningKey;
+use crate::signature::{Component, RequestView, SignatureError, SignatureParams, VerifyPolicy, sign};
+
+/// The `Signature-Input`/`Signature` label of edge → origin signatures.
+pub const LABEL: &str = "edge";
+/// The `tag` parameter of edge → origin signatures (RFC 9421 §2.3).
+pub const EDGE_TAG: &str = "storefront-edge/v1";
+/// Seconds a forwarded request's signature stays valid.
+pub const SIGNATURE_LIFETIME: i64 = 60;
+/// The longest a verifier accepts a signature after `created` (seconds);
+/// the verifier's seen-nonce set must cover at least this long.
+pub const REPLAY_WINDOW: i64 = 300;
+/// Tolerated clock difference between edge and origin (seconds).
+pub const CLOCK_SKEW: i64 = 5;
+
+const COVERED: [&str; 7] = [
+    "@method",
+    "@authority",
+    "@path",
+    "@query",
+    "content-type",
+    "content-digest",
+    "idempotency-key",
+];
+
+/// The components every forwarded write's signature covers.
+pub fn covered_components() -> Vec<Component> {
+    COVERED
+        .iter()
+        .map(|c| match *c {
+            "@method" => Component::Method,
+            "@authority" => Component::Authority,
+            "@path" => Component::Path,
+            "@query" => Component::Query,
+            field => Component::Field(field.to_owned()),
+        })
+        .collect()
+}
+
+/// What the origin's verifier insists on. `required` comes from
+/// [`covered_components`], so anything the edge signs, the origin demands.
+pub fn edge_policy(required: &[Component]) -> VerifyPolicy<'_> {
+    VerifyPolicy { label: LABEL, required, tag: EDGE_TAG, max_age: REPLAY_WINDOW, skew: CLOCK_SKEW }
+}
+
+/// A write the edge is about to send to an origin.
+#[derive(Debug, Clone)]
+pub struct ForwardedWrite<'a> {
+    pub method: &'a str,
+    pub authority: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub content_type: &'a str,
+    /// The Idempotency-Key, unquoted; it is sent as a structured-field string.
+    pub idempotency_key: &'a str,
+    pub body: &'a [u8],
+}
+
+/// Refuses idempotency keys that cannot be a structured-field string or are
+/// unreasonably long (the draft leaves the length to the server).
+pub fn validate_idempotency_key(key: &str) -> Result<(), &'static str> {
+    if key.is_empty() || key.len() > 255 {
+        return Err("Idempotency-Key must be 1 to 255 characters");
+    }
+    if !key.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\') {
+        return Err("Idempotency-Key must be printable ASCII without quotes or backslashes");
+    }
+    Ok(())
+}
+
+/// The headers to add to `write`: content type, digest, idempotency key and
+/// the RFC 9421 signature fields. `nonce` must be fresh randomness.
+pub fn signed_headers(
+    write: &ForwardedWrite<'_>,
+    key: &SigningKey,
+    now: i64,
+    nonce: &str,
+) -> Result<Vec<(&'static str, String)>, SignatureError> {
+    validate_idempotency_key(write.idempotency_key).map_err(SignatureError::Malformed)?;
+    let digest = content_digest(write.body);
+    let idempotency = format!("\"{}\"", write.idempotency_key);
+    let view = RequestView {
+        method: write.method,
+        authority: write.authority,
+        path: write.path,
+        query: write.query,
+        fields: vec![
+            ("content-type", write.content_type),
+            ("content-digest", &digest),
+            ("idempotency-key", &idempotency),
+        ],
+    };
+    let params = SignatureParams {
+        created: now,
+        expires: Some(now + SIGNATURE_LIFETIME),
+        nonce: Some(nonce.to_owned()),
+        keyid: key.keyid().to_owned(),
+        tag: Some(EDGE_TAG.to_owned()),
+    };
+    let fields = sign(&view, &covered_components(), &params, LABEL, key)?;
+    Ok(vec![
+        ("content-type", write.content_type.to_owned()),
+        ("content-digest", digest),
+        ("idempotency-key", idempotency),
+        ("signature-input", fields.signature_input),
+        ("signature", fields.signature),
+    ])
+}
+
+/// Headers a client may never send through the edge to an origin: the
+/// edge's own signing and identity vocabulary, proxy identity, and
+/// hop-by-hop fields (RFC 9110 §7.6.1).
+pub fn is_reserved_for_edge(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    const EXACT: [&str; 14] = [
+        "signature",
+        "signature-input",
+        "content-digest",
+        "idempotency-key",
+        "forwarded",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+    ];
+    const PREFIXES: [&str; 5] = ["x-edge-", "x-user-", "x-forwarded-", "x-identity-", "cf-"];
+    EXACT.contains(&name.as_str())
+        || name.starts_with("signature")
+        || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyRing;
+    use crate::signature::verify;
+
+    fn write(body: &[u8]) -> ForwardedWrite<'_> {
+        ForwardedWrite {
+            method: "POST",
+            authority: "orders.us.example:8080",
+            path: "/orders",
+            query: None,
+            content_type: "application/json",
+            idempotency_key: "cart-1-v3",
+            body,
+        }
+    }
+
+    #[test]
+    fn what_the_edge_signs_the_origin_verifies() {
+        let key = SigningKey::from_seed("edge-1", [3; 32]);
+        let ring = KeyRing::from_config(&key.verifying_entry().to_config()).unwrap();
+        let w = write(br#"{"lines":[]}"#);
+        let headers = signed_headers(&w, &key, 1_700_000_000, "nonce-a").unwrap();
+        let view = RequestView {
+            method: w.method,
+            authority: w.authority,
+            path: w.path,
+            query: w.query,
+            fields: headers.iter().map(|(n, v)| (*n, v.as_str())).collect(),
+        };
+        let required = covered_components();
+        let verified = verify(&view, &edge_policy(&required), &ring, 1_700_000_030).unwrap();
+        assert_eq!(verified.expires, 1_700_000_000 + SIGNATURE_LIFETIME);
+        assert_eq!(verified.nonce, "nonce-a");
+    }
+
+    #[test]
+    fn idempotency_keys_are_validated() {
+        assert!(validate_idempotency_key("abc-123").is_ok());
+        assert!(validate_idempotency_key("").is_err());
+        assert!(validate_idempotency_key("has\"quote").is_err());
+        assert!(validate_idempotency_key(&"x".repeat(256)).is_err());
+        let key = SigningKey::from_seed("edge-1", [3; 32]);
+        let mut w = write(b"{}");
+        w.idempotency_key = "bad\nkey";
+        assert!(signed_headers(&w, &key, 0, "n").is_err());
+    }
+
+    #[test]
+    fn identity_and_signing_headers_are_reserved() {
+        for name in ["Signature", "signature-input", "X-Edge-Claims", "x-user-id", "X-Forwarded-For", "Forwarded", "Content-Digest", "Transfer-Encoding", "cf-connecting-ip"] {
+            assert!(is_reserved_for_edge(name), "{name}");
+        }
+        for name in ["accept", "content-type", "accept-language", "x-request-id-ish"] {
+            assert!(!is_reserved_for_edge(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The JSON bodies the edge and the origins exchange, and the paths they
+//! live at. Prices are integer minor units with an ISO 4217 currency.
+
+use serde::{Deserialize, Serialize};
+
+/// Paths on an origin, relative to its base URL.
+pub mod paths {
+    pub const HEALTH: &str = "/healthz";
+    /// Followed by the SKU.
+    pub const PRODUCT_PREFIX: &str = "/catalog/products/";
+    pub const PRODUCTS: &str = "/catalog/products";
+    pub const CATEGORIES: &str = "/catalog/categories";
+    pub const ORDERS: &str = "/orders";
+}
+
+/// An amount of money in minor units (cents, pence…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+/// A product as the catalog publishes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price: Money,
+    pub stock: i64,
+}
+
+/// A category with how many products it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    pub slug: String,
+    pub name: String,
+    pub product_count: i64,
+}
+
+/// A page of products.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPage {
+    pub products: Vec<Product>,
+    pub next_cursor: Option<String>,
+}
+
+/// One line of an order as the edge forwards it: the price is what the
+/// customer saw in their cart, which the origin checks against its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+}
+
+/// `POST /orders`: place an order for a cart's lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRequest {
+    pub cart_id: String,
+    pub cart_version: i64,
+    pub lines: Vec<OrderLine>,
+}
+
+/// The origin's answer to a placed order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    pub status: String,
+    pub region: String,
+    pub cart_id: String,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+}
+
+/// The media type of RFC 9457 problem details.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem details body. `type` defaults to `about:blank`,
+/// whose title is the HTTP status phrase; `detail` says what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type", default = "about_blank")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+fn about_blank() -> String {
+    "about:blank".to_owned()
+}
+
+impl Problem {
+    /// A problem of type `about:blank` for `status`, saying `detail`.
+    pub fn new(status: u16, detail: impl Into<String>) -> Self {
+        Self {
+            problem_type: about_blank(),
+            title: status_title(status).to_owned(),
+            status,
+            detail: Some(detail.into()),
+            instance: None,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising plain strings and integers cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// The reason phrase of the statuses this system answers with.
+pub fn status_title(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_serialises_as_rfc9457() {
+        let p = Problem::new(404, "no product with SKU \"X\"");
+        let v: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+        assert_eq!(v["type"], "about:blank");
+        assert_eq!(v["title"], "Not Found");
+        assert_eq!(v["status"], 404);
+        assert_eq!(v["detail"], "no product with SKU \"X\"");
+        assert!(v.get("instance").is_none());
+    }
+
+    #[test]
+    fn order_request_refuses_unknown_fields() {
+        let ok = r#"{"cart_id":"c","cart_version":1,"lines":[]}"#;
+        assert!(serde_json::from_str::<OrderRequest>(ok).is_ok());
+        let sneaky = r#"{"cart_id":"c","cart_version":1,"lines":[],"discount":100}"#;
+        assert!(serde_json::from_str::<OrderRequest>(sneaky).is_err());
+    }
+}

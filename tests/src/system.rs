@@ -1,0 +1,228 @@
+//! The whole system on one machine: two reference origins (`us`, `eu`) and
+//! the edge Worker under real `wrangler dev`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use origin_adapter::keys::SigningKey;
+
+use crate::process::{Supervised, free_port, wait_for_line, wait_until_healthy};
+use crate::workspace::Workspace;
+
+/// The regions the reference deployment runs.
+pub const REGIONS: [&str; 2] = ["us", "eu"];
+
+/// How long a fresh `wrangler dev` may take to answer (it is ~10 s here).
+const EDGE_START_DEADLINE: Duration = Duration::from_secs(90);
+
+pub struct SystemOptions {
+    /// Echo every process's output to stderr, prefixed with its name.
+    pub echo: bool,
+    /// `None` picks a free port.
+    pub edge_port: Option<u16>,
+    /// Ports of the `us` and `eu` origins; 0 lets each pick a free one.
+    pub origin_ports: [u16; 2],
+    /// Where origins keep SQLite and the edge its Durable Object state;
+    /// `None` uses a scratch directory removed when the system stops.
+    pub state_dir: Option<PathBuf>,
+    /// The edge's signing key. `None` generates one and hands it to wrangler
+    /// through a private env file, so a developer's `.dev.vars` is not read.
+    pub signing_key: Option<SigningKey>,
+    /// Serve the origins' test-only introspection routes.
+    pub test_hooks: bool,
+    /// The cargo profile directory holding the `reference-origin` binary.
+    pub origin_profile: String,
+    /// Extra `--var KEY:VALUE` settings for the edge.
+    pub edge_vars: Vec<(String, String)>,
+}
+
+impl Default for SystemOptions {
+    fn default() -> Self {
+        Self {
+            echo: std::env::var_os("E2E_ECHO").is_some(),
+            edge_port: None,
+            origin_ports: [0, 0],
+            state_dir: None,
+            signing_key: None,
+            test_hooks: true,
+            origin_profile: "debug".into(),
+            edge_vars: Vec::new(),
+        }
+    }
+}
+
+/// One running reference origin.
+pub struct Origin {
+    pub region: String,
+    pub url: String,
+    _process: Supervised,
+}
+
+/// A running system. Dropping it stops every process it started.
+pub struct System {
+    pub edge_url: String,
+    pub origins: Vec<Origin>,
+    pub signing_key: SigningKey,
+    /// The edge last, so it stops before the origins it talks to.
+    edge: Option<Supervised>,
+    edge_command: Vec<String>,
+    echo: bool,
+    ws: Workspace,
+    state_dir: PathBuf,
+    _scratch: Option<tempfile::TempDir>,
+}
+
+fn random_key() -> Result<SigningKey> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(SigningKey::from_seed("edge-test", seed))
+}
+
+impl System {
+    pub fn start(options: SystemOptions) -> Result<Self> {
+        let ws = Workspace::here();
+        let bundle = ws.worker_bundle();
+        if !bundle.exists() {
+            bail!("{} is missing: build the Worker first (`cargo xtask build`)", bundle.display());
+        }
+        let origin_bin = ws.origin_binary(&options.origin_profile);
+        if !origin_bin.exists() {
+            bail!("{} is missing: `cargo build -p reference-origin` first", origin_bin.display());
+        }
+        let scratch = match &options.state_dir {
+            Some(_) => None,
+            None => Some(tempfile::Builder::new().prefix("storefront-e2e-").tempdir()?),
+        };
+        let state_dir = match (&options.state_dir, &scratch) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(t)) => t.path().to_path_buf(),
+            (None, None) => unreachable!("one of the two is set"),
+        };
+        std::fs::create_dir_all(&state_dir)?;
+
+        let generated = options.signing_key.is_none();
+        let signing_key = match options.signing_key {
+            Some(k) => k,
+            None => random_key()?,
+        };
+        let public = signing_key.verifying_entry().to_config();
+
+        let mut origins = Vec::new();
+        for (region, port) in REGIONS.iter().zip(options.origin_ports) {
+            let mut command = Command::new(&origin_bin);
+            command
+                .arg("--region")
+                .arg(region)
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--data")
+                .arg(state_dir.join(format!("origin-{region}.sqlite3")))
+                .arg("--edge-keys")
+                .arg(&public);
+            if options.test_hooks {
+                command.arg("--test-hooks");
+            }
+            let name = format!("origin-{region}");
+            let (mut process, lines) = Supervised::spawn(&name, command, options.echo)?;
+            let url = wait_for_line(&lines, Duration::from_secs(30), &format!("{name} to listen"), |line| {
+                line.split("listening on ").nth(1).map(str::to_owned)
+            })?;
+            wait_until_healthy(&mut process, &format!("{url}/healthz"), Duration::from_secs(10))?;
+            origins.push(Origin { region: (*region).to_owned(), url, _process: process });
+        }
+
+        let edge_port = match options.edge_port {
+            Some(p) => p,
+            None => free_port()?,
+        };
+        let origins_var = origins.iter().map(|o| format!("{}={}", o.region, o.url)).collect::<Vec<_>>().join(",");
+        let mut args: Vec<String> = vec![
+            ws.wrangler_js().display().to_string(),
+            "dev".into(),
+            "--config".into(),
+            ws.wrangler_toml().display().to_string(),
+            "--ip".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            edge_port.to_string(),
+            "--inspector-port".into(),
+            free_port()?.to_string(),
+            "--persist-to".into(),
+            state_dir.join("wrangler").display().to_string(),
+            "--show-interactive-dev-session=false".into(),
+        ];
+        let mut vars = vec![
+            ("ENVIRONMENT".to_owned(), "development".to_owned()),
+            ("ORIGINS".to_owned(), origins_var),
+            ("DEFAULT_REGION".to_owned(), "us".to_owned()),
+        ];
+        vars.extend(options.edge_vars);
+        for (k, v) in vars {
+            args.push("--var".into());
+            args.push(format!("{k}:{v}"));
+        }
+        if generated {
+            let env_file = state_dir.join("edge-secrets.env");
+            std::fs::write(&env_file, format!("EDGE_SIGNING_KEY={}\n", signing_key.to_config()))?;
+            args.push("--env-file".into());
+            args.push(env_file.display().to_string());
+        }
+
+        let mut system = System {
+            edge_url: format!("http://127.0.0.1:{edge_port}"),
+            origins,
+            signing_key,
+            edge: None,
+            edge_command: args,
+            echo: options.echo,
+            ws,
+            state_dir,
+            _scratch: scratch,
+        };
+        system.start_edge()?;
+        Ok(system)
+    }
+
+    fn start_edge(&mut self) -> Result<()> {
+        let mut command = Command::new(self.ws.node());
+        command
+            .args(&self.edge_command)
+            .current_dir(&self.ws.root)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .env("WRANGLER_LOG_PATH", self.state_dir.join("wrangler-logs"));
+        let (mut process, _lines) = Supervised::spawn("wrangler", command, self.echo)?;
+        wait_until_healthy(&mut process, &format!("{}/healthz", self.edge_url), EDGE_START_DEADLINE)
+            .context("starting wrangler dev (run with E2E_ECHO=1 to see its output)")?;
+        self.edge = Some(process);
+        Ok(())
+    }
+
+    /// Stops `wrangler dev` and starts it again on the same port and state.
+    pub fn restart_edge(&mut self) -> Result<()> {
+        if let Some(mut edge) = self.edge.take() {
+            edge.stop();
+        }
+        self.start_edge()
+    }
+
+    pub fn origin_url(&self, region: &str) -> Option<&str> {
+        self.origins.iter().find(|o| o.region == region).map(|o| o.url.as_str())
+    }
+
+    /// Blocks until the edge process exits (for `cargo xtask dev`).
+    pub fn edge_exited(&mut self) -> bool {
+        self.edge.as_mut().is_none_or(|e| e.exited().is_some())
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        // Edge first, then origins (fields drop in declaration order after this).
+        if let Some(mut edge) = self.edge.take() {
+            edge.stop();
+        }
+    }
+}
