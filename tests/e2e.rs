@@ -6,6 +6,11 @@
 //! Worker instance. Every system is stopped before the process exits.
 //! Run through `cargo xtask test`, which builds the Worker first.
 
+#![allow(
+    clippy::expect_used,
+    reason = "in a test a failed expectation is a failed test"
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,36 +33,63 @@ fn client() -> Client {
 }
 
 fn check(condition: bool, message: impl Into<String>) -> Outcome {
-    if condition { Ok(()) } else { Err(message.into().into()) }
+    if condition {
+        Ok(())
+    } else {
+        Err(message.into().into())
+    }
 }
 
 fn header(r: &Response, name: &str) -> String {
-    r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Asserts an RFC 9457 problem with `status`, returning its body.
 fn expect_problem(r: Response, status: u16) -> Result<Value, Failed> {
     let got = r.status().as_u16();
     let content_type = header(&r, "content-type");
-    let body: Value = r.json().map_err(|e| format!("problem body is not JSON: {e}"))?;
-    check(got == status, format!("expected {status}, got {got}: {body}"))?;
-    check(content_type.starts_with("application/problem+json"), format!("content-type was {content_type:?}"))?;
-    check(body["status"] == status && body["title"].is_string() && body["detail"].is_string(), format!("not a problem body: {body}"))?;
+    let body: Value = r
+        .json()
+        .map_err(|e| format!("problem body is not JSON: {e}"))?;
+    check(
+        got == status,
+        format!("expected {status}, got {got}: {body}"),
+    )?;
+    check(
+        content_type.starts_with("application/problem+json"),
+        format!("content-type was {content_type:?}"),
+    )?;
+    check(
+        body["status"] == status && body["title"].is_string() && body["detail"].is_string(),
+        format!("not a problem body: {body}"),
+    )?;
     Ok(body)
 }
 
 /// The `name=value` part of the cart cookie the edge set.
 fn cart_cookie(r: &Response) -> Result<String, Failed> {
     let set = header(r, "set-cookie");
-    check(set.starts_with("__Host-cart="), format!("no cart cookie in {set:?}"))?;
+    check(
+        set.starts_with("__Host-cart="),
+        format!("no cart cookie in {set:?}"),
+    )?;
     for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
-        check(set.contains(attribute), format!("cart cookie lacks {attribute}: {set}"))?;
+        check(
+            set.contains(attribute),
+            format!("cart cookie lacks {attribute}: {set}"),
+        )?;
     }
     Ok(set.split(';').next().unwrap_or_default().to_owned())
 }
 
 fn add_to_cart(sys: &System, cookie: Option<&str>, body: Value) -> Response {
-    let mut req = client().post(format!("{}/api/cart/items", sys.edge_url)).json(&body);
+    let mut req = client()
+        .post(format!("{}/api/cart/items", sys.edge_url))
+        .json(&body);
     if let Some(c) = cookie {
         req = req.header("cookie", c);
     }
@@ -65,18 +97,27 @@ fn add_to_cart(sys: &System, cookie: Option<&str>, body: Value) -> Response {
 }
 
 fn origin_product(sys: &System, sku: &str) -> Result<Product, Failed> {
-    let url = format!("{}/catalog/products/{sku}", sys.origin_url("us").unwrap_or_default());
+    let url = format!(
+        "{}/catalog/products/{sku}",
+        sys.origin_url("us").unwrap_or_default()
+    );
     Ok(client().get(url).send()?.json()?)
 }
 
 fn order_count(sys: &System) -> Result<i64, Failed> {
-    let url = format!("{}/_test/orders/count", sys.origin_url("us").unwrap_or_default());
+    let url = format!(
+        "{}/_test/orders/count",
+        sys.origin_url("us").unwrap_or_default()
+    );
     let v: Value = client().get(url).send()?.json()?;
     v["orders"].as_i64().ok_or_else(|| "no order count".into())
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 // ---- catalog -------------------------------------------------------------
@@ -84,22 +125,41 @@ fn unix_now() -> i64 {
 fn product_is_read_from_origin_then_from_cache(sys: &System) -> Outcome {
     let url = format!("{}/api/products/OUT-0007", sys.edge_url);
     let first = client().get(&url).send()?;
-    check(first.status() == 200, format!("first read: {}", first.status()))?;
+    check(
+        first.status() == 200,
+        format!("first read: {}", first.status()),
+    )?;
     let status1 = header(&first, "cache-status");
-    check(status1.contains("fwd=uri-miss") && status1.contains("stored"), format!("first Cache-Status: {status1:?}"))?;
+    check(
+        status1.contains("fwd=uri-miss") && status1.contains("stored"),
+        format!("first Cache-Status: {status1:?}"),
+    )?;
     let product: Product = first.json()?;
-    check(product == origin_product(sys, "OUT-0007")?, "the edge changed the product")?;
+    check(
+        product == origin_product(sys, "OUT-0007")?,
+        "the edge changed the product",
+    )?;
 
     let second = client().get(&url).send()?;
     let status2 = header(&second, "cache-status");
-    check(status2.starts_with("storefront-edge;hit;ttl="), format!("second Cache-Status: {status2:?}"))?;
-    check(second.json::<Product>()? == product, "the cached product differs")
+    check(
+        status2.starts_with("storefront-edge;hit;ttl="),
+        format!("second Cache-Status: {status2:?}"),
+    )?;
+    check(
+        second.json::<Product>()? == product,
+        "the cached product differs",
+    )
 }
 
 fn unknown_and_malformed_skus_are_problems(sys: &System) -> Outcome {
-    let r = client().get(format!("{}/api/products/NOPE-9999", sys.edge_url)).send()?;
+    let r = client()
+        .get(format!("{}/api/products/NOPE-9999", sys.edge_url))
+        .send()?;
     expect_problem(r, 404)?;
-    let r = client().get(format!("{}/api/products/bad%20sku", sys.edge_url)).send()?;
+    let r = client()
+        .get(format!("{}/api/products/bad%20sku", sys.edge_url))
+        .send()?;
     expect_problem(r, 400).map(drop)
 }
 
@@ -111,22 +171,52 @@ fn cart_line_is_priced_from_the_catalog(sys: &System) -> Outcome {
     let cookie = cart_cookie(&r)?;
     let added: Value = r.json()?;
     let price = origin_product(sys, "KIT-0003")?.price;
-    check(added["lines"][0]["unit_price"]["amount_minor"] == price.amount_minor, format!("line price: {added}"))?;
-    check(added["total"]["amount_minor"] == price.amount_minor * 2, format!("total: {added}"))?;
+    check(
+        added["lines"][0]["unit_price"]["amount_minor"] == price.amount_minor,
+        format!("line price: {added}"),
+    )?;
+    check(
+        added["total"]["amount_minor"] == price.amount_minor * 2,
+        format!("total: {added}"),
+    )?;
     check(added["version"] == 1, format!("version: {added}"))?;
 
-    let r = add_to_cart(sys, Some(&cookie), json!({"sku": "KIT-0003", "quantity": 1}));
+    let r = add_to_cart(
+        sys,
+        Some(&cookie),
+        json!({"sku": "KIT-0003", "quantity": 1}),
+    );
     let again: Value = r.json()?;
-    check(again["lines"][0]["quantity"] == 3 && again["version"] == 2, format!("merge: {again}"))?;
+    check(
+        again["lines"][0]["quantity"] == 3 && again["version"] == 2,
+        format!("merge: {again}"),
+    )?;
 
-    let view: Value = client().get(format!("{}/api/cart", sys.edge_url)).header("cookie", &cookie).send()?.json()?;
-    check(view == again, format!("GET /api/cart {view} != last mutation {again}"))
+    let view: Value = client()
+        .get(format!("{}/api/cart", sys.edge_url))
+        .header("cookie", &cookie)
+        .send()?
+        .json()?;
+    check(
+        view == again,
+        format!("GET /api/cart {view} != last mutation {again}"),
+    )
 }
 
 fn a_client_cannot_name_the_price(sys: &System) -> Outcome {
-    let r = add_to_cart(sys, None, json!({"sku": "KIT-0003", "quantity": 1, "unit_price": {"amount_minor": 1, "currency": "USD"}}));
+    let r = add_to_cart(
+        sys,
+        None,
+        json!({"sku": "KIT-0003", "quantity": 1, "unit_price": {"amount_minor": 1, "currency": "USD"}}),
+    );
     let body = expect_problem(r, 400)?;
-    check(body["detail"].as_str().unwrap_or_default().contains("unit_price"), format!("detail: {body}"))
+    check(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unit_price"),
+        format!("detail: {body}"),
+    )
 }
 
 fn bad_quantities_and_skus_are_refused(sys: &System) -> Outcome {
@@ -141,14 +231,21 @@ fn bad_quantities_and_skus_are_refused(sys: &System) -> Outcome {
         (json!({"sku": "../x", "quantity": 1}), 400),
     ] {
         let r = add_to_cart(sys, None, body.clone());
-        check(header(&r, "set-cookie").is_empty(), format!("{body}: a refused add must not create a cart"))?;
-        expect_problem(r, status).map_err(|e| format!("{body}: {}", e.message().unwrap_or_default()))?;
+        check(
+            header(&r, "set-cookie").is_empty(),
+            format!("{body}: a refused add must not create a cart"),
+        )?;
+        expect_problem(r, status)
+            .map_err(|e| format!("{body}: {}", e.message().unwrap_or_default()))?;
     }
     Ok(())
 }
 
 fn malformed_cart_cookie_is_refused(sys: &System) -> Outcome {
-    let r = client().get(format!("{}/api/cart", sys.edge_url)).header("cookie", "__Host-cart=../../etc").send()?;
+    let r = client()
+        .get(format!("{}/api/cart", sys.edge_url))
+        .header("cookie", "__Host-cart=../../etc")
+        .send()?;
     expect_problem(r, 400).map(drop)
 }
 
@@ -158,25 +255,52 @@ fn checkout_places_one_signed_order(sys: &System) -> Outcome {
     let cart: Value = r.json()?;
     let before = order_count(sys)?;
 
-    let r = client().post(format!("{}/api/cart/checkout", sys.edge_url)).header("cookie", &cookie).send()?;
+    let r = client()
+        .post(format!("{}/api/cart/checkout", sys.edge_url))
+        .header("cookie", &cookie)
+        .send()?;
     let status = r.status();
     let placed: Value = r.json()?;
     check(status == 201, format!("checkout: {status} {placed}"))?;
-    let order_id = placed["order"]["order_id"].as_str().unwrap_or_default().to_owned();
+    let order_id = placed["order"]["order_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     check(order_id.starts_with("ord-us-"), format!("order: {placed}"))?;
-    check(placed["order"]["total"] == cart["total"], format!("totals differ: {placed} vs {cart}"))?;
-    check(placed["cart"]["status"]["state"] == "checked_out", format!("cart after checkout: {placed}"))?;
-    check(order_count(sys)? == before + 1, "exactly one order was written")?;
+    check(
+        placed["order"]["total"] == cart["total"],
+        format!("totals differ: {placed} vs {cart}"),
+    )?;
+    check(
+        placed["cart"]["status"]["state"] == "checked_out",
+        format!("cart after checkout: {placed}"),
+    )?;
+    check(
+        order_count(sys)? == before + 1,
+        "exactly one order was written",
+    )?;
 
-    let again = client().post(format!("{}/api/cart/checkout", sys.edge_url)).header("cookie", &cookie).send()?;
+    let again = client()
+        .post(format!("{}/api/cart/checkout", sys.edge_url))
+        .header("cookie", &cookie)
+        .send()?;
     expect_problem(again, 409)?;
-    let frozen = add_to_cart(sys, Some(&cookie), json!({"sku": "COF-0010", "quantity": 1}));
+    let frozen = add_to_cart(
+        sys,
+        Some(&cookie),
+        json!({"sku": "COF-0010", "quantity": 1}),
+    );
     expect_problem(frozen, 409)?;
-    check(order_count(sys)? == before + 1, "a second checkout wrote nothing")
+    check(
+        order_count(sys)? == before + 1,
+        "a second checkout wrote nothing",
+    )
 }
 
 fn checkout_without_a_cart_is_404(sys: &System) -> Outcome {
-    let r = client().post(format!("{}/api/cart/checkout", sys.edge_url)).send()?;
+    let r = client()
+        .post(format!("{}/api/cart/checkout", sys.edge_url))
+        .send()?;
     expect_problem(r, 404).map(drop)
 }
 
@@ -189,10 +313,19 @@ fn forged_writes_are_refused_at_the_origin(sys: &System) -> Outcome {
     let order = OrderRequest {
         cart_id: "forged".into(),
         cart_version: 1,
-        lines: vec![OrderLine { sku: product.sku.clone(), quantity: 1, unit_price: product.price.clone() }],
+        lines: vec![OrderLine {
+            sku: product.sku.clone(),
+            quantity: 1,
+            unit_price: product.price.clone(),
+        }],
     };
     let body = serde_json::to_vec(&order)?;
-    let send = |key: &SigningKey, signed_body: &[u8], sent_body: &[u8], now: i64, nonce: &str| -> Result<Response, Failed> {
+    let send = |key: &SigningKey,
+                signed_body: &[u8],
+                sent_body: &[u8],
+                now: i64,
+                nonce: &str|
+     -> Result<Response, Failed> {
         let write = ForwardedWrite {
             method: "POST",
             authority: &authority,
@@ -202,7 +335,9 @@ fn forged_writes_are_refused_at_the_origin(sys: &System) -> Outcome {
             idempotency_key: nonce,
             body: signed_body,
         };
-        let mut req = client().post(format!("{origin}/orders")).body(sent_body.to_vec());
+        let mut req = client()
+            .post(format!("{origin}/orders"))
+            .body(sent_body.to_vec());
         for (name, value) in signed_headers(&write, key, now, nonce).map_err(|e| e.to_string())? {
             req = req.header(name, value);
         }
@@ -210,15 +345,31 @@ fn forged_writes_are_refused_at_the_origin(sys: &System) -> Outcome {
     };
     let before = order_count(sys)?;
 
-    let unsigned = client().post(format!("{origin}/orders")).header("content-type", "application/json").body(body.clone()).send()?;
+    let unsigned = client()
+        .post(format!("{origin}/orders"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()?;
     expect_problem(unsigned, 401)?;
 
     let mut tampered_body = body.clone();
     tampered_body.extend_from_slice(b" ");
-    let tampered = send(&sys.signing_key, &body, &tampered_body, unix_now(), "tampered-1")?;
+    let tampered = send(
+        &sys.signing_key,
+        &body,
+        &tampered_body,
+        unix_now(),
+        "tampered-1",
+    )?;
     expect_problem(tampered, 401)?;
 
-    let expired = send(&sys.signing_key, &body, &body, unix_now() - 600, "expired-1")?;
+    let expired = send(
+        &sys.signing_key,
+        &body,
+        &body,
+        unix_now() - 600,
+        "expired-1",
+    )?;
     expect_problem(expired, 401)?;
 
     let impostor = SigningKey::from_seed(sys.signing_key.keyid(), [42; 32]);
@@ -227,15 +378,24 @@ fn forged_writes_are_refused_at_the_origin(sys: &System) -> Outcome {
 
     let unknown = SigningKey::from_seed("someone-else", [43; 32]);
     expect_problem(send(&unknown, &body, &body, unix_now(), "unknown-1")?, 401)?;
-    check(order_count(sys)? == before, "a refused write wrote something")?;
+    check(
+        order_count(sys)? == before,
+        "a refused write wrote something",
+    )?;
 
     // The same checks pass a correctly signed request, once.
     let now = unix_now();
     let genuine = send(&sys.signing_key, &body, &body, now, "genuine-1")?;
-    check(genuine.status() == 201, format!("genuine write: {}", genuine.status()))?;
+    check(
+        genuine.status() == 201,
+        format!("genuine write: {}", genuine.status()),
+    )?;
     let replay = send(&sys.signing_key, &body, &body, now, "genuine-1")?;
     expect_problem(replay, 401)?;
-    check(order_count(sys)? == before + 1, "only the genuine write was stored")
+    check(
+        order_count(sys)? == before + 1,
+        "only the genuine write was stored",
+    )
 }
 
 // ---- bad input at the edge ---------------------------------------------------
@@ -250,12 +410,27 @@ fn bad_requests_get_problem_responses(sys: &System) -> Outcome {
     check(allow == "POST", format!("Allow: {allow:?}"))?;
 
     let items = format!("{base}/api/cart/items");
-    let r = client().post(&items).header("content-type", "application/json").body("{\"sku\": ").send()?;
+    let r = client()
+        .post(&items)
+        .header("content-type", "application/json")
+        .body("{\"sku\": ")
+        .send()?;
     expect_problem(r, 400)?;
-    let r = client().post(&items).header("content-type", "text/plain").body("sku=KIT-0001").send()?;
+    let r = client()
+        .post(&items)
+        .header("content-type", "text/plain")
+        .body("sku=KIT-0001")
+        .send()?;
     expect_problem(r, 415)?;
-    let big = format!("{{\"sku\":\"KIT-0001\",\"quantity\":1,\"pad\":\"{}\"}}", "x".repeat(64 * 1024));
-    let r = client().post(&items).header("content-type", "application/json").body(big).send()?;
+    let big = format!(
+        "{{\"sku\":\"KIT-0001\",\"quantity\":1,\"pad\":\"{}\"}}",
+        "x".repeat(64 * 1024)
+    );
+    let r = client()
+        .post(&items)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()?;
     expect_problem(r, 413).map(drop)
 }
 
@@ -267,35 +442,88 @@ fn cart_survives_a_restart_of_wrangler_dev() -> Outcome {
     let cookie = cart_cookie(&r)?;
     let before: Value = r.json()?;
     sys.restart_edge()?;
-    let after: Value = client().get(format!("{}/api/cart", sys.edge_url)).header("cookie", &cookie).send()?.json()?;
-    check(after == before, format!("after restart {after} != before {before}"))
+    let after: Value = client()
+        .get(format!("{}/api/cart", sys.edge_url))
+        .header("cookie", &cookie)
+        .send()?
+        .json()?;
+    check(
+        after == before,
+        format!("after restart {after} != before {before}"),
+    )
 }
 
 fn a_panic_becomes_a_500_problem_and_the_next_request_is_served() -> Outcome {
     let sys = System::start(SystemOptions::default())?;
-    let r = client().get(format!("{}/__dev/panic", sys.edge_url)).send()?;
+    let r = client()
+        .get(format!("{}/__dev/panic", sys.edge_url))
+        .send()?;
     expect_problem(r, 500)?;
-    let r = client().get(format!("{}/api/products/KIT-0001", sys.edge_url)).send()?;
+    let r = client()
+        .get(format!("{}/api/products/KIT-0001", sys.edge_url))
+        .send()?;
     check(r.status() == 200, format!("after a panic: {}", r.status()))?;
     let r = add_to_cart(&sys, None, json!({"sku": "KIT-0001", "quantity": 1}));
-    check(r.status() == 200, format!("cart after a panic: {}", r.status()))
+    check(
+        r.status() == 200,
+        format!("cart after a panic: {}", r.status()),
+    )
 }
 
 fn main() {
     let args = Arguments::from_args();
     type Scenario = fn(&System) -> Outcome;
     let shared_scenarios: [(&str, Scenario); 11] = [
-        ("catalog::product_is_read_from_origin_then_from_cache", product_is_read_from_origin_then_from_cache),
-        ("catalog::unknown_and_malformed_skus_are_problems", unknown_and_malformed_skus_are_problems),
-        ("cart::line_is_priced_from_the_catalog", cart_line_is_priced_from_the_catalog),
-        ("cart::a_client_cannot_name_the_price", a_client_cannot_name_the_price),
-        ("cart::bad_quantities_and_skus_are_refused", bad_quantities_and_skus_are_refused),
-        ("cart::malformed_cart_cookie_is_refused", malformed_cart_cookie_is_refused),
-        ("checkout::places_one_signed_order", checkout_places_one_signed_order),
-        ("checkout::without_a_cart_is_404", checkout_without_a_cart_is_404),
-        ("origin::forged_writes_are_refused", forged_writes_are_refused_at_the_origin),
-        ("edge::bad_requests_get_problem_responses", bad_requests_get_problem_responses),
-        ("edge::health_answers", |sys| check(client().get(format!("{}/healthz", sys.edge_url)).send()?.status() == 200, "healthz")),
+        (
+            "catalog::product_is_read_from_origin_then_from_cache",
+            product_is_read_from_origin_then_from_cache,
+        ),
+        (
+            "catalog::unknown_and_malformed_skus_are_problems",
+            unknown_and_malformed_skus_are_problems,
+        ),
+        (
+            "cart::line_is_priced_from_the_catalog",
+            cart_line_is_priced_from_the_catalog,
+        ),
+        (
+            "cart::a_client_cannot_name_the_price",
+            a_client_cannot_name_the_price,
+        ),
+        (
+            "cart::bad_quantities_and_skus_are_refused",
+            bad_quantities_and_skus_are_refused,
+        ),
+        (
+            "cart::malformed_cart_cookie_is_refused",
+            malformed_cart_cookie_is_refused,
+        ),
+        (
+            "checkout::places_one_signed_order",
+            checkout_places_one_signed_order,
+        ),
+        (
+            "checkout::without_a_cart_is_404",
+            checkout_without_a_cart_is_404,
+        ),
+        (
+            "origin::forged_writes_are_refused",
+            forged_writes_are_refused_at_the_origin,
+        ),
+        (
+            "edge::bad_requests_get_problem_responses",
+            bad_requests_get_problem_responses,
+        ),
+        ("edge::health_answers", |sys| {
+            check(
+                client()
+                    .get(format!("{}/healthz", sys.edge_url))
+                    .send()?
+                    .status()
+                    == 200,
+                "healthz",
+            )
+        }),
     ];
 
     let shared = if args.list {
@@ -320,7 +548,10 @@ fn main() {
             })
         })
         .collect();
-    trials.push(Trial::test("isolated::cart_survives_a_restart_of_wrangler_dev", cart_survives_a_restart_of_wrangler_dev));
+    trials.push(Trial::test(
+        "isolated::cart_survives_a_restart_of_wrangler_dev",
+        cart_survives_a_restart_of_wrangler_dev,
+    ));
     trials.push(Trial::test(
         "isolated::a_panic_becomes_a_500_problem_and_the_next_request_is_served",
         a_panic_becomes_a_500_problem_and_the_next_request_is_served,

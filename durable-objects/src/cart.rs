@@ -12,7 +12,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_lines: 50, max_quantity: 99 }
+        Self {
+            max_lines: 50,
+            max_quantity: 99,
+        }
     }
 }
 
@@ -42,7 +45,11 @@ pub struct Cart {
 
 impl Default for Cart {
     fn default() -> Self {
-        Self { version: 0, status: CartStatus::Open, lines: Vec::new() }
+        Self {
+            version: 0,
+            status: CartStatus::Open,
+            lines: Vec::new(),
+        }
     }
 }
 
@@ -60,10 +67,18 @@ pub enum CartError {
 impl std::fmt::Display for CartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CartError::QuantityNotPositive => f.write_str("quantity must be a whole number of at least 1"),
-            CartError::QuantityTooLarge { max } => write!(f, "quantity per line is limited to {max}"),
-            CartError::TooManyLines { max } => write!(f, "a cart holds at most {max} different products"),
-            CartError::CurrencyMismatch { cart, line } => write!(f, "the cart is priced in {cart}, this product in {line}"),
+            CartError::QuantityNotPositive => {
+                f.write_str("quantity must be a whole number of at least 1")
+            }
+            CartError::QuantityTooLarge { max } => {
+                write!(f, "quantity per line is limited to {max}")
+            }
+            CartError::TooManyLines { max } => {
+                write!(f, "a cart holds at most {max} different products")
+            }
+            CartError::CurrencyMismatch { cart, line } => {
+                write!(f, "the cart is priced in {cart}, this product in {line}")
+            }
             CartError::NotOpen => f.write_str("the cart is already checked out"),
             CartError::Empty => f.write_str("the cart is empty"),
         }
@@ -80,7 +95,11 @@ impl Cart {
         if item.quantity < 1 {
             return Err(CartError::QuantityNotPositive);
         }
-        if let Some(first) = self.lines.first().filter(|l| l.unit_price.currency != item.unit_price.currency) {
+        if let Some(first) = self
+            .lines
+            .first()
+            .filter(|l| l.unit_price.currency != item.unit_price.currency)
+        {
             return Err(CartError::CurrencyMismatch {
                 cart: first.unit_price.currency.clone(),
                 line: item.unit_price.currency,
@@ -90,16 +109,22 @@ impl Cart {
             Some(line) => {
                 let quantity = line.quantity.saturating_add(item.quantity);
                 if quantity > limits.max_quantity {
-                    return Err(CartError::QuantityTooLarge { max: limits.max_quantity });
+                    return Err(CartError::QuantityTooLarge {
+                        max: limits.max_quantity,
+                    });
                 }
                 *line = CartLine { quantity, ..item };
             }
             None => {
                 if item.quantity > limits.max_quantity {
-                    return Err(CartError::QuantityTooLarge { max: limits.max_quantity });
+                    return Err(CartError::QuantityTooLarge {
+                        max: limits.max_quantity,
+                    });
                 }
                 if self.lines.len() >= limits.max_lines {
-                    return Err(CartError::TooManyLines { max: limits.max_lines });
+                    return Err(CartError::TooManyLines {
+                        max: limits.max_lines,
+                    });
                 }
                 self.lines.push(item);
             }
@@ -130,7 +155,10 @@ impl Cart {
             .iter()
             .map(|l| l.unit_price.amount_minor.saturating_mul(l.quantity))
             .fold(0i64, i64::saturating_add);
-        Some(Money { amount_minor, currency })
+        Some(Money {
+            amount_minor,
+            currency,
+        })
     }
 }
 
@@ -142,7 +170,10 @@ mod tests {
         CartLine {
             sku: sku.into(),
             name: format!("Product {sku}"),
-            unit_price: Money { amount_minor: 1999, currency: "USD".into() },
+            unit_price: Money {
+                amount_minor: 1999,
+                currency: "USD".into(),
+            },
             quantity,
         }
     }
@@ -156,21 +187,48 @@ mod tests {
         assert_eq!(cart.lines.len(), 2);
         assert_eq!(cart.lines[0].quantity, 5);
         assert_eq!(cart.version, 3);
-        assert_eq!(cart.total(), Some(Money { amount_minor: 6 * 1999, currency: "USD".into() }));
+        assert_eq!(
+            cart.total(),
+            Some(Money {
+                amount_minor: 6 * 1999,
+                currency: "USD".into()
+            })
+        );
     }
 
     #[test]
     fn limits_are_enforced_and_refusals_change_nothing() {
-        let limits = Limits { max_lines: 1, max_quantity: 5 };
+        let limits = Limits {
+            max_lines: 1,
+            max_quantity: 5,
+        };
         let mut cart = Cart::default();
-        assert_eq!(cart.add(line("A", 0), limits), Err(CartError::QuantityNotPositive));
-        assert_eq!(cart.add(line("A", -3), limits), Err(CartError::QuantityNotPositive));
-        assert_eq!(cart.add(line("A", 6), limits), Err(CartError::QuantityTooLarge { max: 5 }));
+        assert_eq!(
+            cart.add(line("A", 0), limits),
+            Err(CartError::QuantityNotPositive)
+        );
+        assert_eq!(
+            cart.add(line("A", -3), limits),
+            Err(CartError::QuantityNotPositive)
+        );
+        assert_eq!(
+            cart.add(line("A", 6), limits),
+            Err(CartError::QuantityTooLarge { max: 5 })
+        );
         cart.add(line("A", 5), limits).unwrap();
         let before = cart.clone();
-        assert_eq!(cart.add(line("A", 1), limits), Err(CartError::QuantityTooLarge { max: 5 }));
-        assert_eq!(cart.add(line("B", 1), limits), Err(CartError::TooManyLines { max: 1 }));
-        assert_eq!(cart.add(line("A", i64::MAX), limits), Err(CartError::QuantityTooLarge { max: 5 }));
+        assert_eq!(
+            cart.add(line("A", 1), limits),
+            Err(CartError::QuantityTooLarge { max: 5 })
+        );
+        assert_eq!(
+            cart.add(line("B", 1), limits),
+            Err(CartError::TooManyLines { max: 1 })
+        );
+        assert_eq!(
+            cart.add(line("A", i64::MAX), limits),
+            Err(CartError::QuantityTooLarge { max: 5 })
+        );
         assert_eq!(cart, before);
     }
 
@@ -180,9 +238,16 @@ mod tests {
         assert_eq!(cart.mark_checked_out("o1".into()), Err(CartError::Empty));
         cart.add(line("A", 1), Limits::default()).unwrap();
         cart.mark_checked_out("o1".into()).unwrap();
-        assert_eq!(cart.mark_checked_out("o1".into()), Ok(()), "recording the same order twice is harmless");
+        assert_eq!(
+            cart.mark_checked_out("o1".into()),
+            Ok(()),
+            "recording the same order twice is harmless"
+        );
         assert_eq!(cart.mark_checked_out("o2".into()), Err(CartError::NotOpen));
-        assert_eq!(cart.add(line("B", 1), Limits::default()), Err(CartError::NotOpen));
+        assert_eq!(
+            cart.add(line("B", 1), Limits::default()),
+            Err(CartError::NotOpen)
+        );
     }
 
     #[test]
@@ -191,6 +256,9 @@ mod tests {
         cart.add(line("A", 1), Limits::default()).unwrap();
         let mut eur = line("B", 1);
         eur.unit_price.currency = "EUR".into();
-        assert!(matches!(cart.add(eur, Limits::default()), Err(CartError::CurrencyMismatch { .. })));
+        assert!(matches!(
+            cart.add(eur, Limits::default()),
+            Err(CartError::CurrencyMismatch { .. })
+        ));
     }
 }

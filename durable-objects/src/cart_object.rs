@@ -4,7 +4,9 @@
 //! commits atomically and is stored before it is acknowledged.
 
 use serde::Deserialize;
-use worker::{DurableObject, Env, Method, Request, Response, Result, SqlStorage, State, durable_object};
+use worker::{
+    DurableObject, Env, Method, Request, Response, Result, SqlStorage, State, durable_object,
+};
 
 use crate::cart::{Cart, CartError, CartLine, CartStatus, Limits};
 use crate::cart_api::{ADD_LINE, AddLine, CHECKED_OUT, CartView, CheckedOut, VIEW};
@@ -61,7 +63,10 @@ impl CartObject {
     fn load(&self) -> Result<(Option<String>, Cart)> {
         let meta: Vec<MetaRow> = self
             .sql
-            .exec("SELECT cart_id, version, order_id FROM cart_meta WHERE singleton = 1", None)?
+            .exec(
+                "SELECT cart_id, version, order_id FROM cart_meta WHERE singleton = 1",
+                None,
+            )?
             .to_array()?;
         let lines: Vec<LineRow> = self
             .sql
@@ -72,18 +77,34 @@ impl CartObject {
             .map(|r| CartLine {
                 sku: r.sku,
                 name: r.name,
-                unit_price: Money { amount_minor: r.price_minor, currency: r.currency },
+                unit_price: Money {
+                    amount_minor: r.price_minor,
+                    currency: r.currency,
+                },
                 quantity: r.quantity,
             })
             .collect();
         Ok(match meta.into_iter().next() {
-            None => (None, Cart { lines, ..Cart::default() }),
+            None => (
+                None,
+                Cart {
+                    lines,
+                    ..Cart::default()
+                },
+            ),
             Some(m) => {
                 let status = match m.order_id {
                     Some(order_id) => CartStatus::CheckedOut { order_id },
                     None => CartStatus::Open,
                 };
-                (Some(m.cart_id), Cart { version: m.version, status, lines })
+                (
+                    Some(m.cart_id),
+                    Cart {
+                        version: m.version,
+                        status,
+                        lines,
+                    },
+                )
             }
         })
     }
@@ -117,7 +138,11 @@ impl CartObject {
     }
 
     /// Loads, applies `change`, stores: one synchronous, atomic step.
-    fn change(&self, cart_id: &str, change: impl FnOnce(&mut Cart) -> std::result::Result<(), CartError>) -> Result<Response> {
+    fn change(
+        &self,
+        cart_id: &str,
+        change: impl FnOnce(&mut Cart) -> std::result::Result<(), CartError>,
+    ) -> Result<Response> {
         let (stored_id, mut cart) = self.load()?;
         if stored_id.as_deref().is_some_and(|id| id != cart_id) {
             return problem(409, "this cart object belongs to another cart id");

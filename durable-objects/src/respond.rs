@@ -19,5 +19,7 @@ pub fn problem(status: u16, detail: impl Into<String>) -> Result<Response> {
 fn with_type(status: u16, body: String, content_type: &str) -> Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", content_type)?;
-    Ok(Response::ok(body)?.with_status(status).with_headers(headers))
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(headers))
 }

@@ -21,13 +21,18 @@ fn is_cart_id(value: &str) -> bool {
 
 /// The cart id in a `Cookie` header, if any; a malformed one is a 400.
 pub fn cart_id(cookie_header: Option<&str>) -> Result<Option<String>, EdgeError> {
-    let Some(header) = cookie_header else { return Ok(None) };
+    let Some(header) = cookie_header else {
+        return Ok(None);
+    };
     for cookie in Cookie::split_parse(header).flatten() {
         if cookie.name() == COOKIE_NAME {
             return if is_cart_id(cookie.value()) {
                 Ok(Some(cookie.value().to_owned()))
             } else {
-                Err(EdgeError::new(400, format!("the {COOKIE_NAME} cookie is not a cart id")))
+                Err(EdgeError::new(
+                    400,
+                    format!("the {COOKIE_NAME} cookie is not a cart id"),
+                ))
             };
         }
     }
@@ -62,7 +67,11 @@ mod tests {
 
     #[test]
     fn malformed_cart_cookies_are_refused() {
-        for bad in ["__Host-cart=short", "__Host-cart=../../../../etc/passwd", "__Host-cart=!!!!!!!!!!!!!!!!!!!!!!"] {
+        for bad in [
+            "__Host-cart=short",
+            "__Host-cart=../../../../etc/passwd",
+            "__Host-cart=!!!!!!!!!!!!!!!!!!!!!!",
+        ] {
             assert_eq!(cart_id(Some(bad)).unwrap_err().status, 400, "{bad}");
         }
     }
@@ -70,7 +79,14 @@ mod tests {
     #[test]
     fn the_cookie_is_host_only_secure_and_http_only() {
         let c = set_cookie(&new_cart_id([1; 16]));
-        for part in ["__Host-cart=", "Path=/", "Secure", "HttpOnly", "SameSite=Lax", "Max-Age=2592000"] {
+        for part in [
+            "__Host-cart=",
+            "Path=/",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Max-Age=2592000",
+        ] {
             assert!(c.contains(part), "{c} lacks {part}");
         }
         assert!(!c.contains("Domain"));

@@ -18,11 +18,16 @@ pub const STORED_AT_HEADER: &str = "x-edge-stored-at";
 pub fn validate_sku(sku: &str) -> Result<(), EdgeError> {
     let ok = !sku.is_empty()
         && sku.len() <= 64
-        && sku.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && sku
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
-        Err(EdgeError::new(400, "a SKU is 1-64 letters, digits, '-' or '_'"))
+        Err(EdgeError::new(
+            400,
+            "a SKU is 1-64 letters, digits, '-' or '_'",
+        ))
     }
 }
 
@@ -44,7 +49,11 @@ pub enum Freshness {
 /// Freshness of an entry stored at `stored_at_ms`, at `now_ms`.
 pub fn freshness(stored_at_ms: i64, max_age: i64, now_ms: i64) -> Freshness {
     let age = (now_ms - stored_at_ms).max(0) / 1000;
-    if age < max_age { Freshness::Fresh { ttl: max_age - age } } else { Freshness::Expired }
+    if age < max_age {
+        Freshness::Fresh { ttl: max_age - age }
+    } else {
+        Freshness::Expired
+    }
 }
 
 /// `Cache-Status` for an answer served from the cache.
@@ -53,7 +62,10 @@ pub fn cache_status_hit(ttl: i64) -> String {
     let _ = list
         .bare_item(TokenRef::constant(CACHE_NAME))
         .parameter(KeyRef::constant("hit"), true)
-        .parameter(KeyRef::constant("ttl"), sfv::Integer::try_from(ttl).unwrap_or(sfv::Integer::ZERO));
+        .parameter(
+            KeyRef::constant("ttl"),
+            sfv::Integer::try_from(ttl).unwrap_or(sfv::Integer::ZERO),
+        );
     list.finish().unwrap_or_default()
 }
 
@@ -87,13 +99,23 @@ mod tests {
     fn freshness_follows_age() {
         assert_eq!(freshness(0, 60, 59_999), Freshness::Fresh { ttl: 1 });
         assert_eq!(freshness(0, 60, 60_000), Freshness::Expired);
-        assert_eq!(freshness(10_000, 60, 0), Freshness::Fresh { ttl: 60 }, "clock skew never makes age negative");
+        assert_eq!(
+            freshness(10_000, 60, 0),
+            Freshness::Fresh { ttl: 60 },
+            "clock skew never makes age negative"
+        );
     }
 
     #[test]
     fn cache_status_is_an_rfc9211_list() {
         assert_eq!(cache_status_hit(42), "storefront-edge;hit;ttl=42");
-        assert_eq!(cache_status_forward("uri-miss", true), "storefront-edge;fwd=uri-miss;stored");
-        assert_eq!(cache_status_forward("uri-miss", false), "storefront-edge;fwd=uri-miss");
+        assert_eq!(
+            cache_status_forward("uri-miss", true),
+            "storefront-edge;fwd=uri-miss;stored"
+        );
+        assert_eq!(
+            cache_status_forward("uri-miss", false),
+            "storefront-edge;fwd=uri-miss"
+        );
     }
 }

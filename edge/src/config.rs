@@ -43,41 +43,78 @@ impl std::fmt::Display for ConfigError {
 }
 
 fn err(key: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { key, problem: problem.into() }
+    ConfigError {
+        key,
+        problem: problem.into(),
+    }
 }
 
 impl EdgeConfig {
     /// Reads every key through `get` (vars and secrets alike).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |key: &'static str| get(key).filter(|v| !v.trim().is_empty()).ok_or_else(|| err(key, "is missing"));
+        let required = |key: &'static str| {
+            get(key)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| err(key, "is missing"))
+        };
 
         let environment = match required("ENVIRONMENT")?.as_str() {
             "development" => Environment::Development,
             "production" => Environment::Production,
-            other => return Err(err("ENVIRONMENT", format!("must be `development` or `production`, not {other:?}"))),
+            other => {
+                return Err(err(
+                    "ENVIRONMENT",
+                    format!("must be `development` or `production`, not {other:?}"),
+                ));
+            }
         };
 
         let mut origins = Vec::new();
-        for entry in required("ORIGINS")?.split(',').filter(|e| !e.trim().is_empty()) {
-            let (region, url) = entry
-                .trim()
-                .split_once('=')
-                .ok_or_else(|| err("ORIGINS", format!("entry {entry:?} is not `<region>=<base url>`")))?;
-            if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-                return Err(err("ORIGINS", format!("region {region:?} must be lowercase letters, digits or '-'")));
+        for entry in required("ORIGINS")?
+            .split(',')
+            .filter(|e| !e.trim().is_empty())
+        {
+            let (region, url) = entry.trim().split_once('=').ok_or_else(|| {
+                err(
+                    "ORIGINS",
+                    format!("entry {entry:?} is not `<region>=<base url>`"),
+                )
+            })?;
+            if region.is_empty()
+                || !region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(err(
+                    "ORIGINS",
+                    format!("region {region:?} must be lowercase letters, digits or '-'"),
+                ));
             }
             let secure = url.starts_with("https://");
             let local_http = url.starts_with("http://") && environment == Environment::Development;
             if !(secure || local_http) {
-                return Err(err("ORIGINS", format!("origin of {region:?} must be an https:// URL (http:// only in development)")));
+                return Err(err(
+                    "ORIGINS",
+                    format!(
+                        "origin of {region:?} must be an https:// URL (http:// only in development)"
+                    ),
+                ));
             }
             if url.ends_with('/') || url.contains('?') || url.contains('#') {
-                return Err(err("ORIGINS", format!("origin of {region:?} must be a base URL without trailing slash, query or fragment")));
+                return Err(err(
+                    "ORIGINS",
+                    format!(
+                        "origin of {region:?} must be a base URL without trailing slash, query or fragment"
+                    ),
+                ));
             }
             if origins.iter().any(|o: &RegionOrigin| o.region == region) {
                 return Err(err("ORIGINS", format!("region {region:?} is listed twice")));
             }
-            origins.push(RegionOrigin { region: region.to_owned(), base_url: url.to_owned() });
+            origins.push(RegionOrigin {
+                region: region.to_owned(),
+                base_url: url.to_owned(),
+            });
         }
         if origins.is_empty() {
             return Err(err("ORIGINS", "names no region"));
@@ -85,7 +122,10 @@ impl EdgeConfig {
 
         let default_region = required("DEFAULT_REGION")?;
         if !origins.iter().any(|o| o.region == default_region) {
-            return Err(err("DEFAULT_REGION", format!("{default_region:?} is not a region in ORIGINS")));
+            return Err(err(
+                "DEFAULT_REGION",
+                format!("{default_region:?} is not a region in ORIGINS"),
+            ));
         }
 
         let signing_key = SigningKey::from_config(&required("EDGE_SIGNING_KEY")?)
@@ -95,16 +135,30 @@ impl EdgeConfig {
             None => 5_000,
             Some(v) => match v.trim().parse::<u64>() {
                 Ok(ms @ 100..=30_000) => ms,
-                _ => return Err(err("ORIGIN_TIMEOUT_MS", "must be a whole number of milliseconds from 100 to 30000")),
+                _ => {
+                    return Err(err(
+                        "ORIGIN_TIMEOUT_MS",
+                        "must be a whole number of milliseconds from 100 to 30000",
+                    ));
+                }
             },
         };
 
-        Ok(Self { environment, origins, default_region, signing_key, origin_timeout_ms })
+        Ok(Self {
+            environment,
+            origins,
+            default_region,
+            signing_key,
+            origin_timeout_ms,
+        })
     }
 
     /// The origin base URL of `region`.
     pub fn origin(&self, region: &str) -> Option<&str> {
-        self.origins.iter().find(|o| o.region == region).map(|o| o.base_url.as_str())
+        self.origins
+            .iter()
+            .find(|o| o.region == region)
+            .map(|o| o.base_url.as_str())
     }
 
     /// The origin of the default region; validated to exist.
@@ -119,7 +173,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -130,7 +187,10 @@ mod tests {
     fn good() -> Vec<(&'static str, String)> {
         vec![
             ("ENVIRONMENT", "development".into()),
-            ("ORIGINS", "us=http://127.0.0.1:8701,eu=http://127.0.0.1:8702".into()),
+            (
+                "ORIGINS",
+                "us=http://127.0.0.1:8701,eu=http://127.0.0.1:8702".into(),
+            ),
             ("DEFAULT_REGION", "us".into()),
             ("EDGE_SIGNING_KEY", key()),
         ]
@@ -176,6 +236,12 @@ mod tests {
     fn production_refuses_plain_http_origins() {
         let e = parse(&[("ENVIRONMENT", "production")]).unwrap_err();
         assert_eq!(e.key, "ORIGINS");
-        assert!(parse(&[("ENVIRONMENT", "production"), ("ORIGINS", "us=https://us.example")]).is_ok());
+        assert!(
+            parse(&[
+                ("ENVIRONMENT", "production"),
+                ("ORIGINS", "us=https://us.example")
+            ])
+            .is_ok()
+        );
     }
 }

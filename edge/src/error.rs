@@ -13,7 +13,11 @@ pub struct EdgeError {
 
 impl EdgeError {
     pub fn new(status: u16, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), headers: Vec::new() }
+        Self {
+            status,
+            detail: detail.into(),
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {

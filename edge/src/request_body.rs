@@ -8,7 +8,10 @@ use crate::error::EdgeError;
 pub const MAX_JSON_BODY: usize = 16 * 1024;
 
 /// Refuses anything but JSON (`415`) and declared lengths over the limit (`413`).
-pub fn check_headers(content_type: Option<&str>, content_length: Option<&str>) -> Result<(), EdgeError> {
+pub fn check_headers(
+    content_type: Option<&str>,
+    content_length: Option<&str>,
+) -> Result<(), EdgeError> {
     let essence = content_type
         .and_then(|ct| ct.split(';').next())
         .map(|ct| ct.trim().to_ascii_lowercase());
@@ -35,7 +38,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, EdgeError> {
         return Err(too_large());
     }
     serde_json::from_slice(body).map_err(|e| {
-        let kind = if e.is_data() { "does not match the expected fields" } else { "is not valid JSON" };
+        let kind = if e.is_data() {
+            "does not match the expected fields"
+        } else {
+            "is not valid JSON"
+        };
         EdgeError::new(400, format!("the body {kind}: {e}"))
     })
 }
@@ -55,10 +62,23 @@ mod tests {
     #[test]
     fn content_type_and_length_are_checked() {
         assert!(check_headers(Some("application/json; charset=utf-8"), Some("10")).is_ok());
-        assert_eq!(check_headers(Some("text/plain"), None).unwrap_err().status, 415);
+        assert_eq!(
+            check_headers(Some("text/plain"), None).unwrap_err().status,
+            415
+        );
         assert_eq!(check_headers(None, None).unwrap_err().status, 415);
-        assert_eq!(check_headers(Some("application/json"), Some("99999999")).unwrap_err().status, 413);
-        assert_eq!(check_headers(Some("application/json"), Some("ten")).unwrap_err().status, 400);
+        assert_eq!(
+            check_headers(Some("application/json"), Some("99999999"))
+                .unwrap_err()
+                .status,
+            413
+        );
+        assert_eq!(
+            check_headers(Some("application/json"), Some("ten"))
+                .unwrap_err()
+                .status,
+            400
+        );
     }
 
     #[test]
@@ -71,6 +91,11 @@ mod tests {
         assert!(e.detail.contains("unit_price"), "{}", e.detail);
         let e = parse_json::<Item>(br#"{"sku":"A","quantity":"two"}"#).unwrap_err();
         assert!(e.detail.contains("expected fields"));
-        assert_eq!(parse_json::<Item>(&vec![b' '; MAX_JSON_BODY + 1]).unwrap_err().status, 413);
+        assert_eq!(
+            parse_json::<Item>(&vec![b' '; MAX_JSON_BODY + 1])
+                .unwrap_err()
+                .status,
+            413
+        );
     }
 }

@@ -5,7 +5,9 @@ use crate::error::EdgeError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
-    Product { sku: String },
+    Product {
+        sku: String,
+    },
     ViewCart,
     AddCartItem,
     Checkout,
@@ -37,17 +39,23 @@ fn matches<'p>(pattern: &str, path: &'p str) -> Option<Option<&'p str>> {
 /// wrong method 405 with `Allow`. `dev_routes` enables development-only routes.
 pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeError> {
     for (pattern, methods) in TABLE {
-        let Some(segment) = matches(pattern, path) else { continue };
+        let Some(segment) = matches(pattern, path) else {
+            continue;
+        };
         if *pattern == "/__dev/panic" && !dev_routes {
             break;
         }
         if !methods.contains(&method) {
-            return Err(EdgeError::new(405, format!("{path} does not accept {method}"))
-                .with_header("allow", methods.join(", ")));
+            return Err(
+                EdgeError::new(405, format!("{path} does not accept {method}"))
+                    .with_header("allow", methods.join(", ")),
+            );
         }
         return Ok(match *pattern {
             "/healthz" => Route::Health,
-            "/api/products/{sku}" => Route::Product { sku: segment.unwrap_or_default().to_owned() },
+            "/api/products/{sku}" => Route::Product {
+                sku: segment.unwrap_or_default().to_owned(),
+            },
             "/api/cart" => Route::ViewCart,
             "/api/cart/items" => Route::AddCartItem,
             "/api/cart/checkout" => Route::Checkout,
@@ -63,17 +71,34 @@ mod tests {
 
     #[test]
     fn known_routes_match() {
-        assert_eq!(route("GET", "/api/products/KIT-0001", false), Ok(Route::Product { sku: "KIT-0001".into() }));
-        assert_eq!(route("POST", "/api/cart/items", false), Ok(Route::AddCartItem));
+        assert_eq!(
+            route("GET", "/api/products/KIT-0001", false),
+            Ok(Route::Product {
+                sku: "KIT-0001".into()
+            })
+        );
+        assert_eq!(
+            route("POST", "/api/cart/items", false),
+            Ok(Route::AddCartItem)
+        );
         assert_eq!(route("GET", "/api/cart", false), Ok(Route::ViewCart));
-        assert_eq!(route("POST", "/api/cart/checkout", false), Ok(Route::Checkout));
+        assert_eq!(
+            route("POST", "/api/cart/checkout", false),
+            Ok(Route::Checkout)
+        );
     }
 
     #[test]
     fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
         assert_eq!(route("GET", "/api/nope", false).unwrap_err().status, 404);
-        assert_eq!(route("GET", "/api/products/", false).unwrap_err().status, 404);
-        assert_eq!(route("GET", "/api/products/a/b", false).unwrap_err().status, 404);
+        assert_eq!(
+            route("GET", "/api/products/", false).unwrap_err().status,
+            404
+        );
+        assert_eq!(
+            route("GET", "/api/products/a/b", false).unwrap_err().status,
+            404
+        );
         let e = route("DELETE", "/api/cart/items", false).unwrap_err();
         assert_eq!(e.status, 405);
         assert_eq!(e.headers, vec![("allow", "POST".to_owned())]);

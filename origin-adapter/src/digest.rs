@@ -5,8 +5,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sha2::{Digest as _, Sha256, Sha512};
 use sfv::{BareItem, Dictionary, ListEntry, Parser};
+use sha2::{Digest as _, Sha256, Sha512};
 
 /// The `Content-Digest` field value of `body`, with SHA-256.
 pub fn content_digest(body: &[u8]) -> String {

@@ -6,7 +6,9 @@
 
 use crate::digest::content_digest;
 use crate::keys::SigningKey;
-use crate::signature::{Component, RequestView, SignatureError, SignatureParams, VerifyPolicy, sign};
+use crate::signature::{
+    Component, RequestView, SignatureError, SignatureParams, VerifyPolicy, sign,
+};
 
 /// The `Signature-Input`/`Signature` label of edge → origin signatures.
 pub const LABEL: &str = "edge";
@@ -47,7 +49,13 @@ pub fn covered_components() -> Vec<Component> {
 /// What the origin's verifier insists on. `required` comes from
 /// [`covered_components`], so anything the edge signs, the origin demands.
 pub fn edge_policy(required: &[Component]) -> VerifyPolicy<'_> {
-    VerifyPolicy { label: LABEL, required, tag: EDGE_TAG, max_age: REPLAY_WINDOW, skew: CLOCK_SKEW }
+    VerifyPolicy {
+        label: LABEL,
+        required,
+        tag: EDGE_TAG,
+        max_age: REPLAY_WINDOW,
+        skew: CLOCK_SKEW,
+    }
 }
 
 /// A write the edge is about to send to an origin.
@@ -69,7 +77,10 @@ pub fn validate_idempotency_key(key: &str) -> Result<(), &'static str> {
     if key.is_empty() || key.len() > 255 {
         return Err("Idempotency-Key must be 1 to 255 characters");
     }
-    if !key.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\') {
+    if !key
+        .bytes()
+        .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+    {
         return Err("Idempotency-Key must be printable ASCII without quotes or backslashes");
     }
     Ok(())
@@ -192,10 +203,25 @@ mod tests {
 
     #[test]
     fn identity_and_signing_headers_are_reserved() {
-        for name in ["Signature", "signature-input", "X-Edge-Claims", "x-user-id", "X-Forwarded-For", "Forwarded", "Content-Digest", "Transfer-Encoding", "cf-connecting-ip"] {
+        for name in [
+            "Signature",
+            "signature-input",
+            "X-Edge-Claims",
+            "x-user-id",
+            "X-Forwarded-For",
+            "Forwarded",
+            "Content-Digest",
+            "Transfer-Encoding",
+            "cf-connecting-ip",
+        ] {
             assert!(is_reserved_for_edge(name), "{name}");
         }
-        for name in ["accept", "content-type", "accept-language", "x-request-id-ish"] {
+        for name in [
+            "accept",
+            "content-type",
+            "accept-language",
+            "x-request-id-ish",
+        ] {
             assert!(!is_reserved_for_edge(name), "{name}");
         }
     }

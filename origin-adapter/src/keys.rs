@@ -29,11 +29,17 @@ fn split_entry<'a>(entry: &'a str, what: &str) -> Result<(&'a str, [u8; 32]), Ke
     let (id, b64) = entry.trim().split_once(':').ok_or_else(shape)?;
     let id_ok = !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if !id_ok {
-        return Err(KeyError("key id must be 1-64 characters of [A-Za-z0-9-_.]".into()));
+        return Err(KeyError(
+            "key id must be 1-64 characters of [A-Za-z0-9-_.]".into(),
+        ));
     }
-    let bytes = URL_SAFE_NO_PAD.decode(b64.trim_end_matches('=')).map_err(|_| shape())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(b64.trim_end_matches('='))
+        .map_err(|_| shape())?;
     let bytes: [u8; 32] = bytes.try_into().map_err(|_| shape())?;
     Ok((id, bytes))
 }
@@ -48,7 +54,9 @@ pub struct SigningKey {
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret half.
-        f.debug_struct("SigningKey").field("keyid", &self.keyid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("keyid", &self.keyid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,7 +69,10 @@ impl SigningKey {
 
     /// A key from 32 random bytes the caller obtained.
     pub fn from_seed(keyid: &str, seed: [u8; 32]) -> Self {
-        Self { keyid: keyid.to_owned(), key: ed25519_dalek::SigningKey::from_bytes(&seed) }
+        Self {
+            keyid: keyid.to_owned(),
+            key: ed25519_dalek::SigningKey::from_bytes(&seed),
+        }
     }
 
     pub fn keyid(&self) -> &str {
@@ -74,12 +85,19 @@ impl SigningKey {
 
     /// The configuration form of this secret key.
     pub fn to_config(&self) -> String {
-        format!("{}:{}", self.keyid, URL_SAFE_NO_PAD.encode(self.key.to_bytes()))
+        format!(
+            "{}:{}",
+            self.keyid,
+            URL_SAFE_NO_PAD.encode(self.key.to_bytes())
+        )
     }
 
     /// The public half, as a verifier's key-ring entry.
     pub fn verifying_entry(&self) -> VerifyingKeyEntry {
-        VerifyingKeyEntry { keyid: self.keyid.clone(), key: self.key.verifying_key() }
+        VerifyingKeyEntry {
+            keyid: self.keyid.clone(),
+            key: self.key.verifying_key(),
+        }
     }
 }
 
@@ -96,11 +114,18 @@ impl VerifyingKeyEntry {
         let (id, bytes) = split_entry(value, "Ed25519 public key")?;
         let key = VerifyingKey::from_bytes(&bytes)
             .map_err(|_| KeyError(format!("key {id:?} is not a valid Ed25519 public key")))?;
-        Ok(Self { keyid: id.to_owned(), key })
+        Ok(Self {
+            keyid: id.to_owned(),
+            key,
+        })
     }
 
     pub fn to_config(&self) -> String {
-        format!("{}:{}", self.keyid, URL_SAFE_NO_PAD.encode(self.key.as_bytes()))
+        format!(
+            "{}:{}",
+            self.keyid,
+            URL_SAFE_NO_PAD.encode(self.key.as_bytes())
+        )
     }
 }
 
@@ -128,7 +153,10 @@ impl KeyRing {
     }
 
     pub fn get(&self, keyid: &str) -> Option<&VerifyingKey> {
-        self.entries.iter().find(|e| e.keyid == keyid).map(|e| &e.key)
+        self.entries
+            .iter()
+            .find(|e| e.keyid == keyid)
+            .map(|e| &e.key)
     }
 }
 
@@ -146,8 +174,12 @@ mod tests {
 
     #[test]
     fn key_ring_holds_several_keys_for_rotation() {
-        let a = SigningKey::from_seed("a", [1; 32]).verifying_entry().to_config();
-        let b = SigningKey::from_seed("b", [2; 32]).verifying_entry().to_config();
+        let a = SigningKey::from_seed("a", [1; 32])
+            .verifying_entry()
+            .to_config();
+        let b = SigningKey::from_seed("b", [2; 32])
+            .verifying_entry()
+            .to_config();
         let ring = KeyRing::from_config(&format!("{a}, {b}")).unwrap();
         assert!(ring.get("a").is_some() && ring.get("b").is_some() && ring.get("c").is_none());
     }
@@ -158,7 +190,9 @@ mod tests {
             assert!(SigningKey::from_config(bad).is_err(), "{bad}");
         }
         assert!(KeyRing::from_config(" , ").is_err());
-        let a = SigningKey::from_seed("a", [1; 32]).verifying_entry().to_config();
+        let a = SigningKey::from_seed("a", [1; 32])
+            .verifying_entry()
+            .to_config();
         let err = KeyRing::from_config(&format!("{a},{a}")).unwrap_err();
         assert!(err.0.contains("twice"));
     }

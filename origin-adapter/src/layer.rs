@@ -70,7 +70,10 @@ impl<S> tower_layer::Layer<S> for VerifyEdgeLayer {
     type Service = VerifyEdge<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        VerifyEdge { inner, verifier: self.verifier.clone() }
+        VerifyEdge {
+            inner,
+            verifier: self.verifier.clone(),
+        }
     }
 }
 
@@ -92,9 +95,14 @@ fn reject<RB>(status: StatusCode, detail: String) -> Response<Either<Full<Bytes>
 }
 
 impl Verifier {
-    fn check(&self, parts: &http::request::Parts, body: &[u8]) -> Result<VerifiedEdge, (StatusCode, String)> {
+    fn check(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<VerifiedEdge, (StatusCode, String)> {
         let unauthorized = |detail: String| (StatusCode::UNAUTHORIZED, detail);
-        let text = |name: &header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let text =
+            |name: &header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
 
         let digest = text(&header::HeaderName::from_static("content-digest"))
             .ok_or_else(|| unauthorized("the request has no Content-Digest".into()))?;
@@ -102,12 +110,20 @@ impl Verifier {
 
         let authority = text(&header::HOST)
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-            .ok_or_else(|| (StatusCode::BAD_REQUEST, "the request names no authority".into()))?;
+            .ok_or_else(|| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "the request names no authority".into(),
+                )
+            })?;
         let mut fields = Vec::with_capacity(parts.headers.len());
         for (name, value) in &parts.headers {
-            let value = value
-                .to_str()
-                .map_err(|_| (StatusCode::BAD_REQUEST, format!("header {name} is not visible ASCII")))?;
+            let value = value.to_str().map_err(|_| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("header {name} is not visible ASCII"),
+                )
+            })?;
             fields.push((name.as_str(), value));
         }
         let view = RequestView {
@@ -121,26 +137,45 @@ impl Verifier {
         let verified = verify(&view, &edge_policy(&self.required), &self.keys, now)
             .map_err(|e| unauthorized(e.to_string()))?;
 
-        let forget_after = verified.created + SIGNATURE_LIFETIME.max(verified.expires - verified.created) + crate::forward::CLOCK_SKEW;
+        let forget_after = verified.created
+            + SIGNATURE_LIFETIME.max(verified.expires - verified.created)
+            + crate::forward::CLOCK_SKEW;
         let accepted = match self.seen.lock() {
             Ok(mut seen) => seen.accept(&verified.keyid, &verified.nonce, forget_after, now),
             Err(_) => Err(NonceRefused::Full),
         };
         match accepted {
             Ok(()) => {}
-            Err(NonceRefused::Replayed) => return Err(unauthorized("this signature's nonce was already used (replay)".into())),
-            Err(NonceRefused::Full) => return Err((StatusCode::SERVICE_UNAVAILABLE, "the replay cache is full; retry shortly".into())),
+            Err(NonceRefused::Replayed) => {
+                return Err(unauthorized(
+                    "this signature's nonce was already used (replay)".into(),
+                ));
+            }
+            Err(NonceRefused::Full) => {
+                return Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the replay cache is full; retry shortly".into(),
+                ));
+            }
         }
 
         let idempotency_key = text(&header::HeaderName::from_static("idempotency-key"))
             .map(|v| v.trim().trim_matches('"').to_owned());
-        Ok(VerifiedEdge { keyid: verified.keyid, created: verified.created, nonce: verified.nonce, idempotency_key })
+        Ok(VerifiedEdge {
+            keyid: verified.keyid,
+            created: verified.created,
+            nonce: verified.nonce,
+            idempotency_key,
+        })
     }
 }
 
 impl<S, B, RB> tower_service::Service<Request<B>> for VerifyEdge<S>
 where
-    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
+    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<RB>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Body + Send + 'static,
     B::Data: Send,
@@ -169,12 +204,19 @@ where
                         format!("the body exceeds {} bytes", verifier.max_body),
                     ));
                 }
-                Err(_) => return Ok(reject(StatusCode::BAD_REQUEST, "the request body could not be read".into())),
+                Err(_) => {
+                    return Ok(reject(
+                        StatusCode::BAD_REQUEST,
+                        "the request body could not be read".into(),
+                    ));
+                }
             };
             match verifier.check(&parts, &bytes) {
                 Ok(verified) => {
                     parts.extensions.insert(verified);
-                    let response = inner.call(Request::from_parts(parts, Full::new(bytes))).await?;
+                    let response = inner
+                        .call(Request::from_parts(parts, Full::new(bytes)))
+                        .await?;
                     Ok(response.map(Either::Right))
                 }
                 Err((status, detail)) => Ok(reject(status, detail)),
@@ -229,17 +271,28 @@ mod tests {
         let key = SigningKey::from_seed("edge", [5; 32]);
         let clock = Arc::new(AtomicI64::new(NOW + 1));
         let l = layer(&key, clock.clone());
-        assert_eq!(status_of(&l, request(&key, b"{}", "n1")).await, StatusCode::OK);
-        assert_eq!(status_of(&l, request(&key, b"{}", "n1")).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status_of(&l, request(&key, b"{}", "n1")).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status_of(&l, request(&key, b"{}", "n1")).await,
+            StatusCode::UNAUTHORIZED
+        );
         clock.store(NOW + 3600, Ordering::SeqCst);
-        assert_eq!(status_of(&l, request(&key, b"{}", "n2")).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status_of(&l, request(&key, b"{}", "n2")).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
 
     #[tokio::test]
     async fn unsigned_tampered_and_oversized_requests_are_refused() {
         let key = SigningKey::from_seed("edge", [5; 32]);
         let l = layer(&key, Arc::new(AtomicI64::new(NOW)));
-        let unsigned = Request::post("/orders").body(Full::new(Bytes::from_static(b"{}"))).unwrap();
+        let unsigned = Request::post("/orders")
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap();
         assert_eq!(status_of(&l, unsigned).await, StatusCode::UNAUTHORIZED);
 
         let (parts, _) = request(&key, b"{}", "n3").into_parts();
@@ -247,9 +300,15 @@ mod tests {
         assert_eq!(status_of(&l, tampered).await, StatusCode::UNAUTHORIZED);
 
         let big: &'static [u8] = Box::leak(vec![b' '; 2048].into_boxed_slice());
-        assert_eq!(status_of(&l, request(&key, big, "n4")).await, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            status_of(&l, request(&key, big, "n4")).await,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
 
         let wrong = SigningKey::from_seed("edge", [6; 32]);
-        assert_eq!(status_of(&l, request(&wrong, b"{}", "n5")).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status_of(&l, request(&wrong, b"{}", "n5")).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
 }

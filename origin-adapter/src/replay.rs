@@ -23,11 +23,20 @@ pub enum NonceRefused {
 
 impl SeenNonces {
     pub fn new(capacity: usize) -> Self {
-        Self { seen: HashMap::new(), capacity }
+        Self {
+            seen: HashMap::new(),
+            capacity,
+        }
     }
 
     /// Accepts `nonce` once; a second use before `forget_after` is refused.
-    pub fn accept(&mut self, keyid: &str, nonce: &str, forget_after: i64, now: i64) -> Result<(), NonceRefused> {
+    pub fn accept(
+        &mut self,
+        keyid: &str,
+        nonce: &str,
+        forget_after: i64,
+        now: i64,
+    ) -> Result<(), NonceRefused> {
         if self.seen.len() >= self.capacity {
             self.seen.retain(|_, until| *until >= now);
         }

@@ -33,7 +33,12 @@ impl Component {
             derived if derived.starts_with('@') => {
                 return Err(SignatureError::UnsupportedComponent(derived.to_owned()));
             }
-            field if field.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !field.is_empty() => {
+            field
+                if field
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !field.is_empty() =>
+            {
                 Component::Field(field.to_owned())
             }
             other => return Err(SignatureError::UnsupportedComponent(other.to_owned())),
@@ -133,14 +138,24 @@ pub enum SignatureError {
 impl std::fmt::Display for SignatureError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SignatureError::MissingHeaders => f.write_str("the request is not signed (Signature and Signature-Input are required)"),
+            SignatureError::MissingHeaders => f.write_str(
+                "the request is not signed (Signature and Signature-Input are required)",
+            ),
             SignatureError::Malformed(what) => write!(f, "malformed signature fields: {what}"),
-            SignatureError::UnsupportedComponent(c) => write!(f, "unsupported covered component {c:?}"),
-            SignatureError::MissingComponent(c) => write!(f, "covered component {c:?} is absent from the message"),
+            SignatureError::UnsupportedComponent(c) => {
+                write!(f, "unsupported covered component {c:?}")
+            }
+            SignatureError::MissingComponent(c) => {
+                write!(f, "covered component {c:?} is absent from the message")
+            }
             SignatureError::NotCovered(c) => write!(f, "the signature does not cover {c:?}"),
-            SignatureError::MissingParameter(p) => write!(f, "the signature has no `{p}` parameter"),
+            SignatureError::MissingParameter(p) => {
+                write!(f, "the signature has no `{p}` parameter")
+            }
             SignatureError::WrongTag => f.write_str("the signature's tag is not for this purpose"),
-            SignatureError::CreatedInFuture => f.write_str("the signature was created in the future"),
+            SignatureError::CreatedInFuture => {
+                f.write_str("the signature was created in the future")
+            }
             SignatureError::TooOld => f.write_str("the signature is older than the replay window"),
             SignatureError::Expired => f.write_str("the signature has expired"),
             SignatureError::UnknownKey(k) => write!(f, "unknown key id {k:?}"),
@@ -151,12 +166,20 @@ impl std::fmt::Display for SignatureError {
 
 /// The inner list of covered components with its parameters, as sent in
 /// `Signature-Input` and as the `@signature-params` line of the base.
-pub fn covered_list(components: &[Component], params: &SignatureParams) -> Result<InnerList, SignatureError> {
-    let malformed = |_| SignatureError::Malformed("component or parameter is not a valid structured field");
+pub fn covered_list(
+    components: &[Component],
+    params: &SignatureParams,
+) -> Result<InnerList, SignatureError> {
+    let malformed =
+        |_| SignatureError::Malformed("component or parameter is not a valid structured field");
     let items = components
         .iter()
         .map(|c| -> Result<Item, SignatureError> {
-            Ok(Item::new(StringRef::from_str(c.identifier()).map_err(malformed)?.to_owned()))
+            Ok(Item::new(
+                StringRef::from_str(c.identifier())
+                    .map_err(malformed)?
+                    .to_owned(),
+            ))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut p = Parameters::new();
@@ -165,11 +188,24 @@ pub fn covered_list(components: &[Component], params: &SignatureParams) -> Resul
         p.insert(key("expires"), BareItem::Integer(integer(expires)?));
     }
     if let Some(nonce) = &params.nonce {
-        p.insert(key("nonce"), BareItem::String(StringRef::from_str(nonce).map_err(malformed)?.to_owned()));
+        p.insert(
+            key("nonce"),
+            BareItem::String(StringRef::from_str(nonce).map_err(malformed)?.to_owned()),
+        );
     }
-    p.insert(key("keyid"), BareItem::String(StringRef::from_str(&params.keyid).map_err(malformed)?.to_owned()));
+    p.insert(
+        key("keyid"),
+        BareItem::String(
+            StringRef::from_str(&params.keyid)
+                .map_err(malformed)?
+                .to_owned(),
+        ),
+    );
     if let Some(tag) = &params.tag {
-        p.insert(key("tag"), BareItem::String(StringRef::from_str(tag).map_err(malformed)?.to_owned()));
+        p.insert(
+            key("tag"),
+            BareItem::String(StringRef::from_str(tag).map_err(malformed)?.to_owned()),
+        );
     }
     Ok(InnerList::with_params(items, p))
 }
@@ -186,16 +222,23 @@ fn integer(v: i64) -> Result<sfv::Integer, SignatureError> {
 fn serialize_inner_list(list: &InnerList) -> Result<String, SignatureError> {
     let mut ser = ListSerializer::new();
     ser.members([&ListEntry::InnerList(list.clone())]);
-    ser.finish().ok_or(SignatureError::Malformed("empty covered list"))
+    ser.finish()
+        .ok_or(SignatureError::Malformed("empty covered list"))
 }
 
 /// The signature base of RFC 9421 §2.5 for `components` of `message`, ending
 /// with the `@signature-params` line built from `covered`.
-pub fn signature_base(message: &RequestView<'_>, components: &[Component], covered: &InnerList) -> Result<String, SignatureError> {
+pub fn signature_base(
+    message: &RequestView<'_>,
+    components: &[Component],
+    covered: &InnerList,
+) -> Result<String, SignatureError> {
     let mut base = String::new();
     for component in components {
         if component.identifier() == "@signature-params" {
-            return Err(SignatureError::UnsupportedComponent("@signature-params".into()));
+            return Err(SignatureError::UnsupportedComponent(
+                "@signature-params".into(),
+            ));
         }
         base.push('"');
         base.push_str(component.identifier());
@@ -219,15 +262,20 @@ pub fn sign(
     let covered = covered_list(components, params)?;
     let base = signature_base(message, components, &covered)?;
     let signature = key.key().sign(base.as_bytes());
-    let label = KeyRef::from_str(label).map_err(|_| SignatureError::Malformed("label is not a valid key"))?;
+    let label = KeyRef::from_str(label)
+        .map_err(|_| SignatureError::Malformed("label is not a valid key"))?;
 
     let mut input = DictSerializer::new();
     input.members([(label, &ListEntry::InnerList(covered))]);
     let mut sig = DictSerializer::new();
     let _ = sig.bare_item(label, signature.to_bytes().as_slice());
     Ok(SignatureFields {
-        signature_input: input.finish().ok_or(SignatureError::Malformed("empty Signature-Input"))?,
-        signature: sig.finish().ok_or(SignatureError::Malformed("empty Signature"))?,
+        signature_input: input
+            .finish()
+            .ok_or(SignatureError::Malformed("empty Signature-Input"))?,
+        signature: sig
+            .finish()
+            .ok_or(SignatureError::Malformed("empty Signature"))?,
     })
 }
 
@@ -282,22 +330,35 @@ pub fn verify(
         .map_err(|_| SignatureError::Malformed("Signature is not a dictionary"))?;
 
     let Some(ListEntry::InnerList(covered)) = input.get(policy.label) else {
-        return Err(SignatureError::Malformed("no covered list under the expected label"));
+        return Err(SignatureError::Malformed(
+            "no covered list under the expected label",
+        ));
     };
-    let Some(ListEntry::Item(Item { bare_item: BareItem::ByteSequence(sig_bytes), .. })) = signature.get(policy.label) else {
-        return Err(SignatureError::Malformed("no byte-sequence signature under the expected label"));
+    let Some(ListEntry::Item(Item {
+        bare_item: BareItem::ByteSequence(sig_bytes),
+        ..
+    })) = signature.get(policy.label)
+    else {
+        return Err(SignatureError::Malformed(
+            "no byte-sequence signature under the expected label",
+        ));
     };
 
     let mut components = Vec::with_capacity(covered.items.len());
     for item in &covered.items {
         let (BareItem::String(id), true) = (&item.bare_item, item.params.is_empty()) else {
-            return Err(SignatureError::Malformed("component identifiers must be plain strings"));
+            return Err(SignatureError::Malformed(
+                "component identifiers must be plain strings",
+            ));
         };
         components.push(Component::parse(id.as_str())?);
     }
     for required in policy.required {
         let present = match required {
-            Component::Field(name) => message.fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)),
+            Component::Field(name) => message
+                .fields
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name)),
             _ => true,
         };
         if present && !components.contains(required) {
@@ -307,12 +368,16 @@ pub fn verify(
 
     let int = |name: &'static str| match covered.params.get(name) {
         Some(BareItem::Integer(v)) => Ok(i64::from(*v)),
-        Some(_) => Err(SignatureError::Malformed("time parameters must be integers")),
+        Some(_) => Err(SignatureError::Malformed(
+            "time parameters must be integers",
+        )),
         None => Err(SignatureError::MissingParameter(name)),
     };
     let string = |name: &'static str| match covered.params.get(name) {
         Some(BareItem::String(v)) => Ok(v.as_str().to_owned()),
-        Some(_) => Err(SignatureError::Malformed("keyid, nonce and tag must be strings")),
+        Some(_) => Err(SignatureError::Malformed(
+            "keyid, nonce and tag must be strings",
+        )),
         None => Err(SignatureError::MissingParameter(name)),
     };
     let created = int("created")?;
@@ -332,12 +397,19 @@ pub fn verify(
         return Err(SignatureError::Expired);
     }
 
-    let key = keys.get(&keyid).ok_or_else(|| SignatureError::UnknownKey(keyid.clone()))?;
+    let key = keys
+        .get(&keyid)
+        .ok_or_else(|| SignatureError::UnknownKey(keyid.clone()))?;
     let sig = Signature::from_slice(sig_bytes).map_err(|_| SignatureError::BadSignature)?;
     let base = signature_base(message, &components, covered)?;
     key.verify_strict(base.as_bytes(), &sig)
         .map_err(|_| SignatureError::BadSignature)?;
-    Ok(Verified { keyid, created, expires, nonce })
+    Ok(Verified {
+        keyid,
+        created,
+        expires,
+        nonce,
+    })
 }
 
 #[cfg(test)]
@@ -359,21 +431,37 @@ mod tests {
                 ("Host", "example.com"),
                 ("Date", "Tue, 20 Apr 2021 02:07:55 GMT"),
                 ("Content-Type", "application/json"),
-                ("Content-Digest", "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:"),
+                (
+                    "Content-Digest",
+                    "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:",
+                ),
                 ("Content-Length", "18"),
             ],
         }
     }
 
     fn b26_components() -> Vec<Component> {
-        ["date", "@method", "@path", "@authority", "content-type", "content-length"]
-            .into_iter()
-            .map(|c| Component::parse(c).unwrap())
-            .collect()
+        [
+            "date",
+            "@method",
+            "@path",
+            "@authority",
+            "content-type",
+            "content-length",
+        ]
+        .into_iter()
+        .map(|c| Component::parse(c).unwrap())
+        .collect()
     }
 
     fn b26_params() -> SignatureParams {
-        SignatureParams { created: 1618884473, expires: None, nonce: None, keyid: "test-key-ed25519".into(), tag: None }
+        SignatureParams {
+            created: 1618884473,
+            expires: None,
+            nonce: None,
+            keyid: "test-key-ed25519".into(),
+            tag: None,
+        }
     }
 
     const B26_BASE: &str = "\"date\": Tue, 20 Apr 2021 02:07:55 GMT\n\
@@ -387,13 +475,23 @@ mod tests {
     #[test]
     fn rfc9421_b26_signature_base() {
         let covered = covered_list(&b26_components(), &b26_params()).unwrap();
-        assert_eq!(signature_base(&b2_request(), &b26_components(), &covered).unwrap(), B26_BASE);
+        assert_eq!(
+            signature_base(&b2_request(), &b26_components(), &covered).unwrap(),
+            B26_BASE
+        );
     }
 
     #[test]
     fn rfc9421_b26_signature_is_reproduced_exactly() {
         let key = SigningKey::from_config(&format!("test-key-ed25519:{B14_SEED}")).unwrap();
-        let fields = sign(&b2_request(), &b26_components(), &b26_params(), "sig-b26", &key).unwrap();
+        let fields = sign(
+            &b2_request(),
+            &b26_components(),
+            &b26_params(),
+            "sig-b26",
+            &key,
+        )
+        .unwrap();
         assert_eq!(
             fields.signature_input,
             r#"sig-b26=("date" "@method" "@path" "@authority" "content-type" "content-length");created=1618884473;keyid="test-key-ed25519""#
@@ -402,19 +500,28 @@ mod tests {
             fields.signature,
             "sig-b26=:wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw==:"
         );
-        assert_eq!(key.verifying_entry().to_config(), format!("test-key-ed25519:{B14_PUBLIC}"));
+        assert_eq!(
+            key.verifying_entry().to_config(),
+            format!("test-key-ed25519:{B14_PUBLIC}")
+        );
     }
 
     #[test]
     fn rfc9421_query_and_empty_path_components() {
         let mut req = b2_request();
-        assert_eq!(req.component_value(&Component::Query).unwrap(), "?param=Value&Pet=dog");
+        assert_eq!(
+            req.component_value(&Component::Query).unwrap(),
+            "?param=Value&Pet=dog"
+        );
         req.query = None;
         assert_eq!(req.component_value(&Component::Query).unwrap(), "?");
         req.path = "";
         assert_eq!(req.component_value(&Component::Path).unwrap(), "/");
         req.authority = "Example.COM:8443";
-        assert_eq!(req.component_value(&Component::Authority).unwrap(), "example.com:8443");
+        assert_eq!(
+            req.component_value(&Component::Authority).unwrap(),
+            "example.com:8443"
+        );
     }
 
     // --- Our own profile: label "edge", tag, created/expires/nonce required.
@@ -424,10 +531,17 @@ mod tests {
     }
 
     fn profile() -> (Vec<Component>, SignatureParams) {
-        let components = ["@method", "@authority", "@path", "@query", "content-type", "content-digest"]
-            .into_iter()
-            .map(|c| Component::parse(c).unwrap())
-            .collect();
+        let components = [
+            "@method",
+            "@authority",
+            "@path",
+            "@query",
+            "content-type",
+            "content-digest",
+        ]
+        .into_iter()
+        .map(|c| Component::parse(c).unwrap())
+        .collect();
         let params = SignatureParams {
             created: 1_000_000,
             expires: Some(1_000_060),
@@ -439,23 +553,40 @@ mod tests {
     }
 
     fn policy(required: &[Component]) -> VerifyPolicy<'_> {
-        VerifyPolicy { label: "edge", required, tag: "t", max_age: 300, skew: 5 }
+        VerifyPolicy {
+            label: "edge",
+            required,
+            tag: "t",
+            max_age: 300,
+            skew: 5,
+        }
     }
 
     fn signed(params: &SignatureParams) -> Vec<(String, String)> {
         let key = SigningKey::from_config(&format!("test-key-ed25519:{B14_SEED}")).unwrap();
         let (components, _) = profile();
         let f = sign(&b2_request(), &components, params, "edge", &key).unwrap();
-        vec![("Signature-Input".into(), f.signature_input), ("Signature".into(), f.signature)]
+        vec![
+            ("Signature-Input".into(), f.signature_input),
+            ("Signature".into(), f.signature),
+        ]
     }
 
-    fn check(extra: &[(String, String)], tweak: impl FnOnce(&mut RequestView<'_>), now: i64) -> Result<Verified, SignatureError> {
+    fn check(
+        extra: &[(String, String)],
+        tweak: impl FnOnce(&mut RequestView<'_>),
+        now: i64,
+    ) -> Result<Verified, SignatureError> {
         let mut req = b2_request();
         for (n, v) in extra {
             req.fields.push((n, v));
         }
         tweak(&mut req);
-        let required = [Component::Method, Component::Path, Component::Field("content-digest".into())];
+        let required = [
+            Component::Method,
+            Component::Path,
+            Component::Field("content-digest".into()),
+        ];
         verify(&req, &policy(&required), &ring(), now)
     }
 
@@ -471,12 +602,28 @@ mod tests {
     fn tampering_with_any_covered_part_is_refused() {
         let (_, params) = profile();
         let sig = signed(&params);
-        assert_eq!(check(&sig, |r| r.method = "PUT", 1_000_010), Err(SignatureError::BadSignature));
-        assert_eq!(check(&sig, |r| r.path = "/bar", 1_000_010), Err(SignatureError::BadSignature));
-        assert_eq!(check(&sig, |r| r.query = Some("param=Value&Pet=cat"), 1_000_010), Err(SignatureError::BadSignature));
-        assert_eq!(check(&sig, |r| r.authority = "evil.example", 1_000_010), Err(SignatureError::BadSignature));
         assert_eq!(
-            check(&sig, |r| r.fields.retain(|(n, _)| *n != "Content-Digest"), 1_000_010),
+            check(&sig, |r| r.method = "PUT", 1_000_010),
+            Err(SignatureError::BadSignature)
+        );
+        assert_eq!(
+            check(&sig, |r| r.path = "/bar", 1_000_010),
+            Err(SignatureError::BadSignature)
+        );
+        assert_eq!(
+            check(&sig, |r| r.query = Some("param=Value&Pet=cat"), 1_000_010),
+            Err(SignatureError::BadSignature)
+        );
+        assert_eq!(
+            check(&sig, |r| r.authority = "evil.example", 1_000_010),
+            Err(SignatureError::BadSignature)
+        );
+        assert_eq!(
+            check(
+                &sig,
+                |r| r.fields.retain(|(n, _)| *n != "Content-Digest"),
+                1_000_010
+            ),
             Err(SignatureError::MissingComponent("content-digest".into()))
         );
     }
@@ -485,23 +632,59 @@ mod tests {
     fn time_window_is_enforced() {
         let (_, params) = profile();
         let sig = signed(&params);
-        assert_eq!(check(&sig, |_| {}, 1_000_061 + 5), Err(SignatureError::Expired));
-        assert_eq!(check(&sig, |_| {}, 1_000_000 - 6), Err(SignatureError::CreatedInFuture));
-        let long = SignatureParams { expires: Some(2_000_000), ..params };
-        assert_eq!(check(&signed(&long), |_| {}, 1_000_301), Err(SignatureError::TooOld));
+        assert_eq!(
+            check(&sig, |_| {}, 1_000_061 + 5),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            check(&sig, |_| {}, 1_000_000 - 6),
+            Err(SignatureError::CreatedInFuture)
+        );
+        let long = SignatureParams {
+            expires: Some(2_000_000),
+            ..params
+        };
+        assert_eq!(
+            check(&signed(&long), |_| {}, 1_000_301),
+            Err(SignatureError::TooOld)
+        );
     }
 
     #[test]
     fn unknown_key_wrong_tag_and_missing_parameters_are_refused() {
         let (_, params) = profile();
-        let other = SignatureParams { keyid: "someone-else".into(), ..params.clone() };
-        assert_eq!(check(&signed(&other), |_| {}, 1_000_010), Err(SignatureError::UnknownKey("someone-else".into())));
-        let tag = SignatureParams { tag: Some("purge".into()), ..params.clone() };
-        assert_eq!(check(&signed(&tag), |_| {}, 1_000_010), Err(SignatureError::WrongTag));
-        let no_nonce = SignatureParams { nonce: None, ..params.clone() };
-        assert_eq!(check(&signed(&no_nonce), |_| {}, 1_000_010), Err(SignatureError::MissingParameter("nonce")));
-        let no_expiry = SignatureParams { expires: None, ..params };
-        assert_eq!(check(&signed(&no_expiry), |_| {}, 1_000_010), Err(SignatureError::MissingParameter("expires")));
+        let other = SignatureParams {
+            keyid: "someone-else".into(),
+            ..params.clone()
+        };
+        assert_eq!(
+            check(&signed(&other), |_| {}, 1_000_010),
+            Err(SignatureError::UnknownKey("someone-else".into()))
+        );
+        let tag = SignatureParams {
+            tag: Some("purge".into()),
+            ..params.clone()
+        };
+        assert_eq!(
+            check(&signed(&tag), |_| {}, 1_000_010),
+            Err(SignatureError::WrongTag)
+        );
+        let no_nonce = SignatureParams {
+            nonce: None,
+            ..params.clone()
+        };
+        assert_eq!(
+            check(&signed(&no_nonce), |_| {}, 1_000_010),
+            Err(SignatureError::MissingParameter("nonce"))
+        );
+        let no_expiry = SignatureParams {
+            expires: None,
+            ..params
+        };
+        assert_eq!(
+            check(&signed(&no_expiry), |_| {}, 1_000_010),
+            Err(SignatureError::MissingParameter("expires"))
+        );
     }
 
     #[test]
@@ -509,8 +692,14 @@ mod tests {
         let (components, params) = profile();
         let impostor = SigningKey::from_seed("test-key-ed25519", [7; 32]);
         let f = sign(&b2_request(), &components, &params, "edge", &impostor).unwrap();
-        let sig = vec![("Signature-Input".into(), f.signature_input), ("Signature".into(), f.signature)];
-        assert_eq!(check(&sig, |_| {}, 1_000_010), Err(SignatureError::BadSignature));
+        let sig = vec![
+            ("Signature-Input".into(), f.signature_input),
+            ("Signature".into(), f.signature),
+        ];
+        assert_eq!(
+            check(&sig, |_| {}, 1_000_010),
+            Err(SignatureError::BadSignature)
+        );
     }
 
     #[test]
@@ -518,8 +707,14 @@ mod tests {
         let key = SigningKey::from_config(&format!("test-key-ed25519:{B14_SEED}")).unwrap();
         let (_, params) = profile();
         let f = sign(&b2_request(), &[Component::Method], &params, "edge", &key).unwrap();
-        let sig = vec![("Signature-Input".into(), f.signature_input), ("Signature".into(), f.signature)];
-        assert_eq!(check(&sig, |_| {}, 1_000_010), Err(SignatureError::NotCovered("@path".into())));
+        let sig = vec![
+            ("Signature-Input".into(), f.signature_input),
+            ("Signature".into(), f.signature),
+        ];
+        assert_eq!(
+            check(&sig, |_| {}, 1_000_010),
+            Err(SignatureError::NotCovered("@path".into()))
+        );
     }
 
     #[test]
@@ -535,9 +730,15 @@ mod tests {
             ("other=(\"@method\")", good[1].1.as_str()),
             (good[0].1.as_str(), "edge=:AAAA:"),
         ] {
-            let extra = vec![("Signature-Input".to_string(), input.to_string()), ("Signature".to_string(), sig.to_string())];
+            let extra = vec![
+                ("Signature-Input".to_string(), input.to_string()),
+                ("Signature".to_string(), sig.to_string()),
+            ];
             assert!(check(&extra, |_| {}, 1_000_010).is_err(), "{input} / {sig}");
         }
-        assert_eq!(check(&[], |_| {}, 1_000_010), Err(SignatureError::MissingHeaders));
+        assert_eq!(
+            check(&[], |_| {}, 1_000_010),
+            Err(SignatureError::MissingHeaders)
+        );
     }
 }

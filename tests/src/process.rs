@@ -24,9 +24,19 @@ impl Supervised {
     /// Starts `command` in a new process group. Output lines are prefixed
     /// with `name` and echoed to stderr when `echo` is set; every stdout
     /// line is also sent to the returned receiver.
-    pub fn spawn(name: &str, mut command: Command, echo: bool) -> Result<(Self, mpsc::Receiver<String>)> {
-        command.process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().with_context(|| format!("starting {name}: {command:?}"))?;
+    pub fn spawn(
+        name: &str,
+        mut command: Command,
+        echo: bool,
+    ) -> Result<(Self, mpsc::Receiver<String>)> {
+        command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {name}: {command:?}"))?;
         let (tx, rx) = mpsc::channel();
         if let Some(out) = child.stdout.take() {
             let (tx, label) = (tx.clone(), name.to_owned());
@@ -50,7 +60,13 @@ impl Supervised {
                 }
             });
         }
-        Ok((Self { name: name.to_owned(), child }, rx))
+        Ok((
+            Self {
+                name: name.to_owned(),
+                child,
+            },
+            rx,
+        ))
     }
 
     pub fn name(&self) -> &str {
@@ -64,7 +80,9 @@ impl Supervised {
 
     /// Ends the process group now (what `Drop` does).
     pub fn stop(&mut self) {
-        let Ok(raw) = i32::try_from(self.child.id()) else { return };
+        let Ok(raw) = i32::try_from(self.child.id()) else {
+            return;
+        };
         let group = Pid::from_raw(raw);
         let _ = killpg(group, Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -111,7 +129,9 @@ pub fn wait_for_line<T>(
                     return Ok(found);
                 }
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => bail!("timed out after {deadline:?} waiting for {what}"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                bail!("timed out after {deadline:?} waiting for {what}")
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => bail!("{what}: the process exited first"),
         }
     }
@@ -119,16 +139,28 @@ pub fn wait_for_line<T>(
 
 /// Polls `url` until it answers 200, the process dies, or `deadline` passes.
 pub fn wait_until_healthy(process: &mut Supervised, url: &str, deadline: Duration) -> Result<()> {
-    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build()?;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
     let until = Instant::now() + deadline;
     while Instant::now() < until {
         if let Some(status) = process.exited() {
-            bail!("{} exited with {status} before it was ready", process.name());
+            bail!(
+                "{} exited with {status} before it was ready",
+                process.name()
+            );
         }
-        if client.get(url).send().is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(url)
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
             return Ok(());
         }
         thread::sleep(Duration::from_millis(200));
     }
-    bail!("{} did not answer {url} within {deadline:?}", process.name())
+    bail!(
+        "{} did not answer {url} within {deadline:?}",
+        process.name()
+    )
 }

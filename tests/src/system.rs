@@ -85,15 +85,25 @@ impl System {
         let ws = Workspace::here();
         let bundle = ws.worker_bundle();
         if !bundle.exists() {
-            bail!("{} is missing: build the Worker first (`cargo xtask build`)", bundle.display());
+            bail!(
+                "{} is missing: build the Worker first (`cargo xtask build`)",
+                bundle.display()
+            );
         }
         let origin_bin = ws.origin_binary(&options.origin_profile);
         if !origin_bin.exists() {
-            bail!("{} is missing: `cargo build -p reference-origin` first", origin_bin.display());
+            bail!(
+                "{} is missing: `cargo build -p reference-origin` first",
+                origin_bin.display()
+            );
         }
         let scratch = match &options.state_dir {
             Some(_) => None,
-            None => Some(tempfile::Builder::new().prefix("storefront-e2e-").tempdir()?),
+            None => Some(
+                tempfile::Builder::new()
+                    .prefix("storefront-e2e-")
+                    .tempdir()?,
+            ),
         };
         let state_dir = match (&options.state_dir, &scratch) {
             (Some(dir), _) => dir.clone(),
@@ -126,18 +136,33 @@ impl System {
             }
             let name = format!("origin-{region}");
             let (mut process, lines) = Supervised::spawn(&name, command, options.echo)?;
-            let url = wait_for_line(&lines, Duration::from_secs(30), &format!("{name} to listen"), |line| {
-                line.split("listening on ").nth(1).map(str::to_owned)
-            })?;
-            wait_until_healthy(&mut process, &format!("{url}/healthz"), Duration::from_secs(10))?;
-            origins.push(Origin { region: (*region).to_owned(), url, _process: process });
+            let url = wait_for_line(
+                &lines,
+                Duration::from_secs(30),
+                &format!("{name} to listen"),
+                |line| line.split("listening on ").nth(1).map(str::to_owned),
+            )?;
+            wait_until_healthy(
+                &mut process,
+                &format!("{url}/healthz"),
+                Duration::from_secs(10),
+            )?;
+            origins.push(Origin {
+                region: (*region).to_owned(),
+                url,
+                _process: process,
+            });
         }
 
         let edge_port = match options.edge_port {
             Some(p) => p,
             None => free_port()?,
         };
-        let origins_var = origins.iter().map(|o| format!("{}={}", o.region, o.url)).collect::<Vec<_>>().join(",");
+        let origins_var = origins
+            .iter()
+            .map(|o| format!("{}={}", o.region, o.url))
+            .collect::<Vec<_>>()
+            .join(",");
         let mut args: Vec<String> = vec![
             ws.wrangler_js().display().to_string(),
             "dev".into(),
@@ -165,7 +190,10 @@ impl System {
         }
         if generated {
             let env_file = state_dir.join("edge-secrets.env");
-            std::fs::write(&env_file, format!("EDGE_SIGNING_KEY={}\n", signing_key.to_config()))?;
+            std::fs::write(
+                &env_file,
+                format!("EDGE_SIGNING_KEY={}\n", signing_key.to_config()),
+            )?;
             args.push("--env-file".into());
             args.push(env_file.display().to_string());
         }
@@ -194,8 +222,12 @@ impl System {
             .env("NO_COLOR", "1")
             .env("WRANGLER_LOG_PATH", self.state_dir.join("wrangler-logs"));
         let (mut process, _lines) = Supervised::spawn("wrangler", command, self.echo)?;
-        wait_until_healthy(&mut process, &format!("{}/healthz", self.edge_url), EDGE_START_DEADLINE)
-            .context("starting wrangler dev (run with E2E_ECHO=1 to see its output)")?;
+        wait_until_healthy(
+            &mut process,
+            &format!("{}/healthz", self.edge_url),
+            EDGE_START_DEADLINE,
+        )
+        .context("starting wrangler dev (run with E2E_ECHO=1 to see its output)")?;
         self.edge = Some(process);
         Ok(())
     }
@@ -209,7 +241,10 @@ impl System {
     }
 
     pub fn origin_url(&self, region: &str) -> Option<&str> {
-        self.origins.iter().find(|o| o.region == region).map(|o| o.url.as_str())
+        self.origins
+            .iter()
+            .find(|o| o.region == region)
+            .map(|o| o.url.as_str())
     }
 
     /// Blocks until the edge process exits (for `cargo xtask dev`).

@@ -46,6 +46,9 @@ impl Workspace {
 
     /// The reference origin binary of the given cargo profile directory.
     pub fn origin_binary(&self, profile: &str) -> PathBuf {
-        self.root.join("target").join(profile).join("reference-origin")
+        self.root
+            .join("target")
+            .join(profile)
+            .join("reference-origin")
     }
 }

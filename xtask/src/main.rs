@@ -1,1 +1,50 @@
-fn main(){}
+//! Project commands. Run as `cargo xtask <command>`:
+//!
+//! * `dev`   — build and run the whole system locally until Ctrl-C;
+//! * `test`  — every check: fmt, clippy (native + wasm32), unit tests,
+//!   end-to-end tests against real `wrangler dev`, deploy dry-run size;
+//! * `build` — install pinned tools and build the Worker;
+//! * `tools` — install pinned tools only.
+//!
+//! Each installs what is missing first, under the repository (`.tools/`,
+//! `node_modules/`), and is quick when everything is already there.
+
+mod build;
+mod dev;
+mod run;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <dev|test|build|tools>
+
+  dev     build the Worker, start origins (us, eu) and wrangler dev; Ctrl-C stops all
+  test    fmt, clippy (native + wasm32), unit tests, end-to-end tests, deploy dry-run size
+  build   install the pinned tools and build the Worker (edge/build/)
+  tools   install the pinned tools only";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev::run(),
+        Some("test") => test::run(),
+        Some("build") => tools::ensure().and_then(|t| build::worker(&t)),
+        Some("tools") => tools::ensure().map(drop),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

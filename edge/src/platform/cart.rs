@@ -1,9 +1,9 @@
 //! Cart endpoints: the edge prices lines from the catalog and hands them to
 //! the cart's Durable Object; checkout signs the order to the origin.
 
+use durable_objects::cart::Cart;
 use durable_objects::cart::CartLine;
 use durable_objects::cart_api::{self, AddLine, CartView, CheckedOut};
-use durable_objects::cart::Cart;
 use durable_objects::respond;
 use origin_adapter::forward::{ForwardedWrite, signed_headers};
 use origin_adapter::wire::paths;
@@ -37,25 +37,40 @@ async fn call(stub: &Stub, url: &str, body: Option<String>) -> Result<Response, 
     match body {
         Some(body) => {
             let headers = Headers::new();
-            headers.set("content-type", "application/json").map_err(internal("called the cart"))?;
-            init.with_method(Method::Post).with_headers(headers).with_body(Some(JsValue::from_str(&body)));
+            headers
+                .set("content-type", "application/json")
+                .map_err(internal("called the cart"))?;
+            init.with_method(Method::Post)
+                .with_headers(headers)
+                .with_body(Some(JsValue::from_str(&body)));
         }
         None => {
             init.with_method(Method::Get);
         }
     }
     let request = Request::new_with_init(url, &init).map_err(internal("called the cart"))?;
-    let mut answer = stub.fetch_with_request(request).await.map_err(internal("called the cart"))?;
+    let mut answer = stub
+        .fetch_with_request(request)
+        .await
+        .map_err(internal("called the cart"))?;
     // A stub's response has immutable headers; answer with our own copy so
     // the edge can add cookies and security headers.
     let status = answer.status_code();
     let content_type = answer.headers().get("content-type").ok().flatten();
-    let body = answer.bytes().await.map_err(internal("read the cart's answer"))?;
+    let body = answer
+        .bytes()
+        .await
+        .map_err(internal("read the cart's answer"))?;
     let headers = Headers::new();
     if let Some(ct) = content_type {
-        headers.set("content-type", &ct).map_err(internal("read the cart's answer"))?;
+        headers
+            .set("content-type", &ct)
+            .map_err(internal("read the cart's answer"))?;
     }
-    Ok(Response::from_bytes(body).map_err(internal("read the cart's answer"))?.with_status(status).with_headers(headers))
+    Ok(Response::from_bytes(body)
+        .map_err(internal("read the cart's answer"))?
+        .with_status(status)
+        .with_headers(headers))
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -66,14 +81,26 @@ fn header(req: &Request, name: &str) -> Option<String> {
 pub(crate) async fn view(req: &Request, env: &Env) -> Result<Response, EdgeError> {
     match cart_cookie::cart_id(header(req, "cookie").as_deref())? {
         Some(id) => call(&stub(env, &id)?, cart_api::VIEW, None).await,
-        None => respond::json(200, &CartView::of("", &Cart::default())).map_err(internal("answered")),
+        None => {
+            respond::json(200, &CartView::of("", &Cart::default())).map_err(internal("answered"))
+        }
     }
 }
 
-pub(crate) async fn add_item(mut req: Request, env: &Env, config: &EdgeConfig) -> Result<Response, EdgeError> {
-    check_headers(header(&req, "content-type").as_deref(), header(&req, "content-length").as_deref())?;
+pub(crate) async fn add_item(
+    mut req: Request,
+    env: &Env,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
+    check_headers(
+        header(&req, "content-type").as_deref(),
+        header(&req, "content-length").as_deref(),
+    )?;
     let existing = cart_cookie::cart_id(header(&req, "cookie").as_deref())?;
-    let body = req.bytes().await.map_err(|_| EdgeError::new(400, "the request body could not be read"))?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| EdgeError::new(400, "the request body could not be read"))?;
     let item: AddItem = parse_json(&body)?;
     let read = super::catalog::read_product(config, &item.sku).await?;
     let cart_id = match &existing {
@@ -89,7 +116,8 @@ pub(crate) async fn add_item(mut req: Request, env: &Env, config: &EdgeConfig) -
             quantity: item.quantity,
         },
     };
-    let body = serde_json::to_string(&add).map_err(|_| EdgeError::new(500, "the edge could not encode the cart line"))?;
+    let body = serde_json::to_string(&add)
+        .map_err(|_| EdgeError::new(500, "the edge could not encode the cart line"))?;
     let mut response = call(&stub(env, &cart_id)?, cart_api::ADD_LINE, Some(body)).await?;
     if existing.is_none() && response.status_code() == 200 {
         response
@@ -102,7 +130,11 @@ pub(crate) async fn add_item(mut req: Request, env: &Env, config: &EdgeConfig) -
 
 /// `POST /api/cart/checkout`: place the order at the origin, signed, keyed
 /// by cart version so retries place it once; then mark the cart.
-pub(crate) async fn checkout(req: Request, env: &Env, config: &EdgeConfig) -> Result<Response, EdgeError> {
+pub(crate) async fn checkout(
+    req: Request,
+    env: &Env,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
     let content_type = header(&req, "content-type");
     let content_length = header(&req, "content-length");
     if content_type.is_some() || content_length.as_deref().is_some_and(|l| l.trim() != "0") {
@@ -115,10 +147,12 @@ pub(crate) async fn checkout(req: Request, env: &Env, config: &EdgeConfig) -> Re
     let mut current = call(&stub, cart_api::VIEW, None).await?;
     let view: CartView = current.json().await.map_err(internal("read the cart"))?;
     let (order, key) = order_request(&view)?;
-    let body = serde_json::to_vec(&order).map_err(|_| EdgeError::new(500, "the edge could not encode the order"))?;
+    let body = serde_json::to_vec(&order)
+        .map_err(|_| EdgeError::new(500, "the edge could not encode the order"))?;
 
     let url = format!("{}{}", config.default_origin(), paths::ORDERS);
-    let parsed = Url::parse(&url).map_err(|_| EdgeError::new(500, "the orders origin URL is invalid"))?;
+    let parsed =
+        Url::parse(&url).map_err(|_| EdgeError::new(500, "the orders origin URL is invalid"))?;
     let authority = match parsed.port() {
         Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
         None => parsed.host_str().unwrap_or_default().to_owned(),
@@ -133,30 +167,50 @@ pub(crate) async fn checkout(req: Request, env: &Env, config: &EdgeConfig) -> Re
         idempotency_key: &key,
         body: &body,
     };
-    let signed = signed_headers(&write, &config.signing_key, now_ms() / 1000, &nonce).map_err(|e| {
-        worker::console_error!("edge: could not sign an order: {e}");
-        EdgeError::new(500, "the edge could not sign the order")
-    })?;
+    let signed =
+        signed_headers(&write, &config.signing_key, now_ms() / 1000, &nonce).map_err(|e| {
+            worker::console_error!("edge: could not sign an order: {e}");
+            EdgeError::new(500, "the edge could not sign the order")
+        })?;
     let headers = Headers::new();
     for (name, value) in &signed {
-        headers.set(name, value).map_err(internal("signed the order"))?;
+        headers
+            .set(name, value)
+            .map_err(internal("signed the order"))?;
     }
-    headers.set("accept", "application/json").map_err(internal("signed the order"))?;
+    headers
+        .set("accept", "application/json")
+        .map_err(internal("signed the order"))?;
     let body_js = js_sys::Uint8Array::from(body.as_slice());
     let request = Request::new_with_init(
         &url,
-        RequestInit::new().with_method(Method::Post).with_headers(headers).with_body(Some(body_js.into())),
+        RequestInit::new()
+            .with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(body_js.into())),
     )
     .map_err(internal("built the order request"))?;
     let mut answer = origin::send(request, config.origin_timeout_ms, "orders service").await?;
-    let answer_body = answer.bytes().await.map_err(internal("read the orders service's answer"))?;
+    let answer_body = answer
+        .bytes()
+        .await
+        .map_err(internal("read the orders service's answer"))?;
     let placed = origin_outcome(answer.status_code(), &answer_body)?;
 
-    let done = CheckedOut { cart_id: cart_id.clone(), version: view.version, order_id: placed.order_id.clone() };
-    let done = serde_json::to_string(&done).map_err(|_| EdgeError::new(500, "the edge could not encode the checkout"))?;
+    let done = CheckedOut {
+        cart_id: cart_id.clone(),
+        version: view.version,
+        order_id: placed.order_id.clone(),
+    };
+    let done = serde_json::to_string(&done)
+        .map_err(|_| EdgeError::new(500, "the edge could not encode the checkout"))?;
     let mut marked = call(&stub, cart_api::CHECKED_OUT, Some(done)).await?;
-    let cart: serde_json::Value = marked.json().await.map_err(internal("read the checked-out cart"))?;
-    respond::json(201, &serde_json::json!({ "order": placed, "cart": cart })).map_err(internal("answered"))
+    let cart: serde_json::Value = marked
+        .json()
+        .await
+        .map_err(internal("read the checked-out cart"))?;
+    respond::json(201, &serde_json::json!({ "order": placed, "cart": cart }))
+        .map_err(internal("answered"))
 }
 
 fn base64_nonce(bytes: [u8; 16]) -> String {

@@ -56,7 +56,10 @@ fn problem(e: &EdgeError) -> Result<Response> {
 pub(crate) fn internal(context: &'static str) -> impl Fn(worker::Error) -> EdgeError {
     move |e| {
         worker::console_error!("edge: {context}: {e}");
-        EdgeError::new(500, format!("the edge failed while it {context}; it has been logged"))
+        EdgeError::new(
+            500,
+            format!("the edge failed while it {context}; it has been logged"),
+        )
     }
 }
 
@@ -69,7 +72,10 @@ fn config(env: &Env) -> std::result::Result<EdgeConfig, EdgeError> {
     };
     EdgeConfig::from_lookup(lookup).map_err(|e| {
         worker::console_error!("edge: refusing to serve: {e}");
-        EdgeError::new(500, "the edge is misconfigured; the operator has been told which key")
+        EdgeError::new(
+            500,
+            "the edge is misconfigured; the operator has been told which key",
+        )
     })
 }
 
@@ -91,9 +97,13 @@ pub(crate) fn random<const N: usize>() -> std::result::Result<[u8; N], EdgeError
 async fn handle(req: Request, env: &Env) -> std::result::Result<Response, EdgeError> {
     let url = req.url().map_err(internal("read the request URL"))?;
     let method = req.method().to_string();
-    let dev_routes = env.var("ENVIRONMENT").is_ok_and(|v| v.to_string() == "development");
+    let dev_routes = env
+        .var("ENVIRONMENT")
+        .is_ok_and(|v| v.to_string() == "development");
     match route(&method, url.path(), dev_routes)? {
-        Route::Health => respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered")),
+        Route::Health => {
+            respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered"))
+        }
         Route::Product { sku } => catalog::get_product(&config(env)?, &sku).await,
         Route::ViewCart => cart::view(&req, env).await,
         Route::AddCartItem => cart::add_item(req, env, &config(env)?).await,

@@ -8,7 +8,11 @@ use crate::error::EdgeError;
 
 /// Sends `request`, aborting it after `timeout_ms`: 504 on timeout, 502 when
 /// the origin cannot be reached.
-pub(crate) async fn send(request: Request, timeout_ms: u64, what: &str) -> Result<Response, EdgeError> {
+pub(crate) async fn send(
+    request: Request,
+    timeout_ms: u64,
+    what: &str,
+) -> Result<Response, EdgeError> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
@@ -18,11 +22,17 @@ pub(crate) async fn send(request: Request, timeout_ms: u64, what: &str) -> Resul
         Either::Left((Ok(response), _)) => Ok(response),
         Either::Left((Err(e), _)) => {
             worker::console_error!("edge: {what} unreachable: {e}");
-            Err(EdgeError::new(502, format!("the {what} could not be reached")))
+            Err(EdgeError::new(
+                502,
+                format!("the {what} could not be reached"),
+            ))
         }
         Either::Right(((), _)) => {
             controller.abort();
-            Err(EdgeError::new(504, format!("the {what} did not answer within {timeout_ms} ms")))
+            Err(EdgeError::new(
+                504,
+                format!("the {what} did not answer within {timeout_ms} ms"),
+            ))
         }
     }
 }

@@ -52,7 +52,10 @@ pub fn open(path: &Path, currency: &str) -> rusqlite::Result<Connection> {
     if count == 0 {
         let tx = conn.transaction()?;
         for (slug, name, _) in seed::CATEGORIES {
-            tx.execute("INSERT INTO categories (slug, name) VALUES (?1, ?2)", params![slug, name])?;
+            tx.execute(
+                "INSERT INTO categories (slug, name) VALUES (?1, ?2)",
+                params![slug, name],
+            )?;
         }
         {
             let mut insert = tx.prepare(
@@ -60,7 +63,15 @@ pub fn open(path: &Path, currency: &str) -> rusqlite::Result<Connection> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for p in seed::products(currency) {
-                insert.execute(params![p.sku, p.name, p.description, p.category, p.price.amount_minor, p.price.currency, p.stock])?;
+                insert.execute(params![
+                    p.sku,
+                    p.name,
+                    p.description,
+                    p.category,
+                    p.price.amount_minor,
+                    p.price.currency,
+                    p.stock
+                ])?;
             }
         }
         tx.commit()?;
@@ -74,7 +85,10 @@ fn product_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
         name: row.get(1)?,
         description: row.get(2)?,
         category: row.get(3)?,
-        price: Money { amount_minor: row.get(4)?, currency: row.get(5)? },
+        price: Money {
+            amount_minor: row.get(4)?,
+            currency: row.get(5)?,
+        },
         stock: row.get(6)?,
     })
 }
@@ -91,13 +105,19 @@ pub fn product(conn: &Connection, sku: &str) -> rusqlite::Result<Option<Product>
 }
 
 /// Products of a category (or all), in SKU order, after `cursor` (a SKU).
-pub fn products(conn: &Connection, category: Option<&str>, after: Option<&str>, limit: i64) -> rusqlite::Result<Vec<Product>> {
+pub fn products(
+    conn: &Connection,
+    category: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> rusqlite::Result<Vec<Product>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {PRODUCT_COLUMNS} FROM products
          WHERE (?1 IS NULL OR category = ?1) AND (?2 IS NULL OR sku > ?2)
          ORDER BY sku LIMIT ?3"
     ))?;
-    stmt.query_map(params![category, after, limit], product_from_row)?.collect()
+    stmt.query_map(params![category, after, limit], product_from_row)?
+        .collect()
 }
 
 pub fn categories(conn: &Connection) -> rusqlite::Result<Vec<Category>> {
@@ -105,8 +125,14 @@ pub fn categories(conn: &Connection) -> rusqlite::Result<Vec<Category>> {
         "SELECT c.slug, c.name, COUNT(p.sku) FROM categories c
          LEFT JOIN products p ON p.category = c.slug GROUP BY c.slug ORDER BY c.slug",
     )?;
-    stmt.query_map([], |r| Ok(Category { slug: r.get(0)?, name: r.get(1)?, product_count: r.get(2)? }))?
-        .collect()
+    stmt.query_map([], |r| {
+        Ok(Category {
+            slug: r.get(0)?,
+            name: r.get(1)?,
+            product_count: r.get(2)?,
+        })
+    })?
+    .collect()
 }
 
 /// Why an order was not placed; each maps to a 4xx the customer can act on.
@@ -115,8 +141,14 @@ pub enum OrderRefused {
     Empty,
     UnknownSku(String),
     BadQuantity(String),
-    PriceChanged { sku: String, now: i64 },
-    OutOfStock { sku: String, available: i64 },
+    PriceChanged {
+        sku: String,
+        now: i64,
+    },
+    OutOfStock {
+        sku: String,
+        available: i64,
+    },
     /// The idempotency key was used before for a different request.
     KeyReused,
     Database(String),
@@ -167,10 +199,16 @@ pub fn place_order(
             return Err(OrderRefused::UnknownSku(line.sku.clone()));
         };
         if p.price != line.unit_price {
-            return Err(OrderRefused::PriceChanged { sku: p.sku, now: p.price.amount_minor });
+            return Err(OrderRefused::PriceChanged {
+                sku: p.sku,
+                now: p.price.amount_minor,
+            });
         }
         if p.stock < line.quantity {
-            return Err(OrderRefused::OutOfStock { sku: p.sku, available: p.stock });
+            return Err(OrderRefused::OutOfStock {
+                sku: p.sku,
+                available: p.stock,
+            });
         }
         total += p.price.amount_minor * line.quantity;
         currency = p.price.currency;
@@ -181,13 +219,19 @@ pub fn place_order(
         params![idempotency_key, request_digest, request.cart_id, request.cart_version, total, currency, now],
     )?;
     let id = tx.last_insert_rowid();
-    tx.execute("UPDATE orders SET public_id = ?1 WHERE id = ?2", params![format!("ord-{region}-{id:06}"), id])?;
+    tx.execute(
+        "UPDATE orders SET public_id = ?1 WHERE id = ?2",
+        params![format!("ord-{region}-{id:06}"), id],
+    )?;
     for line in &request.lines {
         tx.execute(
             "INSERT INTO order_lines (order_id, sku, quantity, unit_price_minor) VALUES (?1, ?2, ?3, ?4)",
             params![id, line.sku, line.quantity, line.unit_price.amount_minor],
         )?;
-        tx.execute("UPDATE products SET stock = stock - ?1 WHERE sku = ?2", params![line.quantity, line.sku])?;
+        tx.execute(
+            "UPDATE products SET stock = stock - ?1 WHERE sku = ?2",
+            params![line.quantity, line.sku],
+        )?;
     }
     let order = load_order(&tx, id, region)?;
     tx.commit()?;
@@ -200,10 +244,19 @@ fn load_order(conn: &Connection, id: i64, region: &str) -> rusqlite::Result<Orde
         [id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
-    let mut stmt = conn.prepare("SELECT sku, quantity, unit_price_minor FROM order_lines WHERE order_id = ?1 ORDER BY sku")?;
+    let mut stmt = conn.prepare(
+        "SELECT sku, quantity, unit_price_minor FROM order_lines WHERE order_id = ?1 ORDER BY sku",
+    )?;
     let lines = stmt
         .query_map([id], |r| {
-            Ok(OrderLine { sku: r.get(0)?, quantity: r.get(1)?, unit_price: Money { amount_minor: r.get(2)?, currency: currency.clone() } })
+            Ok(OrderLine {
+                sku: r.get(0)?,
+                quantity: r.get(1)?,
+                unit_price: Money {
+                    amount_minor: r.get(2)?,
+                    currency: currency.clone(),
+                },
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Order {
@@ -212,7 +265,10 @@ fn load_order(conn: &Connection, id: i64, region: &str) -> rusqlite::Result<Orde
         region: region.to_owned(),
         cart_id,
         lines,
-        total: Money { amount_minor: total, currency },
+        total: Money {
+            amount_minor: total,
+            currency,
+        },
     })
 }
 

@@ -43,7 +43,10 @@ impl IntoResponse for ApiError {
 impl ApiError {
     fn internal(e: impl std::fmt::Display) -> Self {
         eprintln!("origin: internal error: {e}");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the origin failed; it has been logged".into())
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the origin failed; it has been logged".into(),
+        )
     }
 }
 
@@ -54,7 +57,9 @@ async fn with_db<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let db = state.db.clone();
     tokio::task::spawn_blocking(move || {
-        let mut conn = db.lock().map_err(|_| ApiError::internal("database lock poisoned"))?;
+        let mut conn = db
+            .lock()
+            .map_err(|_| ApiError::internal("database lock poisoned"))?;
         f(&mut conn)
     })
     .await
@@ -62,17 +67,31 @@ async fn with_db<T: Send + 'static>(
 }
 
 /// Catalog responses may be cached by the edge; the windows follow RFC 5861.
-const CATALOG_CACHE_CONTROL: &str = "public, max-age=60, stale-while-revalidate=30, stale-if-error=86400";
+const CATALOG_CACHE_CONTROL: &str =
+    "public, max-age=60, stale-while-revalidate=30, stale-if-error=86400";
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok", "region": &*state.region }))
 }
 
-async fn product(State(state): State<AppState>, Path(sku): Path<String>) -> Result<Response, ApiError> {
-    let found = with_db(&state, move |c| db::product(c, &sku).map(|p| (sku, p)).map_err(ApiError::internal)).await?;
+async fn product(
+    State(state): State<AppState>,
+    Path(sku): Path<String>,
+) -> Result<Response, ApiError> {
+    let found = with_db(&state, move |c| {
+        db::product(c, &sku)
+            .map(|p| (sku, p))
+            .map_err(ApiError::internal)
+    })
+    .await?;
     match found {
-        (_, Some(p)) => Ok(([(header::CACHE_CONTROL, CATALOG_CACHE_CONTROL)], Json(p)).into_response()),
-        (sku, None) => Err(ApiError(StatusCode::NOT_FOUND, format!("no product with SKU {sku:?}"))),
+        (_, Some(p)) => {
+            Ok(([(header::CACHE_CONTROL, CATALOG_CACHE_CONTROL)], Json(p)).into_response())
+        }
+        (sku, None) => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no product with SKU {sku:?}"),
+        )),
     }
 }
 
@@ -83,17 +102,29 @@ struct ProductQuery {
     limit: Option<i64>,
 }
 
-async fn products(State(state): State<AppState>, Query(q): Query<ProductQuery>) -> Result<Response, ApiError> {
+async fn products(
+    State(state): State<AppState>,
+    Query(q): Query<ProductQuery>,
+) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(24);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "limit must be between 1 and 100".into()));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "limit must be between 1 and 100".into(),
+        ));
     }
     let page = with_db(&state, move |c| {
-        let mut products = db::products(c, q.category.as_deref(), q.cursor.as_deref(), limit + 1).map_err(ApiError::internal)?;
+        let mut products = db::products(c, q.category.as_deref(), q.cursor.as_deref(), limit + 1)
+            .map_err(ApiError::internal)?;
         let more = products.len() as i64 > limit;
         products.truncate(limit as usize);
-        let next_cursor = more.then(|| products.last().map(|p| p.sku.clone())).flatten();
-        Ok(ProductPage { products, next_cursor })
+        let next_cursor = more
+            .then(|| products.last().map(|p| p.sku.clone()))
+            .flatten();
+        Ok(ProductPage {
+            products,
+            next_cursor,
+        })
     })
     .await?;
     Ok(([(header::CACHE_CONTROL, CATALOG_CACHE_CONTROL)], Json(page)).into_response())
@@ -115,12 +146,22 @@ async fn place_order(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !is_json {
-        return Err(ApiError(StatusCode::UNSUPPORTED_MEDIA_TYPE, "orders are application/json".into()));
+        return Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "orders are application/json".into(),
+        ));
     }
-    let request: OrderRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("the order is not valid JSON for this API: {e}")))?;
+    let request: OrderRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("the order is not valid JSON for this API: {e}"),
+        )
+    })?;
     let Some(key) = verified.idempotency_key else {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "orders require an Idempotency-Key".into()));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "orders require an Idempotency-Key".into(),
+        ));
     };
     // The signature covered Content-Digest, so it fingerprints the payload.
     let digest = headers
@@ -130,14 +171,31 @@ async fn place_order(
         .to_owned();
     let region = state.region.clone();
     let now = (state.clock)();
-    let placed = with_db(&state, move |c| Ok(db::place_order(c, &region, &key, &digest, &request, now))).await?;
+    let placed = with_db(&state, move |c| {
+        Ok(db::place_order(c, &region, &key, &digest, &request, now))
+    })
+    .await?;
     use db::OrderRefused::*;
     match placed {
         Ok((order, true)) => Ok((StatusCode::CREATED, Json(order)).into_response()),
-        Ok((order, false)) => Ok((StatusCode::OK, [("idempotent-replayed", "true")], Json(order)).into_response()),
-        Err(Empty) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, "an order needs at least one line".into())),
-        Err(UnknownSku(sku)) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("no product with SKU {sku:?}"))),
-        Err(BadQuantity(sku)) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("quantity of {sku:?} must be 1 to 999"))),
+        Ok((order, false)) => Ok((
+            StatusCode::OK,
+            [("idempotent-replayed", "true")],
+            Json(order),
+        )
+            .into_response()),
+        Err(Empty) => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "an order needs at least one line".into(),
+        )),
+        Err(UnknownSku(sku)) => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("no product with SKU {sku:?}"),
+        )),
+        Err(BadQuantity(sku)) => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("quantity of {sku:?} must be 1 to 999"),
+        )),
         Err(PriceChanged { sku, now }) => Err(ApiError(
             StatusCode::CONFLICT,
             format!("the price of {sku:?} changed to {now} minor units; review the cart"),
@@ -172,7 +230,11 @@ pub const MAX_WRITE_BODY: usize = 64 * 1024;
 pub fn app(state: AppState, edge_keys: KeyRing, test_hooks: bool) -> Router {
     let writes = Router::new()
         .route(paths::ORDERS, post(place_order))
-        .route_layer(VerifyEdgeLayer::new(edge_keys, state.clock.clone(), MAX_WRITE_BODY));
+        .route_layer(VerifyEdgeLayer::new(
+            edge_keys,
+            state.clock.clone(),
+            MAX_WRITE_BODY,
+        ));
     let mut router = Router::new()
         .route(paths::HEALTH, get(health))
         .route(paths::CATEGORIES, get(categories))
@@ -191,7 +253,9 @@ pub async fn run(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// The system clock in Unix seconds; the only place the origin reads time.

@@ -38,18 +38,28 @@ async fn main() -> anyhow::Result<()> {
     if let Some(dir) = args.data.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let conn = db::open(&args.data, &args.currency).with_context(|| format!("opening ORIGIN_DATA {}", args.data.display()))?;
-    let state = AppState { region: args.region.clone().into(), db: Arc::new(Mutex::new(conn)), clock: system_clock() };
+    let conn = db::open(&args.data, &args.currency)
+        .with_context(|| format!("opening ORIGIN_DATA {}", args.data.display()))?;
+    let state = AppState {
+        region: args.region.clone().into(),
+        db: Arc::new(Mutex::new(conn)),
+        clock: system_clock(),
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding ORIGIN_LISTEN {}", args.listen))?;
     // The harness reads this line to learn the port when given port 0.
-    println!("reference-origin region={} listening on http://{}", args.region, listener.local_addr()?);
+    println!(
+        "reference-origin region={} listening on http://{}",
+        args.region,
+        listener.local_addr()?
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

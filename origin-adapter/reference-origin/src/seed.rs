@@ -8,25 +8,155 @@ pub const PER_CATEGORY: usize = 100;
 
 /// (slug, display name, nouns sold there)
 pub const CATEGORIES: [(&str, &str, [&str; 5]); 12] = [
-    ("kitchen", "Kitchen", ["Chef's Knife", "Saucepan", "Cutting Board", "Mixing Bowl", "Kettle"]),
-    ("coffee", "Coffee & Tea", ["Pour-Over Dripper", "Burr Grinder", "Tea Infuser", "Espresso Cup", "Milk Jug"]),
-    ("outdoor", "Outdoor", ["Trail Backpack", "Camping Lantern", "Water Bottle", "Hammock", "Trekking Pole"]),
-    ("apparel", "Apparel", ["Merino Sweater", "Rain Jacket", "Canvas Cap", "Linen Shirt", "Wool Socks"]),
-    ("footwear", "Footwear", ["Trail Runner", "Leather Boot", "Canvas Sneaker", "House Slipper", "Sandal"]),
-    ("home", "Home", ["Throw Blanket", "Table Lamp", "Ceramic Vase", "Wall Clock", "Linen Cushion"]),
-    ("garden", "Garden", ["Pruning Shears", "Watering Can", "Planter", "Garden Gloves", "Seed Tray"]),
-    ("office", "Office", ["Notebook", "Desk Organiser", "Fountain Pen", "Monitor Stand", "Desk Mat"]),
-    ("audio", "Audio", ["Bookshelf Speaker", "Headphones", "Turntable", "Earbuds", "Radio"]),
-    ("fitness", "Fitness", ["Yoga Mat", "Kettlebell", "Jump Rope", "Foam Roller", "Resistance Band"]),
-    ("toys", "Toys", ["Wooden Train", "Puzzle", "Building Blocks", "Plush Bear", "Kite"]),
-    ("bath", "Bath", ["Bath Towel", "Soap Dish", "Shower Caddy", "Bath Mat", "Robe"]),
+    (
+        "kitchen",
+        "Kitchen",
+        [
+            "Chef's Knife",
+            "Saucepan",
+            "Cutting Board",
+            "Mixing Bowl",
+            "Kettle",
+        ],
+    ),
+    (
+        "coffee",
+        "Coffee & Tea",
+        [
+            "Pour-Over Dripper",
+            "Burr Grinder",
+            "Tea Infuser",
+            "Espresso Cup",
+            "Milk Jug",
+        ],
+    ),
+    (
+        "outdoor",
+        "Outdoor",
+        [
+            "Trail Backpack",
+            "Camping Lantern",
+            "Water Bottle",
+            "Hammock",
+            "Trekking Pole",
+        ],
+    ),
+    (
+        "apparel",
+        "Apparel",
+        [
+            "Merino Sweater",
+            "Rain Jacket",
+            "Canvas Cap",
+            "Linen Shirt",
+            "Wool Socks",
+        ],
+    ),
+    (
+        "footwear",
+        "Footwear",
+        [
+            "Trail Runner",
+            "Leather Boot",
+            "Canvas Sneaker",
+            "House Slipper",
+            "Sandal",
+        ],
+    ),
+    (
+        "home",
+        "Home",
+        [
+            "Throw Blanket",
+            "Table Lamp",
+            "Ceramic Vase",
+            "Wall Clock",
+            "Linen Cushion",
+        ],
+    ),
+    (
+        "garden",
+        "Garden",
+        [
+            "Pruning Shears",
+            "Watering Can",
+            "Planter",
+            "Garden Gloves",
+            "Seed Tray",
+        ],
+    ),
+    (
+        "office",
+        "Office",
+        [
+            "Notebook",
+            "Desk Organiser",
+            "Fountain Pen",
+            "Monitor Stand",
+            "Desk Mat",
+        ],
+    ),
+    (
+        "audio",
+        "Audio",
+        [
+            "Bookshelf Speaker",
+            "Headphones",
+            "Turntable",
+            "Earbuds",
+            "Radio",
+        ],
+    ),
+    (
+        "fitness",
+        "Fitness",
+        [
+            "Yoga Mat",
+            "Kettlebell",
+            "Jump Rope",
+            "Foam Roller",
+            "Resistance Band",
+        ],
+    ),
+    (
+        "toys",
+        "Toys",
+        [
+            "Wooden Train",
+            "Puzzle",
+            "Building Blocks",
+            "Plush Bear",
+            "Kite",
+        ],
+    ),
+    (
+        "bath",
+        "Bath",
+        [
+            "Bath Towel",
+            "Soap Dish",
+            "Shower Caddy",
+            "Bath Mat",
+            "Robe",
+        ],
+    ),
 ];
 
 const ADJECTIVES: [&str; 10] = [
-    "Classic", "Compact", "Heritage", "Everyday", "Pro", "Nordic", "Studio", "Field", "Coastal", "Urban",
+    "Classic", "Compact", "Heritage", "Everyday", "Pro", "Nordic", "Studio", "Field", "Coastal",
+    "Urban",
 ];
 const MATERIALS: [&str; 10] = [
-    "Oak", "Steel", "Cotton", "Walnut", "Copper", "Stoneware", "Bamboo", "Wool", "Recycled", "Ash",
+    "Oak",
+    "Steel",
+    "Cotton",
+    "Walnut",
+    "Copper",
+    "Stoneware",
+    "Bamboo",
+    "Wool",
+    "Recycled",
+    "Ash",
 ];
 
 /// SplitMix64: a fixed, well-distributed sequence from the product index.
@@ -52,9 +182,9 @@ pub fn products(currency: &str) -> Vec<Product> {
             let adjective = ADJECTIVES[(h % 10) as usize];
             let material = MATERIALS[((h >> 8) % 10) as usize];
             let noun = nouns[i % nouns.len()];
-            // Prices end in 99 or 49 cents/pence, between 4.99 and 499.99.
+            // Prices end in 99 or 49 cents/pence, between 4.49 and 499.99.
             let whole = 4 + (h >> 16) % 496;
-            let cents = if (h >> 40) % 2 == 0 { 99 } else { 49 };
+            let cents = if (h >> 40).is_multiple_of(2) { 99 } else { 49 };
             let stock = ((h >> 24) % 250) as i64;
             out.push(Product {
                 sku: sku(c, i),
@@ -68,7 +198,10 @@ pub fn products(currency: &str) -> Vec<Product> {
                     i + 1
                 ),
                 category: (*slug).to_owned(),
-                price: Money { amount_minor: (whole * 100 + cents) as i64, currency: currency.to_owned() },
+                price: Money {
+                    amount_minor: (whole * 100 + cents) as i64,
+                    currency: currency.to_owned(),
+                },
                 stock,
             });
         }
@@ -89,7 +222,10 @@ mod tests {
         skus.sort();
         skus.dedup();
         assert_eq!(skus.len(), a.len());
-        assert!(a.iter().all(|p| p.price.amount_minor >= 499 && p.price.amount_minor <= 49_999));
+        assert!(
+            a.iter()
+                .all(|p| p.price.amount_minor >= 449 && p.price.amount_minor <= 49_999)
+        );
         assert_eq!(a[0].sku, "KIT-0001");
     }
 }

@@ -1,0 +1,110 @@
+//! `cargo xtask test`: every check, in the order that fails fastest.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use crate::run::{done, status, step, tee};
+use crate::{build, tools};
+
+/// Adds up libtest's `test result:` lines.
+fn count(output: &str, passed: &mut u64, failed: &mut u64) {
+    for line in output.lines().filter(|l| l.starts_with("test result:")) {
+        let number = |word: &str| {
+            line.split(';')
+                .find(|part| part.trim_end().ends_with(word))
+                .and_then(|part| part.split_whitespace().rev().nth(1))
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        *passed += number("passed");
+        *failed += number("failed");
+    }
+}
+
+pub fn run() -> Result<()> {
+    let started = Instant::now();
+    let tools = tools::ensure()?;
+    let root = tools.root().to_path_buf();
+    let cargo = |args: &[&str]| {
+        let mut command = Command::new("cargo");
+        command.args(args).current_dir(&root);
+        command
+    };
+
+    let t = step("cargo fmt --check");
+    status(&mut cargo(&["fmt", "--all", "--", "--check"]))?;
+    done(t);
+
+    let t = step("cargo clippy (native, all targets) -D warnings");
+    status(&mut cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    done(t);
+
+    let t = step("cargo clippy (wasm32: edge, durable-objects, origin-adapter) -D warnings");
+    status(&mut cargo(&[
+        "clippy",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--package",
+        "edge",
+        "--package",
+        "durable-objects",
+        "--package",
+        "origin-adapter",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    done(t);
+
+    let (mut passed, mut failed) = (0, 0);
+    let t = step("unit tests (native)");
+    let out = tee(&mut cargo(&[
+        "test",
+        "--workspace",
+        "--all-features",
+        "--exclude",
+        "e2e",
+    ]))?;
+    count(&out, &mut passed, &mut failed);
+    done(t);
+
+    build::worker(&tools)?;
+    build::origin(&tools)?;
+
+    let t = step("end-to-end tests (reference origins + wrangler dev)");
+    let out = tee(&mut cargo(&["test", "--package", "e2e", "--test", "e2e"]))?;
+    count(&out, &mut passed, &mut failed);
+    done(t);
+
+    let t = step("wrangler deploy --dry-run (the size Cloudflare counts)");
+    let outdir = root.join("target/deploy-dry-run");
+    let out = tee(tools
+        .wrangler()
+        .args(["deploy", "--dry-run", "--outdir"])
+        .arg(&outdir))?;
+    let Some(size) = out.lines().find(|l| l.contains("Total Upload:")) else {
+        bail!("wrangler deploy --dry-run printed no `Total Upload:` line");
+    };
+    done(t);
+
+    println!(
+        "\nWorker upload size: {}",
+        size.trim().trim_start_matches("Total Upload:").trim()
+    );
+    println!(
+        "all checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("tests: {passed} passed, {failed} failed");
+    Ok(())
+}
