@@ -470,6 +470,23 @@ fn a_panic_becomes_a_500_problem_and_the_next_request_is_served() -> Outcome {
     )
 }
 
+/// Builds the Worker and the origin once, unless `cargo xtask test` (which
+/// sets `E2E_PREBUILT`) already did.
+fn build_everything() -> anyhow::Result<()> {
+    let root = e2e::Workspace::here().root;
+    for args in [
+        &["xtask", "build"][..],
+        &["build", "--package", "reference-origin"][..],
+    ] {
+        let status = std::process::Command::new("cargo")
+            .args(args)
+            .current_dir(&root)
+            .status()?;
+        anyhow::ensure!(status.success(), "`cargo {}` failed", args.join(" "));
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     type Scenario = fn(&System) -> Outcome;
@@ -525,6 +542,14 @@ fn main() {
             )
         }),
     ];
+
+    if !args.list
+        && std::env::var_os("E2E_PREBUILT").is_none()
+        && let Err(e) = build_everything()
+    {
+        eprintln!("could not build the system under test: {e:#}");
+        std::process::exit(1);
+    }
 
     let shared = if args.list {
         None

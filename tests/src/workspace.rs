@@ -31,6 +31,13 @@ impl Workspace {
         self.root.join("node_modules/.bin/wasm-opt")
     }
 
+    /// The esbuild binary worker-build bundles with (its expected version is
+    /// pinned in package.json).
+    pub fn esbuild(&self) -> PathBuf {
+        self.root
+            .join("node_modules/@esbuild/linux-x64/bin/esbuild")
+    }
+
     pub fn tools_bin(&self) -> PathBuf {
         self.root.join(".tools/bin")
     }

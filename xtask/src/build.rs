@@ -20,7 +20,8 @@ pub fn worker(tools: &Tools) -> Result<()> {
             .current_dir(tools.root().join("edge"))
             .env("PATH", path)
             .env("WASM_BINDGEN_BIN", &tools.wasm_bindgen)
-            .env("WASM_OPT_BIN", tools.ws.wasm_opt()),
+            .env("WASM_OPT_BIN", tools.ws.wasm_opt())
+            .env("ESBUILD_BIN", tools.ws.esbuild()),
     )?;
     done(t);
     Ok(())

@@ -124,20 +124,27 @@ pub fn ensure() -> Result<Tools> {
         done(t);
     }
 
-    // npm records what it installed; reinstall when the lock file changed.
-    let marker = root.join("node_modules/.package-lock.json");
-    let lock = root.join("package-lock.json");
-    let stale = match (std::fs::metadata(&marker), std::fs::metadata(&lock)) {
-        (Ok(m), Ok(l)) => m.modified()? < l.modified()?,
-        _ => true,
-    };
-    if stale || !ws.node().exists() || !ws.wrangler_js().exists() || !ws.wasm_opt().exists() {
-        let t = step("installing Node 22, wrangler and binaryen into node_modules/ (npm ci)");
+    // Reinstall when package-lock.json differs from the one last installed.
+    let lock = std::fs::read_to_string(root.join("package-lock.json"))
+        .context("reading package-lock.json")?;
+    let stamp = root.join("node_modules/.installed-package-lock.json");
+    let installed = std::fs::read_to_string(&stamp).unwrap_or_default();
+    let complete = [ws.node(), ws.wrangler_js(), ws.wasm_opt(), ws.esbuild()]
+        .iter()
+        .all(|p| p.exists());
+    if installed != lock || !complete {
+        let t = step(
+            "installing Node 22, wrangler, binaryen and esbuild into node_modules/ (from package-lock.json)",
+        );
+        // `npm install` rather than `npm ci`: the lock file holds only the
+        // platform packages the registry offered (no darwin/windows workerd),
+        // which `npm ci` refuses; `install` takes the locked versions as they are.
         status(
             Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
+                .args(["install", "--no-audit", "--no-fund"])
                 .current_dir(&root),
         )?;
+        std::fs::write(&stamp, &lock).context("recording the installed lock file")?;
         done(t);
     }
     Ok(Tools {

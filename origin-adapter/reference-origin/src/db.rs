@@ -276,3 +276,102 @@ fn load_order(conn: &Connection, id: i64, region: &str) -> rusqlite::Result<Orde
 pub fn order_count(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        open(Path::new(":memory:"), "USD").unwrap()
+    }
+
+    fn order_for(conn: &Connection, sku: &str, quantity: i64) -> OrderRequest {
+        let p = product(conn, sku).unwrap().unwrap();
+        OrderRequest {
+            cart_id: "cart-1".into(),
+            cart_version: 1,
+            lines: vec![OrderLine {
+                sku: p.sku,
+                quantity,
+                unit_price: p.price,
+            }],
+        }
+    }
+
+    fn stock(conn: &Connection, sku: &str) -> i64 {
+        product(conn, sku).unwrap().unwrap().stock
+    }
+
+    #[test]
+    fn the_catalog_is_seeded_once() {
+        let conn = db();
+        assert_eq!(
+            categories(&conn)
+                .unwrap()
+                .iter()
+                .map(|c| c.product_count)
+                .sum::<i64>(),
+            1200
+        );
+        let page = products(&conn, Some("kitchen"), Some("KIT-0010"), 5).unwrap();
+        assert_eq!(page.first().map(|p| p.sku.as_str()), Some("KIT-0011"));
+        assert!(page.iter().all(|p| p.category == "kitchen"));
+    }
+
+    #[test]
+    fn an_order_takes_stock_once_per_idempotency_key() {
+        let mut conn = db();
+        let sku = "KIT-0001";
+        let before = stock(&conn, sku);
+        let request = order_for(&conn, sku, 1);
+        let (order, created) = place_order(&mut conn, "us", "k1", "d1", &request, 0).unwrap();
+        assert!(created);
+        assert_eq!(
+            order.total.amount_minor,
+            request.lines[0].unit_price.amount_minor
+        );
+        let (again, created) = place_order(&mut conn, "us", "k1", "d1", &request, 0).unwrap();
+        assert!(!created);
+        assert_eq!(again, order);
+        assert_eq!(stock(&conn, sku), before - 1);
+        assert_eq!(
+            place_order(&mut conn, "us", "k1", "other", &request, 0),
+            Err(OrderRefused::KeyReused)
+        );
+        assert_eq!(order_count(&conn).unwrap(), 1);
+    }
+
+    #[test]
+    fn refused_orders_write_nothing() {
+        let mut conn = db();
+        let sku = "KIT-0002";
+        let available = stock(&conn, sku);
+        let too_many = order_for(&conn, sku, available + 1);
+        assert!(matches!(
+            place_order(&mut conn, "us", "a", "d", &too_many, 0),
+            Err(OrderRefused::OutOfStock { .. })
+        ));
+        let mut cheap = order_for(&conn, sku, 1);
+        cheap.lines[0].unit_price.amount_minor = 1;
+        assert!(matches!(
+            place_order(&mut conn, "us", "b", "d", &cheap, 0),
+            Err(OrderRefused::PriceChanged { .. })
+        ));
+        let mut unknown = order_for(&conn, sku, 1);
+        unknown.lines[0].sku = "NOPE".into();
+        assert_eq!(
+            place_order(&mut conn, "us", "c", "d", &unknown, 0),
+            Err(OrderRefused::UnknownSku("NOPE".into()))
+        );
+        let empty = OrderRequest {
+            lines: vec![],
+            ..order_for(&conn, sku, 1)
+        };
+        assert_eq!(
+            place_order(&mut conn, "us", "e", "d", &empty, 0),
+            Err(OrderRefused::Empty)
+        );
+        assert_eq!(order_count(&conn).unwrap(), 0);
+        assert_eq!(stock(&conn, sku), available);
+    }
+}

@@ -267,3 +267,120 @@ pub fn system_clock() -> Clock {
             .unwrap_or(0)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt as _;
+    use origin_adapter::forward::{ForwardedWrite, signed_headers};
+    use origin_adapter::keys::SigningKey;
+    use tower::ServiceExt as _;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn router(key: &SigningKey) -> Router {
+        let conn = db::open(std::path::Path::new(":memory:"), "USD").unwrap();
+        let state = AppState {
+            region: "us".into(),
+            db: Arc::new(Mutex::new(conn)),
+            clock: Arc::new(|| NOW),
+        };
+        app(
+            state,
+            KeyRing::from_config(&key.verifying_entry().to_config()).unwrap(),
+            true,
+        )
+    }
+
+    async fn send(
+        router: &Router,
+        request: Request<Body>,
+    ) -> (StatusCode, String, serde_json::Value) {
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            serde_json::from_slice(&bytes).unwrap_or_default(),
+        )
+    }
+
+    fn get(uri: &str) -> Request<Body> {
+        Request::get(uri).body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn catalog_reads_and_their_errors() {
+        let r = router(&SigningKey::from_seed("edge", [1; 32]));
+        let (status, _, body) = send(&r, get("/catalog/products/KIT-0001")).await;
+        assert_eq!(
+            (status, body["sku"].as_str()),
+            (StatusCode::OK, Some("KIT-0001"))
+        );
+        let (status, content_type, body) = send(&r, get("/catalog/products/NOPE")).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::NOT_FOUND, PROBLEM_JSON)
+        );
+        assert_eq!(body["detail"], "no product with SKU \"NOPE\"");
+        let (status, _, _) = send(&r, get("/catalog/products?limit=0")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, content_type, _) = send(&r, get("/nowhere")).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::NOT_FOUND, PROBLEM_JSON)
+        );
+    }
+
+    #[tokio::test]
+    async fn orders_need_an_edge_signature() {
+        let key = SigningKey::from_seed("edge", [1; 32]);
+        let r = router(&key);
+        let (_, _, product) = send(&r, get("/catalog/products/KIT-0001")).await;
+        let body = serde_json::to_vec(&serde_json::json!({
+            "cart_id": "c1", "cart_version": 1,
+            "lines": [{ "sku": "KIT-0001", "quantity": 1, "unit_price": product["price"] }]
+        }))
+        .unwrap();
+
+        let unsigned = Request::post("/orders")
+            .header("content-type", "application/json")
+            .body(Body::from(body.clone()))
+            .unwrap();
+        let (status, content_type, _) = send(&r, unsigned).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::UNAUTHORIZED, PROBLEM_JSON)
+        );
+        let (_, _, count) = send(&r, get("/_test/orders/count")).await;
+        assert_eq!(count["orders"], 0);
+
+        let write = ForwardedWrite {
+            method: "POST",
+            authority: "origin.test",
+            path: "/orders",
+            query: None,
+            content_type: "application/json",
+            idempotency_key: "cart-c1-v1",
+            body: &body,
+        };
+        let mut signed = Request::post("/orders").header("host", "origin.test");
+        for (name, value) in signed_headers(&write, &key, NOW, "nonce-1").unwrap() {
+            signed = signed.header(name, value);
+        }
+        let (status, _, order) = send(&r, signed.body(Body::from(body)).unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(order["order_id"], "ord-us-000001");
+        let (_, _, count) = send(&r, get("/_test/orders/count")).await;
+        assert_eq!(count["orders"], 1);
+    }
+}
