@@ -297,6 +297,91 @@ fn checkout_places_one_signed_order(sys: &System) -> Outcome {
     )
 }
 
+fn concurrent_adds_to_one_cart_lose_nothing(sys: &System) -> Outcome {
+    let first = add_to_cart(sys, None, json!({"sku": "TOY-0005", "quantity": 1}));
+    let cookie = cart_cookie(&first)?;
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (url, cookie) = (format!("{}/api/cart/items", sys.edge_url), cookie.clone());
+            std::thread::spawn(move || -> Result<i64, String> {
+                let r = client()
+                    .post(url)
+                    .header("cookie", cookie)
+                    .json(&json!({"sku": "TOY-0005", "quantity": 1}))
+                    .send()
+                    .map_err(|e| e.to_string())?;
+                let status = r.status();
+                let body: Value = r.json().map_err(|e| e.to_string())?;
+                if status != 200 {
+                    return Err(format!("{status}: {body}"));
+                }
+                body["version"]
+                    .as_i64()
+                    .ok_or_else(|| format!("no version in {body}"))
+            })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for worker in workers {
+        versions.push(worker.join().map_err(|_| "a request thread panicked")??);
+    }
+    versions.sort_unstable();
+    check(
+        versions == (2..=17).collect::<Vec<_>>(),
+        format!("each change got its own version: {versions:?}"),
+    )?;
+    let view: Value = client()
+        .get(format!("{}/api/cart", sys.edge_url))
+        .header("cookie", &cookie)
+        .send()?
+        .json()?;
+    check(
+        view["lines"][0]["quantity"] == 17 && view["version"] == 17,
+        format!("after 17 adds: {view}"),
+    )
+}
+
+fn concurrent_checkouts_place_one_order(sys: &System) -> Outcome {
+    let r = add_to_cart(sys, None, json!({"sku": "BAT-0003", "quantity": 1}));
+    let cookie = cart_cookie(&r)?;
+    let before = order_count(sys)?;
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, cookie) = (
+                format!("{}/api/cart/checkout", sys.edge_url),
+                cookie.clone(),
+            );
+            std::thread::spawn(move || -> Result<(u16, Value), String> {
+                let r = client()
+                    .post(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .map_err(|e| e.to_string())?;
+                let status = r.status().as_u16();
+                Ok((status, r.json().map_err(|e| e.to_string())?))
+            })
+        })
+        .collect();
+    let mut order_ids = Vec::new();
+    for worker in workers {
+        let (status, body) = worker.join().map_err(|_| "a request thread panicked")??;
+        match status {
+            201 => order_ids.push(body["order"]["order_id"].clone()),
+            409 => {}
+            other => return Err(format!("checkout answered {other}: {body}").into()),
+        }
+    }
+    order_ids.dedup();
+    check(
+        order_ids.len() == 1,
+        format!("one order id across successful checkouts: {order_ids:?}"),
+    )?;
+    check(
+        order_count(sys)? == before + 1,
+        "concurrent checkouts placed exactly one order",
+    )
+}
+
 fn checkout_without_a_cart_is_404(sys: &System) -> Outcome {
     let r = client()
         .post(format!("{}/api/cart/checkout", sys.edge_url))
@@ -489,8 +574,19 @@ fn build_everything() -> anyhow::Result<()> {
 
 fn main() {
     let args = Arguments::from_args();
+    if let Err(e) = e2e::process::stop_children_on_signal() {
+        eprintln!("{e:#}");
+    }
     type Scenario = fn(&System) -> Outcome;
-    let shared_scenarios: [(&str, Scenario); 11] = [
+    let shared_scenarios: Vec<(&str, Scenario)> = vec![
+        (
+            "cart::concurrent_adds_to_one_cart_lose_nothing",
+            concurrent_adds_to_one_cart_lose_nothing,
+        ),
+        (
+            "checkout::concurrent_checkouts_place_one_order",
+            concurrent_checkouts_place_one_order,
+        ),
         (
             "catalog::product_is_read_from_origin_then_from_cache",
             product_is_read_from_origin_then_from_cache,

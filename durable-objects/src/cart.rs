@@ -57,11 +57,23 @@ impl Default for Cart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CartError {
     QuantityNotPositive,
-    QuantityTooLarge { max: i64 },
-    TooManyLines { max: usize },
-    CurrencyMismatch { cart: String, line: String },
+    QuantityTooLarge {
+        max: i64,
+    },
+    TooManyLines {
+        max: usize,
+    },
+    CurrencyMismatch {
+        cart: String,
+        line: String,
+    },
     NotOpen,
     Empty,
+    /// The cart changed between reading it and recording its checkout.
+    Changed {
+        expected: i64,
+        actual: i64,
+    },
 }
 
 impl std::fmt::Display for CartError {
@@ -81,6 +93,12 @@ impl std::fmt::Display for CartError {
             }
             CartError::NotOpen => f.write_str("the cart is already checked out"),
             CartError::Empty => f.write_str("the cart is empty"),
+            CartError::Changed { expected, actual } => {
+                write!(
+                    f,
+                    "the cart changed during checkout (version {expected}, now {actual}); review it and check out again"
+                )
+            }
         }
     }
 }
@@ -133,11 +151,15 @@ impl Cart {
         Ok(())
     }
 
-    /// Records that the order for this cart's current version was placed.
-    pub fn mark_checked_out(&mut self, order_id: String) -> Result<(), CartError> {
+    /// Records that the order for the cart at `version` was placed.
+    pub fn mark_checked_out(&mut self, version: i64, order_id: String) -> Result<(), CartError> {
         match &self.status {
             CartStatus::CheckedOut { order_id: existing } if *existing == order_id => Ok(()),
             CartStatus::CheckedOut { .. } => Err(CartError::NotOpen),
+            CartStatus::Open if self.version != version => Err(CartError::Changed {
+                expected: version,
+                actual: self.version,
+            }),
             CartStatus::Open if self.lines.is_empty() => Err(CartError::Empty),
             CartStatus::Open => {
                 self.status = CartStatus::CheckedOut { order_id };
@@ -235,19 +257,23 @@ mod tests {
     #[test]
     fn a_checked_out_cart_is_frozen() {
         let mut cart = Cart::default();
-        assert_eq!(cart.mark_checked_out("o1".into()), Err(CartError::Empty));
+        assert_eq!(cart.mark_checked_out(0, "o1".into()), Err(CartError::Empty));
         cart.add(line("A", 1), Limits::default()).unwrap();
-        cart.mark_checked_out("o1".into()).unwrap();
+        let moved = cart.mark_checked_out(0, "o1".into());
         assert_eq!(
-            cart.mark_checked_out("o1".into()),
-            Ok(()),
-            "recording the same order twice is harmless"
+            moved,
+            Err(CartError::Changed {
+                expected: 0,
+                actual: 1
+            })
         );
-        assert_eq!(cart.mark_checked_out("o2".into()), Err(CartError::NotOpen));
-        assert_eq!(
-            cart.add(line("B", 1), Limits::default()),
-            Err(CartError::NotOpen)
-        );
+        cart.mark_checked_out(1, "o1".into()).unwrap();
+        let again = cart.mark_checked_out(1, "o1".into());
+        assert_eq!(again, Ok(()), "recording the same order twice is harmless");
+        let other = cart.mark_checked_out(1, "o2".into());
+        assert_eq!(other, Err(CartError::NotOpen));
+        let add = cart.add(line("B", 1), Limits::default());
+        assert_eq!(add, Err(CartError::NotOpen));
     }
 
     #[test]

@@ -54,7 +54,7 @@ struct LineRow {
 
 fn cart_error(e: CartError) -> Result<Response> {
     match e {
-        CartError::NotOpen => problem(409, e.to_string()),
+        CartError::NotOpen | CartError::Changed { .. } => problem(409, e.to_string()),
         _ => problem(422, e.to_string()),
     }
 }
@@ -182,10 +182,7 @@ impl DurableObject for CartObject {
             (Method::Post, CHECKED_OUT) => {
                 let done: CheckedOut = req.json().await?;
                 self.change(&done.cart_id, |cart| {
-                    if cart.version != done.version && cart.status == CartStatus::Open {
-                        return Err(CartError::NotOpen);
-                    }
-                    cart.mark_checked_out(done.order_id)
+                    cart.mark_checked_out(done.version, done.order_id)
                 })
             }
             _ => problem(404, "no such cart operation"),

@@ -4,13 +4,40 @@ use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+/// Process groups started and not yet stopped, so a signal handler can end
+/// them when the owner is interrupted before its destructors run.
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+fn track(group: i32, live: bool) {
+    if let Ok(mut groups) = LIVE_GROUPS.lock() {
+        groups.retain(|g| *g != group);
+        if live {
+            groups.push(group);
+        }
+    }
+}
+
+/// On Ctrl-C, SIGTERM or SIGHUP: end every live process group, then exit.
+/// Children run in their own groups, so the terminal's Ctrl-C does not reach
+/// them; without this an interrupted test run would leave them behind.
+pub fn stop_children_on_signal() -> Result<()> {
+    ctrlc::set_handler(|| {
+        let groups = LIVE_GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
+        for group in groups {
+            let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+        }
+        std::process::exit(130);
+    })
+    .context("installing the signal handler")
+}
 
 /// A child process in its own process group. Dropping it sends SIGTERM to
 /// the whole group (wrangler starts workerd beneath it), waits a little,
@@ -95,6 +122,7 @@ impl Supervised {
         // Children of the leader (workerd under wrangler) may linger.
         let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();
+        track(raw, false);
     }
 }
 
