@@ -96,6 +96,11 @@ fn add_to_cart(sys: &System, cookie: Option<&str>, body: Value) -> Response {
     req.send().expect("the edge answers")
 }
 
+fn view_cart(sys: &System, cookie: &str) -> Result<Value, Failed> {
+    let url = format!("{}/api/cart", sys.edge_url);
+    Ok(client().get(url).header("cookie", cookie).send()?.json()?)
+}
+
 fn origin_product(sys: &System, sku: &str) -> Result<Product, Failed> {
     let url = format!(
         "{}/catalog/products/{sku}",
@@ -192,11 +197,7 @@ fn cart_line_is_priced_from_the_catalog(sys: &System) -> Outcome {
         format!("merge: {again}"),
     )?;
 
-    let view: Value = client()
-        .get(format!("{}/api/cart", sys.edge_url))
-        .header("cookie", &cookie)
-        .send()?
-        .json()?;
+    let view: Value = view_cart(sys, &cookie)?;
     check(
         view == again,
         format!("GET /api/cart {view} != last mutation {again}"),
@@ -330,11 +331,7 @@ fn concurrent_adds_to_one_cart_lose_nothing(sys: &System) -> Outcome {
         versions == (2..=17).collect::<Vec<_>>(),
         format!("each change got its own version: {versions:?}"),
     )?;
-    let view: Value = client()
-        .get(format!("{}/api/cart", sys.edge_url))
-        .header("cookie", &cookie)
-        .send()?
-        .json()?;
+    let view: Value = view_cart(sys, &cookie)?;
     check(
         view["lines"][0]["quantity"] == 17 && view["version"] == 17,
         format!("after 17 adds: {view}"),
@@ -527,11 +524,7 @@ fn cart_survives_a_restart_of_wrangler_dev() -> Outcome {
     let cookie = cart_cookie(&r)?;
     let before: Value = r.json()?;
     sys.restart_edge()?;
-    let after: Value = client()
-        .get(format!("{}/api/cart", sys.edge_url))
-        .header("cookie", &cookie)
-        .send()?
-        .json()?;
+    let after: Value = view_cart(&sys, &cookie)?;
     check(
         after == before,
         format!("after restart {after} != before {before}"),
