@@ -1,7 +1,11 @@
 //! The edge's configuration, parsed and validated once from Worker vars and
 //! secrets. Every error names the key that is wrong.
 
-use origin_adapter::keys::SigningKey;
+use origin_adapter::keys::{KeyRing, SigningKey};
+
+use crate::catalog::default_windows;
+use crate::catalog::freshness::Windows;
+use crate::catalog::query::CatalogRoute;
 
 /// Where the Worker runs; development-only behaviour is keyed on this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +31,12 @@ pub struct EdgeConfig {
     pub signing_key: SigningKey,
     /// How long an origin may take before the edge gives up (milliseconds).
     pub origin_timeout_ms: u64,
+    /// The same for catalog reads, which have stale copies to fall back on.
+    pub catalog_timeout_ms: u64,
+    /// Cache windows per catalog route, when the origin does not say.
+    pub catalog_windows: Vec<(CatalogRoute, Windows)>,
+    /// Origins' public keys for signed purges; `None` refuses every purge.
+    pub purge_keys: Option<KeyRing>,
 }
 
 /// A bad or missing configuration key.
@@ -131,17 +141,39 @@ impl EdgeConfig {
         let signing_key = SigningKey::from_config(&required("EDGE_SIGNING_KEY")?)
             .map_err(|e| err("EDGE_SIGNING_KEY", e.to_string()))?;
 
-        let origin_timeout_ms = match get("ORIGIN_TIMEOUT_MS") {
-            None => 5_000,
+        let timeout = |key: &'static str, default: u64| match get(key) {
+            None => Ok(default),
             Some(v) => match v.trim().parse::<u64>() {
-                Ok(ms @ 100..=30_000) => ms,
-                _ => {
-                    return Err(err(
-                        "ORIGIN_TIMEOUT_MS",
-                        "must be a whole number of milliseconds from 100 to 30000",
-                    ));
-                }
+                Ok(ms @ 100..=30_000) => Ok(ms),
+                _ => Err(err(
+                    key,
+                    "must be a whole number of milliseconds from 100 to 30000",
+                )),
             },
+        };
+        let origin_timeout_ms = timeout("ORIGIN_TIMEOUT_MS", 5_000)?;
+        let catalog_timeout_ms = timeout("CATALOG_TIMEOUT_MS", 3_000)?;
+
+        let mut catalog_windows = Vec::new();
+        for (key, route) in [
+            ("CACHE_PRODUCT", CatalogRoute::Product),
+            ("CACHE_LISTING", CatalogRoute::Listing),
+            ("CACHE_SEARCH", CatalogRoute::Search),
+            ("CACHE_CATEGORIES", CatalogRoute::Categories),
+        ] {
+            let windows = match get(key) {
+                None => default_windows(route),
+                Some(v) => Windows::parse(&v)
+                    .map_err(|e| err(key, format!("{e} (Cache-Control syntax)")))?,
+            };
+            catalog_windows.push((route, windows));
+        }
+
+        let purge_keys = match get("ORIGIN_VERIFY_KEYS").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(v) => Some(
+                KeyRing::from_config(&v).map_err(|e| err("ORIGIN_VERIFY_KEYS", e.to_string()))?,
+            ),
         };
 
         Ok(Self {
@@ -150,7 +182,19 @@ impl EdgeConfig {
             default_region,
             signing_key,
             origin_timeout_ms,
+            catalog_timeout_ms,
+            catalog_windows,
+            purge_keys,
         })
+    }
+
+    /// The cache windows of a catalog route.
+    pub fn windows(&self, route: CatalogRoute) -> Windows {
+        self.catalog_windows
+            .iter()
+            .find(|(r, _)| *r == route)
+            .map(|(_, w)| *w)
+            .unwrap_or_else(|| default_windows(route))
     }
 
     /// The origin base URL of `region`.
@@ -226,6 +270,9 @@ mod tests {
             ("EDGE_SIGNING_KEY", "weak"),
             ("EDGE_SIGNING_KEY", ""),
             ("ORIGIN_TIMEOUT_MS", "0"),
+            ("CATALOG_TIMEOUT_MS", "99999"),
+            ("CACHE_PRODUCT", "stale-if-error=5"),
+            ("ORIGIN_VERIFY_KEYS", "nope"),
         ] {
             let e = parse(&[(key, value)]).unwrap_err();
             assert_eq!(e.key, key, "{value}: {e}");

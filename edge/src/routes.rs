@@ -5,9 +5,11 @@ use crate::error::EdgeError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
-    Product {
-        sku: String,
-    },
+    /// A catalog read (`/api/categories`, `/api/products[/{sku}]`, `/api/search`);
+    /// its query is parsed by [`crate::catalog::query`].
+    Catalog,
+    /// An origin's signed purge of cached catalog entries.
+    Purge,
     ViewCart,
     AddCartItem,
     Checkout,
@@ -18,20 +20,24 @@ pub enum Route {
 /// (path pattern, methods) — `{sku}` matches one path segment.
 const TABLE: &[(&str, &[&str])] = &[
     ("/healthz", &["GET", "HEAD"]),
+    ("/api/categories", &["GET", "HEAD"]),
+    ("/api/products", &["GET", "HEAD"]),
     ("/api/products/{sku}", &["GET", "HEAD"]),
+    ("/api/search", &["GET", "HEAD"]),
+    ("/api/purge", &["POST"]),
     ("/api/cart", &["GET", "HEAD"]),
     ("/api/cart/items", &["POST"]),
     ("/api/cart/checkout", &["POST"]),
     ("/__dev/panic", &["GET"]),
 ];
 
-fn matches<'p>(pattern: &str, path: &'p str) -> Option<Option<&'p str>> {
+fn matches(pattern: &str, path: &str) -> Option<()> {
     match pattern.strip_suffix("{sku}") {
         Some(prefix) => {
             let rest = path.strip_prefix(prefix)?;
-            (!rest.is_empty() && !rest.contains('/')).then_some(Some(rest))
+            (!rest.is_empty() && !rest.contains('/')).then_some(())
         }
-        None => (pattern == path).then_some(None),
+        None => (pattern == path).then_some(()),
     }
 }
 
@@ -39,9 +45,9 @@ fn matches<'p>(pattern: &str, path: &'p str) -> Option<Option<&'p str>> {
 /// wrong method 405 with `Allow`. `dev_routes` enables development-only routes.
 pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeError> {
     for (pattern, methods) in TABLE {
-        let Some(segment) = matches(pattern, path) else {
+        if matches(pattern, path).is_none() {
             continue;
-        };
+        }
         if *pattern == "/__dev/panic" && !dev_routes {
             break;
         }
@@ -53,9 +59,10 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
         }
         return Ok(match *pattern {
             "/healthz" => Route::Health,
-            "/api/products/{sku}" => Route::Product {
-                sku: segment.unwrap_or_default().to_owned(),
-            },
+            "/api/categories" | "/api/products" | "/api/products/{sku}" | "/api/search" => {
+                Route::Catalog
+            }
+            "/api/purge" => Route::Purge,
             "/api/cart" => Route::ViewCart,
             "/api/cart/items" => Route::AddCartItem,
             "/api/cart/checkout" => Route::Checkout,
@@ -71,12 +78,15 @@ mod tests {
 
     #[test]
     fn known_routes_match() {
-        assert_eq!(
-            route("GET", "/api/products/KIT-0001", false),
-            Ok(Route::Product {
-                sku: "KIT-0001".into()
-            })
-        );
+        for path in [
+            "/api/products/KIT-0001",
+            "/api/products",
+            "/api/search",
+            "/api/categories",
+        ] {
+            assert_eq!(route("GET", path, false), Ok(Route::Catalog), "{path}");
+        }
+        assert_eq!(route("POST", "/api/purge", false), Ok(Route::Purge));
         assert_eq!(
             route("POST", "/api/cart/items", false),
             Ok(Route::AddCartItem)

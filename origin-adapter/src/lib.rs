@@ -8,6 +8,8 @@
 //! * [`keys`]: signing keys and key rings, as they appear in configuration;
 //! * [`forward`]: the edge side — which components a forwarded write covers
 //!   and which client headers never reach an origin;
+//! * [`purge`]: the other direction — an origin's signed purge to the edge;
+//! * [`replay`]: a verifier's memory of nonces it has accepted;
 //! * [`wire`]: the JSON bodies both sides speak, RFC 9457 problems included;
 //! * `layer` (feature `origin`): the origin side, a tower layer that verifies
 //!   and rejects before any handler runs.
@@ -19,10 +21,10 @@
 pub mod digest;
 pub mod forward;
 pub mod keys;
+pub mod purge;
+pub mod replay;
 pub mod signature;
 pub mod wire;
 
 #[cfg(feature = "origin")]
 pub mod layer;
-#[cfg(feature = "origin")]
-pub mod replay;

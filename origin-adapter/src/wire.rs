@@ -11,6 +11,9 @@ pub mod paths {
     pub const PRODUCTS: &str = "/catalog/products";
     pub const CATEGORIES: &str = "/catalog/categories";
     pub const ORDERS: &str = "/orders";
+    pub const SEARCH: &str = "/catalog/search";
+    /// On the edge: where an origin sends signed purges.
+    pub const EDGE_PURGE: &str = "/api/purge";
 }
 
 /// An amount of money in minor units (cents, pence…).
@@ -73,6 +76,25 @@ pub struct Order {
     pub cart_id: String,
     pub lines: Vec<OrderLine>,
     pub total: Money,
+}
+
+/// `POST /api/purge` on the edge: the origin names what changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRequest {
+    #[serde(default)]
+    pub skus: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+/// `PATCH /catalog/products/{sku}` on the reference origin: a back-office
+/// change of price or stock.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductChange {
+    pub price_minor: Option<i64>,
+    pub stock: Option<i64>,
 }
 
 /// The media type of RFC 9457 problem details.

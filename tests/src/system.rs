@@ -36,6 +36,8 @@ pub struct SystemOptions {
     pub origin_profile: String,
     /// Extra `--var KEY:VALUE` settings for the edge.
     pub edge_vars: Vec<(String, String)>,
+    /// The Cache-Control the origins put on catalog answers (`None`: their default).
+    pub origin_cache_control: Option<String>,
 }
 
 impl Default for SystemOptions {
@@ -49,15 +51,17 @@ impl Default for SystemOptions {
             test_hooks: true,
             origin_profile: "debug".into(),
             edge_vars: Vec::new(),
+            origin_cache_control: None,
         }
     }
 }
 
-/// One running reference origin.
+/// One reference origin, running unless stopped by a test.
 pub struct Origin {
     pub region: String,
     pub url: String,
-    _process: Supervised,
+    command: Vec<String>,
+    process: Option<Supervised>,
 }
 
 /// A running system. Dropping it stops every process it started.
@@ -65,19 +69,48 @@ pub struct System {
     pub edge_url: String,
     pub origins: Vec<Origin>,
     pub signing_key: SigningKey,
+    /// The origins' own key, with which they sign purges to the edge.
+    pub origin_key: SigningKey,
+    /// The back-office bearer token of the origins.
+    pub admin_token: String,
     /// The edge last, so it stops before the origins it talks to.
     edge: Option<Supervised>,
     edge_command: Vec<String>,
     echo: bool,
+    origin_profile: String,
     ws: Workspace,
     state_dir: PathBuf,
     _scratch: Option<tempfile::TempDir>,
 }
 
-fn random_key() -> Result<SigningKey> {
+fn random_bytes() -> Result<[u8; 32]> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(SigningKey::from_seed("edge-test", seed))
+    Ok(seed)
+}
+
+fn spawn_origin(
+    bin: &std::path::Path,
+    region: &str,
+    args: &[String],
+    echo: bool,
+) -> Result<(Supervised, String)> {
+    let mut command = Command::new(bin);
+    command.args(args);
+    let name = format!("origin-{region}");
+    let (mut process, lines) = Supervised::spawn(&name, command, echo)?;
+    let url = wait_for_line(
+        &lines,
+        Duration::from_secs(30),
+        &format!("{name} to listen"),
+        |line| line.split("listening on ").nth(1).map(str::to_owned),
+    )?;
+    wait_until_healthy(
+        &mut process,
+        &format!("{url}/healthz"),
+        Duration::from_secs(10),
+    )?;
+    Ok((process, url))
 }
 
 impl System {
@@ -115,49 +148,59 @@ impl System {
         let generated = options.signing_key.is_none();
         let signing_key = match options.signing_key {
             Some(k) => k,
-            None => random_key()?,
+            None => SigningKey::from_seed("edge-test", random_bytes()?),
         };
         let public = signing_key.verifying_entry().to_config();
-
-        let mut origins = Vec::new();
-        for (region, port) in REGIONS.iter().zip(options.origin_ports) {
-            let mut command = Command::new(&origin_bin);
-            command
-                .arg("--region")
-                .arg(region)
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--data")
-                .arg(state_dir.join(format!("origin-{region}.sqlite3")))
-                .arg("--edge-keys")
-                .arg(&public);
-            if options.test_hooks {
-                command.arg("--test-hooks");
-            }
-            let name = format!("origin-{region}");
-            let (mut process, lines) = Supervised::spawn(&name, command, options.echo)?;
-            let url = wait_for_line(
-                &lines,
-                Duration::from_secs(30),
-                &format!("{name} to listen"),
-                |line| line.split("listening on ").nth(1).map(str::to_owned),
-            )?;
-            wait_until_healthy(
-                &mut process,
-                &format!("{url}/healthz"),
-                Duration::from_secs(10),
-            )?;
-            origins.push(Origin {
-                region: (*region).to_owned(),
-                url,
-                _process: process,
-            });
-        }
-
+        let origin_key = SigningKey::from_seed("origin-1", random_bytes()?);
+        let admin_token = hex(&random_bytes()?);
         let edge_port = match options.edge_port {
             Some(p) => p,
             None => free_port()?,
         };
+        let edge_url = format!("http://127.0.0.1:{edge_port}");
+
+        let mut origins = Vec::new();
+        for (region, port) in REGIONS.iter().zip(options.origin_ports) {
+            let mut args: Vec<String> = vec![
+                "--region".into(),
+                (*region).into(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}"),
+                "--data".into(),
+                state_dir
+                    .join(format!("origin-{region}.sqlite3"))
+                    .display()
+                    .to_string(),
+                "--edge-keys".into(),
+                public.clone(),
+                "--admin-token".into(),
+                admin_token.clone(),
+                "--origin-signing-key".into(),
+                origin_key.to_config(),
+                "--edge-purge-url".into(),
+                format!("{edge_url}/api/purge"),
+            ];
+            if let Some(cc) = &options.origin_cache_control {
+                args.push("--catalog-cache-control".into());
+                args.push(cc.clone());
+            }
+            if options.test_hooks {
+                args.push("--test-hooks".into());
+            }
+            let (process, url) = spawn_origin(&origin_bin, region, &args, options.echo)?;
+            // A restart must come back on the same port.
+            let listen = args.iter().position(|a| a == "--listen").map(|i| i + 1);
+            if let Some(i) = listen {
+                args[i] = url.trim_start_matches("http://").to_owned();
+            }
+            origins.push(Origin {
+                region: (*region).to_owned(),
+                url,
+                command: args,
+                process: Some(process),
+            });
+        }
+
         let origins_var = origins
             .iter()
             .map(|o| format!("{}={}", o.region, o.url))
@@ -182,6 +225,10 @@ impl System {
             ("ENVIRONMENT".to_owned(), "development".to_owned()),
             ("ORIGINS".to_owned(), origins_var),
             ("DEFAULT_REGION".to_owned(), "us".to_owned()),
+            (
+                "ORIGIN_VERIFY_KEYS".to_owned(),
+                origin_key.verifying_entry().to_config(),
+            ),
         ];
         vars.extend(options.edge_vars);
         for (k, v) in vars {
@@ -199,12 +246,15 @@ impl System {
         }
 
         let mut system = System {
-            edge_url: format!("http://127.0.0.1:{edge_port}"),
+            edge_url,
             origins,
             signing_key,
+            origin_key,
+            admin_token,
             edge: None,
             edge_command: args,
             echo: options.echo,
+            origin_profile: options.origin_profile,
             ws,
             state_dir,
             _scratch: scratch,
@@ -240,6 +290,29 @@ impl System {
         self.start_edge()
     }
 
+    /// Stops a region's origin (its connections are then refused).
+    pub fn stop_origin(&mut self, region: &str) {
+        if let Some(origin) = self.origins.iter_mut().find(|o| o.region == region)
+            && let Some(mut process) = origin.process.take()
+        {
+            process.stop();
+        }
+    }
+
+    /// Starts a stopped origin again, on the same port and data.
+    pub fn start_origin(&mut self, region: &str) -> Result<()> {
+        let bin = self.ws.origin_binary(&self.origin_profile);
+        let echo = self.echo;
+        let Some(origin) = self.origins.iter_mut().find(|o| o.region == region) else {
+            bail!("no origin for region {region}");
+        };
+        if origin.process.is_none() {
+            let (process, _) = spawn_origin(&bin, region, &origin.command, echo)?;
+            origin.process = Some(process);
+        }
+        Ok(())
+    }
+
     pub fn origin_url(&self, region: &str) -> Option<&str> {
         self.origins
             .iter()
@@ -260,4 +333,8 @@ impl Drop for System {
             edge.stop();
         }
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -9,7 +9,7 @@ use origin_adapter::forward::{ForwardedWrite, signed_headers};
 use origin_adapter::wire::paths;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
+use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
 
 use super::{internal, now_ms, origin, random};
 use crate::cart_cookie;
@@ -91,6 +91,7 @@ pub(crate) async fn add_item(
     mut req: Request,
     env: &Env,
     config: &EdgeConfig,
+    ctx: &Context,
 ) -> Result<Response, EdgeError> {
     check_headers(
         header(&req, "content-type").as_deref(),
@@ -102,7 +103,7 @@ pub(crate) async fn add_item(
         .await
         .map_err(|_| EdgeError::new(400, "the request body could not be read"))?;
     let item: AddItem = parse_json(&body)?;
-    let read = super::catalog::read_product(config, &item.sku).await?;
+    let product = super::catalog::product(config, &item.sku, ctx).await?;
     let cart_id = match &existing {
         Some(id) => id.clone(),
         None => cart_cookie::new_cart_id(random()?),
@@ -110,9 +111,9 @@ pub(crate) async fn add_item(
     let add = AddLine {
         cart_id: cart_id.clone(),
         line: CartLine {
-            sku: read.product.sku,
-            name: read.product.name,
-            unit_price: read.product.price,
+            sku: product.sku,
+            name: product.name,
+            unit_price: product.price,
             quantity: item.quantity,
         },
     };

@@ -1,62 +1,167 @@
-//! Catalog reads: the Cache API in front of the catalog origin.
+//! Catalog reads through the Cache API, with stale-while-revalidate,
+//! stale-if-error, negative caching, request coalescing and tag purges.
+//! Decisions come from `crate::catalog`; this module performs them.
 
-use origin_adapter::wire::{Product, paths};
-use worker::{Cache, Headers, Method, Request, RequestInit, Response};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use futures::FutureExt as _;
+use futures::future::{LocalBoxFuture, Shared};
+use origin_adapter::wire::Product;
+use worker::{Cache, Context, Headers, Method, Request, RequestInit, Response};
 
 use super::{internal, now_ms, origin};
-use crate::catalog::{
-    BROWSER_CACHE_CONTROL, Freshness, PRODUCT_MAX_AGE, STORED_AT_HEADER, cache_status_forward,
-    cache_status_hit, freshness, product_cache_key, validate_sku,
-};
+use crate::catalog::freshness::{Freshness, Windows, freshness, windows_for};
+use crate::catalog::query::CatalogQuery;
+use crate::catalog::report::{Outcome, cache_status, etag, not_modified, server_timing};
+use crate::catalog::tags::entry_tags;
+use crate::catalog::{BROWSER_CACHE_CONTROL, MISSING_MAX_AGE, cache_key, tag_index_key};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 
-/// A product and how it was obtained.
-pub(crate) struct CatalogRead {
-    pub product: Product,
+// Metadata kept on a stored entry, as response headers.
+const STATUS: &str = "x-edge-status";
+const STORED_AT: &str = "x-edge-stored-at";
+const WINDOWS: &str = "x-edge-windows";
+const TAGS: &str = "x-edge-tags";
+/// Keys remembered per tag; past this, the oldest fall out of the index
+/// and their entries simply live out their (short) lifetime.
+const MAX_KEYS_PER_TAG: usize = 2_000;
+
+/// An answer the cache holds or the origin gave, as plain data.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub status: u16,
     pub body: String,
-    pub cache_status: String,
+    pub etag: String,
+    pub tags: Vec<String>,
+    stored_at: i64,
+    windows: Option<Windows>,
 }
 
-/// Reads a product through the edge cache.
-pub(crate) async fn read_product(config: &EdgeConfig, sku: &str) -> Result<CatalogRead, EdgeError> {
-    validate_sku(sku)?;
-    let cache = Cache::default();
-    let key = product_cache_key(sku);
-    if let Some(mut cached) = cache
-        .get(key.as_str(), false)
-        .await
-        .map_err(internal("read the cache"))?
-    {
-        let stored_at = cached
-            .headers()
-            .get(STORED_AT_HEADER)
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse::<i64>().ok());
-        if let Some(Freshness::Fresh { ttl }) =
-            stored_at.map(|at| freshness(at, PRODUCT_MAX_AGE, now_ms()))
-        {
-            let body = cached
-                .text()
-                .await
-                .map_err(internal("read a cached product"))?;
-            if let Ok(product) = serde_json::from_str(&body) {
-                return Ok(CatalogRead {
-                    product,
-                    body,
-                    cache_status: cache_status_hit(ttl),
-                });
-            }
-        }
-    }
+/// What a catalog read produced, and how.
+pub(crate) struct CatalogAnswer {
+    pub entry: Entry,
+    pub outcome: Outcome,
+    pub origin_ms: Option<i64>,
+}
 
-    let url = format!(
-        "{}{}{}",
-        config.default_origin(),
-        paths::PRODUCT_PREFIX,
-        sku
-    );
+/// The result of one coalesced origin fetch (errors included, so every
+/// waiter sees the same outcome).
+type Fetch = Result<(Entry, bool, i64), EdgeError>;
+
+thread_local! {
+    /// Origin fetches under way in this isolate, by cache key: concurrent
+    /// misses for one key wait on the same fetch.
+    static IN_FLIGHT: RefCell<HashMap<String, Shared<LocalBoxFuture<'static, Fetch>>>> = RefCell::new(HashMap::new());
+}
+
+async fn lookup(cache: &Cache, key: &str) -> Option<Entry> {
+    let mut response = cache.get(key, false).await.ok().flatten()?;
+    let h = response.headers();
+    let get = |name: &str| h.get(name).ok().flatten();
+    let status = get(STATUS)?.parse().ok()?;
+    let stored_at = get(STORED_AT)?.parse().ok()?;
+    let w: Vec<i64> = get(WINDOWS)?
+        .split(',')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [max_age, stale_while_revalidate, stale_if_error] = w[..] else {
+        return None;
+    };
+    let etag = get("etag").unwrap_or_default();
+    let tags = get(TAGS)
+        .map(|t| t.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let body = response.text().await.ok()?;
+    Some(Entry {
+        status,
+        body,
+        etag,
+        tags,
+        stored_at,
+        windows: Some(Windows {
+            max_age,
+            stale_while_revalidate,
+            stale_if_error,
+        }),
+    })
+}
+
+async fn store(cache: &Cache, key: &str, entry: &Entry) -> bool {
+    let Some(w) = entry.windows else { return false };
+    let headers = Headers::new();
+    let filled = (|| -> worker::Result<()> {
+        headers.set("content-type", "application/json")?;
+        headers.set(
+            "cache-control",
+            &format!("public, max-age={}", w.retention()),
+        )?;
+        headers.set(STATUS, &entry.status.to_string())?;
+        headers.set(STORED_AT, &entry.stored_at.to_string())?;
+        headers.set(
+            WINDOWS,
+            &format!(
+                "{},{},{}",
+                w.max_age, w.stale_while_revalidate, w.stale_if_error
+            ),
+        )?;
+        headers.set("etag", &entry.etag)?;
+        headers.set(TAGS, &entry.tags.join(","))
+    })();
+    let Ok(response) = Response::ok(entry.body.clone()).map(|r| r.with_headers(headers)) else {
+        return false;
+    };
+    if filled.is_err() {
+        return false;
+    }
+    if let Err(e) = cache.put(key, response).await {
+        // A cache that refuses an entry costs speed, not correctness.
+        worker::console_warn!("edge: cache put failed for {key}: {e}");
+        return false;
+    }
+    for tag in &entry.tags {
+        index(cache, tag, key).await;
+    }
+    true
+}
+
+/// Records that `key` carries `tag`, so a purge of the tag finds it.
+async fn index(cache: &Cache, tag: &str, key: &str) {
+    let index_key = tag_index_key(tag);
+    let mut keys: Vec<String> = match cache.get(index_key.as_str(), false).await {
+        Ok(Some(mut r)) => r
+            .text()
+            .await
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if keys.iter().any(|k| k == key) {
+        return;
+    }
+    keys.push(key.to_owned());
+    let excess = keys.len().saturating_sub(MAX_KEYS_PER_TAG);
+    keys.drain(..excess);
+    let headers = Headers::new();
+    if headers
+        .set("cache-control", "public, max-age=86400")
+        .is_err()
+    {
+        return;
+    }
+    if let Ok(r) = Response::ok(keys.join("\n")) {
+        let _ = cache.put(index_key.as_str(), r.with_headers(headers)).await;
+    }
+}
+
+/// Fetches `query` from the origin and stores what may be stored. Only one
+/// such fetch per key runs at a time in this isolate.
+async fn fetch_and_store(config: EdgeConfig, query: CatalogQuery) -> Fetch {
+    let canonical = query.canonical();
+    let url = format!("{}{canonical}", config.default_origin());
     let headers = Headers::new();
     headers
         .set("accept", "application/json")
@@ -68,65 +173,235 @@ pub(crate) async fn read_product(config: &EdgeConfig, sku: &str) -> Result<Catal
             .with_headers(headers),
     )
     .map_err(internal("built a catalog request"))?;
-    let mut response = origin::send(request, config.origin_timeout_ms, "catalog service").await?;
-    match response.status_code() {
-        200 => {}
-        404 => return Err(EdgeError::new(404, format!("no product with SKU {sku:?}"))),
-        status => {
-            worker::console_error!("edge: catalog answered {status} for {sku}");
-            return Err(EdgeError::new(502, "the catalog service failed"));
-        }
-    }
+    let started = now_ms();
+    let mut response = origin::send(request, config.catalog_timeout_ms, "catalog service").await?;
+    let status = response.status_code();
+    let cache_control = response.headers().get("cache-control").ok().flatten();
     let body = response
         .text()
         .await
         .map_err(internal("read the catalog's answer"))?;
-    let product: Product = serde_json::from_str(&body).map_err(|_| {
-        EdgeError::new(
-            502,
-            "the catalog service answered with an unreadable product",
-        )
-    })?;
-
-    let stored = Headers::new();
-    let store = |h: &Headers| -> worker::Result<()> {
-        h.set("content-type", "application/json")?;
-        h.set(
-            "cache-control",
-            &format!("public, max-age={PRODUCT_MAX_AGE}"),
-        )?;
-        h.set(STORED_AT_HEADER, &now_ms().to_string())
-    };
-    store(&stored).map_err(internal("prepared a cache entry"))?;
-    let entry = Response::ok(body.clone())
-        .map_err(internal("prepared a cache entry"))?
-        .with_headers(stored);
-    let was_stored = match cache.put(key.as_str(), entry).await {
-        Ok(()) => true,
-        Err(e) => {
-            // A cache that refuses an entry costs speed, not correctness.
-            worker::console_warn!("edge: cache put failed for {sku}: {e}");
-            false
+    let origin_ms = now_ms() - started;
+    let windows = match status {
+        200 => windows_for(cache_control.as_deref(), config.windows(query.route())),
+        404 => windows_for(
+            cache_control.as_deref(),
+            Windows {
+                max_age: MISSING_MAX_AGE,
+                stale_while_revalidate: 0,
+                stale_if_error: 0,
+            },
+        ),
+        400..=499 => None,
+        _ => {
+            worker::console_error!("edge: catalog answered {status} for {canonical}");
+            return Err(EdgeError::new(
+                502,
+                format!("the catalog service failed (status {status})"),
+            ));
         }
     };
-    Ok(CatalogRead {
-        product,
+    let json: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
+        EdgeError::new(
+            502,
+            "the catalog service answered with something other than JSON",
+        )
+    })?;
+    let entry = Entry {
+        status,
+        etag: etag(body.as_bytes()),
+        tags: entry_tags(&query, &json),
         body,
-        cache_status: cache_status_forward("uri-miss", was_stored),
-    })
+        stored_at: now_ms(),
+        windows,
+    };
+    let stored = store(&Cache::default(), &cache_key(&canonical), &entry).await;
+    Ok((entry, stored, origin_ms))
 }
 
-/// `GET /api/products/{sku}`.
-pub(crate) async fn get_product(config: &EdgeConfig, sku: &str) -> Result<Response, EdgeError> {
-    let read = read_product(config, sku).await?;
-    let headers = Headers::new();
-    let set = |h: &Headers| -> worker::Result<()> {
-        h.set("content-type", "application/json")?;
-        h.set("cache-control", BROWSER_CACHE_CONTROL)?;
-        h.set("cache-status", &read.cache_status)
+async fn coalesced(config: &EdgeConfig, query: &CatalogQuery) -> Fetch {
+    let key = query.canonical();
+    let existing = IN_FLIGHT.with(|m| m.borrow().get(&key).cloned());
+    let shared = match existing {
+        Some(shared) => shared,
+        None => {
+            let (config, query, done) = (config.clone(), query.clone(), key.clone());
+            let shared = async move {
+                let result = fetch_and_store(config, query).await;
+                IN_FLIGHT.with(|m| m.borrow_mut().remove(&done));
+                result
+            }
+            .boxed_local()
+            .shared();
+            IN_FLIGHT.with(|m| m.borrow_mut().insert(key, shared.clone()));
+            shared
+        }
     };
-    set(&headers).map_err(internal("answered"))?;
-    Ok(Response::ok(read.body)
+    shared.await
+}
+
+/// Reads `query` through the cache, deciding with [`freshness`] what the
+/// stored entry is good for.
+pub(crate) async fn read(
+    config: &EdgeConfig,
+    query: &CatalogQuery,
+    ctx: &Context,
+) -> Result<CatalogAnswer, EdgeError> {
+    let cache = Cache::default();
+    let stored = lookup(&cache, &cache_key(&query.canonical())).await;
+    let state = stored
+        .as_ref()
+        .and_then(|e| e.windows.map(|w| freshness(e.stored_at, w, now_ms())));
+    match (stored, state) {
+        (Some(entry), Some(Freshness::Fresh { ttl })) => Ok(CatalogAnswer {
+            entry,
+            outcome: Outcome::Hit { ttl },
+            origin_ms: None,
+        }),
+        (Some(entry), Some(Freshness::StaleWhileRevalidate { ttl })) => {
+            let (config, query) = (config.clone(), query.clone());
+            ctx.wait_until(async move {
+                if let Err(e) = coalesced(&config, &query).await {
+                    worker::console_warn!("edge: background refresh failed: {e}");
+                }
+            });
+            Ok(CatalogAnswer {
+                entry,
+                outcome: Outcome::Hit { ttl },
+                origin_ms: None,
+            })
+        }
+        (Some(stale), Some(Freshness::StaleIfError { ttl })) => {
+            match coalesced(config, query).await {
+                Ok((entry, stored, origin_ms)) => Ok(CatalogAnswer {
+                    entry,
+                    outcome: Outcome::Refreshed { stored },
+                    origin_ms: Some(origin_ms),
+                }),
+                Err(e) => {
+                    worker::console_warn!("edge: serving stale {}: {e}", query.canonical());
+                    Ok(CatalogAnswer {
+                        entry: stale,
+                        outcome: Outcome::StaleOnError {
+                            ttl,
+                            origin_status: e.status,
+                        },
+                        origin_ms: None,
+                    })
+                }
+            }
+        }
+        _ => {
+            let (entry, stored, origin_ms) = coalesced(config, query).await?;
+            Ok(CatalogAnswer {
+                entry,
+                outcome: Outcome::Miss { stored },
+                origin_ms: Some(origin_ms),
+            })
+        }
+    }
+}
+
+/// A product, for pricing a cart line: through the same cache.
+pub(crate) async fn product(
+    config: &EdgeConfig,
+    sku: &str,
+    ctx: &Context,
+) -> Result<Product, EdgeError> {
+    crate::catalog::validate_sku(sku)?;
+    let answer = read(
+        config,
+        &CatalogQuery::Product {
+            sku: sku.to_owned(),
+        },
+        ctx,
+    )
+    .await?;
+    match answer.entry.status {
+        200 => serde_json::from_str(&answer.entry.body).map_err(|_| {
+            EdgeError::new(
+                502,
+                "the catalog service answered with an unreadable product",
+            )
+        }),
+        404 => Err(EdgeError::new(404, format!("no product with SKU {sku:?}"))),
+        status => Err(EdgeError::new(
+            502,
+            format!("the catalog service failed (status {status})"),
+        )),
+    }
+}
+
+/// `GET` a catalog resource: the JSON, or 304 when the client's copy is current.
+pub(crate) async fn get(
+    req: &Request,
+    config: &EdgeConfig,
+    ctx: &Context,
+    started_ms: i64,
+) -> Result<Response, EdgeError> {
+    let url = req.url().map_err(internal("read the request URL"))?;
+    let query = match crate::catalog::query::parse(url.path(), url.query()) {
+        Some(q) => q?,
+        None => {
+            return Err(EdgeError::new(
+                404,
+                format!("no resource at {}", url.path()),
+            ));
+        }
+    };
+    let answer = read(config, &query, ctx).await?;
+    let entry = &answer.entry;
+    let headers = Headers::new();
+    let if_none_match = req.headers().get("if-none-match").ok().flatten();
+    let fresh_copy = entry.status == 200 && not_modified(if_none_match.as_deref(), &entry.etag);
+    let filled = (|| -> worker::Result<()> {
+        headers.set("cache-status", &cache_status(answer.outcome))?;
+        headers.set(
+            "server-timing",
+            &server_timing(now_ms() - started_ms, answer.origin_ms),
+        )?;
+        headers.set("cache-tag", &entry.tags.join(","))?;
+        if entry.status == 200 {
+            headers.set("etag", &entry.etag)?;
+            headers.set("cache-control", BROWSER_CACHE_CONTROL)?;
+            headers.set("content-type", "application/json")?;
+        } else {
+            headers.set("cache-control", "no-store")?;
+            headers.set("content-type", origin_adapter::wire::PROBLEM_JSON)?;
+        }
+        Ok(())
+    })();
+    filled.map_err(internal("answered"))?;
+    let (status, body) = if fresh_copy {
+        (304, String::new())
+    } else {
+        (entry.status, entry.body.clone())
+    };
+    Ok(Response::ok(body)
         .map_err(internal("answered"))?
+        .with_status(status)
         .with_headers(headers))
+}
+
+/// Removes every entry carrying one of `tags` from this location's cache.
+pub(crate) async fn purge_tags(tags: &[String]) -> usize {
+    let cache = Cache::default();
+    let mut purged = 0;
+    for tag in tags {
+        let index_key = tag_index_key(tag);
+        let keys = match cache.get(index_key.as_str(), false).await {
+            Ok(Some(mut r)) => r.text().await.unwrap_or_default(),
+            _ => continue,
+        };
+        for key in keys.lines() {
+            if matches!(
+                cache.delete(key, false).await,
+                Ok(worker::CacheDeletionOutcome::Success)
+            ) {
+                purged += 1;
+            }
+        }
+        let _ = cache.delete(index_key.as_str(), false).await;
+    }
+    purged
 }

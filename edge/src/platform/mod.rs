@@ -4,6 +4,7 @@
 mod cart;
 mod catalog;
 mod origin;
+mod purge;
 
 use durable_objects::respond;
 use wasm_bindgen::{JsCast as _, JsValue};
@@ -33,8 +34,8 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let mut response = match handle(req, &env).await {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let mut response = match handle(req, &env, &ctx).await {
         Ok(response) => response,
         Err(e) => problem(&e)?,
     };
@@ -94,7 +95,12 @@ pub(crate) fn random<const N: usize>() -> std::result::Result<[u8; N], EdgeError
     Ok(bytes)
 }
 
-async fn handle(req: Request, env: &Env) -> std::result::Result<Response, EdgeError> {
+async fn handle(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+) -> std::result::Result<Response, EdgeError> {
+    let started = now_ms();
     let url = req.url().map_err(internal("read the request URL"))?;
     let method = req.method().to_string();
     let dev_routes = env
@@ -104,9 +110,10 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, EdgeEr
         Route::Health => {
             respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered"))
         }
-        Route::Product { sku } => catalog::get_product(&config(env)?, &sku).await,
+        Route::Catalog => catalog::get(&req, &config(env)?, ctx, started).await,
+        Route::Purge => purge::purge(req, &config(env)?).await,
         Route::ViewCart => cart::view(&req, env).await,
-        Route::AddCartItem => cart::add_item(req, env, &config(env)?).await,
+        Route::AddCartItem => cart::add_item(req, env, &config(env)?, ctx).await,
         Route::Checkout => cart::checkout(req, env, &config(env)?).await,
         Route::DevPanic => {
             if config(env)?.environment == Environment::Development {

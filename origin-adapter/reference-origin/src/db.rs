@@ -24,6 +24,13 @@ CREATE TABLE IF NOT EXISTS products (
     stock        INTEGER NOT NULL CHECK (stock >= 0)
 );
 CREATE INDEX IF NOT EXISTS products_by_category ON products(category, sku);
+CREATE VIRTUAL TABLE IF NOT EXISTS products_fts USING fts5(
+    name, description, content='products', content_rowid='rowid'
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key    TEXT PRIMARY KEY,
+    value  BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS orders (
     id               INTEGER PRIMARY KEY,
     public_id        TEXT NOT NULL UNIQUE,
@@ -74,9 +81,34 @@ pub fn open(path: &Path, currency: &str) -> rusqlite::Result<Connection> {
                 ])?;
             }
         }
+        tx.execute(
+            "INSERT INTO products_fts(products_fts) VALUES ('rebuild')",
+            [],
+        )?;
         tx.commit()?;
     }
+    let indexed: i64 = conn.query_row("SELECT COUNT(*) FROM products_fts", [], |r| r.get(0))?;
+    if indexed == 0 {
+        conn.execute(
+            "INSERT INTO products_fts(products_fts) VALUES ('rebuild')",
+            [],
+        )?;
+    }
     Ok(conn)
+}
+
+/// The database's secret for sealing cursors, made once and kept.
+pub fn cursor_secret(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
+    // SQLite's randomblob() draws from the operating system's randomness.
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('cursor_secret', randomblob(32))",
+        [],
+    )?;
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = 'cursor_secret'",
+        [],
+        |r| r.get(0),
+    )
 }
 
 fn product_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
@@ -104,20 +136,118 @@ pub fn product(conn: &Connection, sku: &str) -> rusqlite::Result<Option<Product>
     .optional()
 }
 
-/// Products of a category (or all), in SKU order, after `cursor` (a SKU).
+/// How a listing is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Name,
+    Price,
+    Newest,
+}
+
+/// The position after which a page starts (from a cursor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub sku: String,
+    pub name: String,
+    pub price: i64,
+    pub rowid: i64,
+}
+
+/// A product and its row id (the "newest" order).
+pub type Listed = (Product, i64);
+
+/// Products of a category (or all), ordered by `sort`, after `after`.
 pub fn products(
     conn: &Connection,
     category: Option<&str>,
-    after: Option<&str>,
+    sort: Sort,
+    after: Option<&After>,
     limit: i64,
-) -> rusqlite::Result<Vec<Product>> {
+) -> rusqlite::Result<Vec<Listed>> {
+    let (keyset, order) = match sort {
+        Sort::Name => ("(name, sku) > (?2, ?3)", "name, sku"),
+        Sort::Price => ("(price_minor, sku) > (?4, ?3)", "price_minor, sku"),
+        Sort::Newest => ("rowid < ?5", "rowid DESC"),
+    };
     let mut stmt = conn.prepare(&format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products
-         WHERE (?1 IS NULL OR category = ?1) AND (?2 IS NULL OR sku > ?2)
-         ORDER BY sku LIMIT ?3"
+        "SELECT {PRODUCT_COLUMNS}, rowid FROM products
+         WHERE (?1 IS NULL OR category = ?1) AND (?6 = 0 OR {keyset})
+         ORDER BY {order} LIMIT ?7"
     ))?;
-    stmt.query_map(params![category, after, limit], product_from_row)?
-        .collect()
+    let a = after.cloned().unwrap_or(After {
+        sku: String::new(),
+        name: String::new(),
+        price: 0,
+        rowid: 0,
+    });
+    stmt.query_map(
+        params![
+            category,
+            a.name,
+            a.sku,
+            a.price,
+            a.rowid,
+            after.is_some(),
+            limit
+        ],
+        |r| Ok((product_from_row(r)?, r.get(7)?)),
+    )?
+    .collect()
+}
+
+/// Whether a category exists.
+pub fn category_exists(conn: &Connection, slug: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM categories WHERE slug = ?1)",
+        [slug],
+        |r| r.get(0),
+    )
+}
+
+/// Full-text search over names and descriptions (FTS5), best matches first.
+/// Every word must match, as a prefix.
+pub fn search(
+    conn: &Connection,
+    q: &str,
+    offset: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<Listed>> {
+    let terms: Vec<String> = q
+        .split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(
+        "SELECT p.sku, p.name, p.description, p.category, p.price_minor, p.currency, p.stock, p.rowid
+         FROM products_fts JOIN products p ON p.rowid = products_fts.rowid
+         WHERE products_fts MATCH ?1 ORDER BY products_fts.rank, p.sku LIMIT ?2 OFFSET ?3",
+    )?;
+    stmt.query_map(params![terms.join(" "), limit, offset], |r| {
+        Ok((product_from_row(r)?, r.get(7)?))
+    })?
+    .collect()
+}
+
+/// Changes a product's price or stock; returns the product as it now is.
+pub fn change_product(
+    conn: &Connection,
+    sku: &str,
+    price_minor: Option<i64>,
+    stock: Option<i64>,
+) -> rusqlite::Result<Option<Product>> {
+    conn.execute(
+        "UPDATE products SET price_minor = COALESCE(?2, price_minor), stock = COALESCE(?3, stock) WHERE sku = ?1",
+        params![sku, price_minor, stock],
+    )?;
+    product(conn, sku)
 }
 
 pub fn categories(conn: &Connection) -> rusqlite::Result<Vec<Category>> {
@@ -313,9 +443,40 @@ mod tests {
                 .sum::<i64>(),
             1200
         );
-        let page = products(&conn, Some("kitchen"), Some("KIT-0010"), 5).unwrap();
-        assert_eq!(page.first().map(|p| p.sku.as_str()), Some("KIT-0011"));
-        assert!(page.iter().all(|p| p.category == "kitchen"));
+        let first = products(&conn, Some("kitchen"), Sort::Price, None, 3).unwrap();
+        assert!(
+            first
+                .windows(2)
+                .all(|w| w[0].0.price.amount_minor <= w[1].0.price.amount_minor)
+        );
+        let (last, rowid) = first.last().cloned().unwrap();
+        let after = After {
+            sku: last.sku.clone(),
+            name: last.name.clone(),
+            price: last.price.amount_minor,
+            rowid,
+        };
+        let next = products(&conn, Some("kitchen"), Sort::Price, Some(&after), 3).unwrap();
+        assert!(next.iter().all(|(p, _)| (p.price.amount_minor, &p.sku) > (last.price.amount_minor, &last.sku)));
+        let newest = products(&conn, None, Sort::Newest, None, 2).unwrap();
+        assert!(newest[0].1 > newest[1].1);
+        let hits = search(&conn, "OAK", 0, 500).unwrap();
+        assert_eq!(
+            hits.len(),
+            110,
+            "every oak product, as a word of name or description"
+        );
+        let prefix = search(&conn, "stonew kitch", 0, 500).unwrap();
+        assert!(!prefix.is_empty());
+        assert!(
+            prefix
+                .iter()
+                .all(|(p, _)| p.name.contains("Stoneware") && p.category == "kitchen")
+        );
+        assert!(
+            search(&conn, "\" OR * NEAR(", 0, 5).is_ok(),
+            "FTS syntax in a query is neutralised"
+        );
     }
 
     #[test]

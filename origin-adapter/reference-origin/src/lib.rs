@@ -2,21 +2,23 @@
 //! region over embedded SQLite, with order writes behind origin-adapter's
 //! verifying layer. Start it with [`run`]; build its router with [`app`].
 
+pub mod catalog;
+pub mod cursor;
 pub mod db;
+pub mod hooks;
 pub mod seed;
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use origin_adapter::keys::KeyRing;
 use origin_adapter::layer::{Clock, VerifiedEdge, VerifyEdgeLayer};
-use origin_adapter::wire::{OrderRequest, PROBLEM_JSON, Problem, ProductPage, paths};
+use origin_adapter::wire::{OrderRequest, PROBLEM_JSON, Problem, paths};
 use rusqlite::Connection;
-use serde::Deserialize;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
@@ -27,7 +29,49 @@ pub struct AppState {
     /// origin's load is a test's or a laptop's.
     pub db: Arc<Mutex<Connection>>,
     pub clock: Clock,
+    /// The Cache-Control catalog answers carry; `None` sends none.
+    pub catalog_cache_control: Option<Arc<str>>,
+    /// Seals pagination cursors (kept in the database).
+    pub cursor_key: Arc<[u8]>,
+    pub hooks: Arc<hooks::Hooks>,
+    /// Price and stock changes, and the purges they send; `None` disables.
+    pub back_office: Option<BackOffice>,
+    /// For calls to the edge (purges).
+    pub http: reqwest::Client,
 }
+
+/// The back office: who may change the catalog, and whom to tell.
+#[derive(Clone)]
+pub struct BackOffice {
+    pub admin_token: String,
+    pub edge_purge_url: Option<String>,
+    /// This origin's own key for signing purges (never the edge's).
+    pub signing_key: Option<origin_adapter::keys::SigningKey>,
+}
+
+impl AppState {
+    /// State over an open database, with the defaults a test or a laptop wants.
+    pub fn new(region: &str, conn: Connection, clock: Clock) -> rusqlite::Result<Self> {
+        let cursor_key: Arc<[u8]> = db::cursor_secret(&conn)?.into();
+        Ok(Self {
+            region: region.into(),
+            db: Arc::new(Mutex::new(conn)),
+            clock,
+            catalog_cache_control: Some(DEFAULT_CATALOG_CACHE_CONTROL.into()),
+            cursor_key,
+            hooks: Arc::default(),
+            back_office: None,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// What catalog answers say to caches unless configured otherwise (RFC 5861).
+pub const DEFAULT_CATALOG_CACHE_CONTROL: &str =
+    "public, max-age=60, stale-while-revalidate=60, stale-if-error=86400";
 
 /// An error a handler answers with, rendered as an RFC 9457 problem.
 #[derive(Debug)]
@@ -66,73 +110,8 @@ async fn with_db<T: Send + 'static>(
     .map_err(ApiError::internal)?
 }
 
-/// Catalog responses may be cached by the edge; the windows follow RFC 5861.
-const CATALOG_CACHE_CONTROL: &str =
-    "public, max-age=60, stale-while-revalidate=30, stale-if-error=86400";
-
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok", "region": &*state.region }))
-}
-
-async fn product(
-    State(state): State<AppState>,
-    Path(sku): Path<String>,
-) -> Result<Response, ApiError> {
-    let found = with_db(&state, move |c| {
-        db::product(c, &sku)
-            .map(|p| (sku, p))
-            .map_err(ApiError::internal)
-    })
-    .await?;
-    match found {
-        (_, Some(p)) => {
-            Ok(([(header::CACHE_CONTROL, CATALOG_CACHE_CONTROL)], Json(p)).into_response())
-        }
-        (sku, None) => Err(ApiError(
-            StatusCode::NOT_FOUND,
-            format!("no product with SKU {sku:?}"),
-        )),
-    }
-}
-
-#[derive(Deserialize)]
-struct ProductQuery {
-    category: Option<String>,
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
-async fn products(
-    State(state): State<AppState>,
-    Query(q): Query<ProductQuery>,
-) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(24);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            "limit must be between 1 and 100".into(),
-        ));
-    }
-    let page = with_db(&state, move |c| {
-        let mut products = db::products(c, q.category.as_deref(), q.cursor.as_deref(), limit + 1)
-            .map_err(ApiError::internal)?;
-        let more = products.len() as i64 > limit;
-        products.truncate(limit as usize);
-        let next_cursor = more
-            .then(|| products.last().map(|p| p.sku.clone()))
-            .flatten();
-        Ok(ProductPage {
-            products,
-            next_cursor,
-        })
-    })
-    .await?;
-    Ok(([(header::CACHE_CONTROL, CATALOG_CACHE_CONTROL)], Json(page)).into_response())
-}
-
-async fn categories(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let list = with_db(&state, |c| db::categories(c).map_err(ApiError::internal)).await?;
-    Ok(([(header::CACHE_CONTROL, CATALOG_CACHE_CONTROL)], Json(list)).into_response())
 }
 
 async fn place_order(
@@ -235,14 +214,29 @@ pub fn app(state: AppState, edge_keys: KeyRing, test_hooks: bool) -> Router {
             state.clock.clone(),
             MAX_WRITE_BODY,
         ));
+    let mut reads = Router::new()
+        .route(paths::CATEGORIES, get(catalog::categories))
+        .route(paths::PRODUCTS, get(catalog::products))
+        .route(paths::SEARCH, get(catalog::search))
+        .route(
+            &format!("{}{{sku}}", paths::PRODUCT_PREFIX),
+            get(catalog::product).patch(catalog::change),
+        );
+    if test_hooks {
+        reads = reads.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hooks::catalog_faults,
+        ));
+    }
     let mut router = Router::new()
         .route(paths::HEALTH, get(health))
-        .route(paths::CATEGORIES, get(categories))
-        .route(paths::PRODUCTS, get(products))
-        .route(&format!("{}{{sku}}", paths::PRODUCT_PREFIX), get(product))
+        .merge(reads)
         .merge(writes);
     if test_hooks {
-        router = router.route("/_test/orders/count", get(order_count));
+        router = router
+            .route("/_test/orders/count", get(order_count))
+            .route("/_test/faults", post(hooks::set_faults))
+            .route("/_test/requests", get(hooks::requests));
     }
     router.fallback(not_found).with_state(state)
 }
@@ -282,11 +276,7 @@ mod tests {
 
     fn router(key: &SigningKey) -> Router {
         let conn = db::open(std::path::Path::new(":memory:"), "USD").unwrap();
-        let state = AppState {
-            region: "us".into(),
-            db: Arc::new(Mutex::new(conn)),
-            clock: Arc::new(|| NOW),
-        };
+        let state = AppState::new("us", conn, Arc::new(|| NOW)).unwrap();
         app(
             state,
             KeyRing::from_config(&key.verifying_entry().to_config()).unwrap(),

@@ -1,12 +1,11 @@
 //! `reference-origin`: one region's catalog and orders services.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use clap::Parser;
-use origin_adapter::keys::KeyRing;
-use reference_origin::{AppState, app, db, run, system_clock};
+use origin_adapter::keys::{KeyRing, SigningKey};
+use reference_origin::{AppState, BackOffice, app, db, run, system_clock};
 
 #[derive(Parser)]
 #[command(about = "A reference regional origin over embedded SQLite")]
@@ -26,7 +25,19 @@ struct Args {
     /// The currency of the seeded price list.
     #[arg(long, env = "ORIGIN_CURRENCY", default_value = "USD")]
     currency: String,
-    /// Serve test-only introspection routes under /_test (never in production).
+    /// The Cache-Control of catalog answers (RFC 9111/5861); `none` sends none.
+    #[arg(long, env = "ORIGIN_CATALOG_CACHE_CONTROL", default_value = reference_origin::DEFAULT_CATALOG_CACHE_CONTROL)]
+    catalog_cache_control: String,
+    /// Bearer token of the back office (`PATCH /catalog/products/{sku}`); unset disables it.
+    #[arg(long, env = "ORIGIN_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// The edge's purge endpoint, e.g. `https://shop.example/api/purge`.
+    #[arg(long, env = "EDGE_PURGE_URL")]
+    edge_purge_url: Option<String>,
+    /// This origin's own signing key for purges: `<key id>:<base64url seed>`.
+    #[arg(long, env = "ORIGIN_SIGNING_KEY")]
+    origin_signing_key: Option<String>,
+    /// Serve test-only introspection and fault switches under /_test (never in production).
     #[arg(long)]
     test_hooks: bool,
 }
@@ -40,11 +51,25 @@ async fn main() -> anyhow::Result<()> {
     }
     let conn = db::open(&args.data, &args.currency)
         .with_context(|| format!("opening ORIGIN_DATA {}", args.data.display()))?;
-    let state = AppState {
-        region: args.region.clone().into(),
-        db: Arc::new(Mutex::new(conn)),
-        clock: system_clock(),
+    let mut state =
+        AppState::new(&args.region, conn, system_clock()).context("reading the cursor secret")?;
+    state.catalog_cache_control = match args.catalog_cache_control.as_str() {
+        "none" => None,
+        cc => Some(cc.into()),
     };
+    if let Some(admin_token) = args.admin_token.filter(|t| t.len() >= 16) {
+        let signing_key = match &args.origin_signing_key {
+            Some(k) => Some(
+                SigningKey::from_config(k).context("ORIGIN_SIGNING_KEY (--origin-signing-key)")?,
+            ),
+            None => None,
+        };
+        state.back_office = Some(BackOffice {
+            admin_token,
+            edge_purge_url: args.edge_purge_url,
+            signing_key,
+        });
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding ORIGIN_LISTEN {}", args.listen))?;

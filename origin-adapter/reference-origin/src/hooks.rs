@@ -1,0 +1,95 @@
+//! Test-only hooks, present only when the origin starts with `--test-hooks`:
+//! a count of catalog requests (to prove the edge's caching) and fault
+//! switches (added latency, error responses) to prove its fallbacks.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Default)]
+pub struct Hooks {
+    latency_ms: AtomicU64,
+    fail_status: AtomicU16,
+    /// Catalog requests by path and query, as received.
+    requests: Mutex<HashMap<String, u64>>,
+}
+
+/// `POST /_test/faults`: what the catalog routes should do from now on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// An error status (500-599) to answer with instead, or 0 for none.
+    #[serde(default)]
+    pub fail_status: u16,
+}
+
+/// Counts the request, then applies the configured faults.
+pub async fn catalog_faults(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let hooks = &state.hooks;
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    if let Ok(mut counts) = hooks.requests.lock() {
+        *counts.entry(target).or_default() += 1;
+    }
+    let latency = hooks.latency_ms.load(Ordering::SeqCst);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    match StatusCode::from_u16(hooks.fail_status.load(Ordering::SeqCst)) {
+        Ok(status) if status.is_server_error() => {
+            ApiError(status, "fault injected by /_test/faults".into()).into_response()
+        }
+        _ => next.run(request).await,
+    }
+}
+
+pub async fn set_faults(
+    State(state): State<AppState>,
+    Json(faults): Json<Faults>,
+) -> Result<StatusCode, ApiError> {
+    if faults.fail_status != 0 && !(500..=599).contains(&faults.fail_status) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "fail_status must be 0 or 500-599".into(),
+        ));
+    }
+    state
+        .hooks
+        .latency_ms
+        .store(faults.latency_ms.min(120_000), Ordering::SeqCst);
+    state
+        .hooks
+        .fail_status
+        .store(faults.fail_status, Ordering::SeqCst);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn requests(State(state): State<AppState>) -> Json<HashMap<String, u64>> {
+    Json(
+        state
+            .hooks
+            .requests
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default(),
+    )
+}
