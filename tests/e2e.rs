@@ -22,6 +22,9 @@ use origin_adapter::wire::{OrderLine, OrderRequest, Product};
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
+#[path = "e2e/catalog.rs"]
+mod catalog;
+
 type Outcome = Result<(), Failed>;
 
 fn client() -> Client {
@@ -573,6 +576,42 @@ fn main() {
     type Scenario = fn(&System) -> Outcome;
     let shared_scenarios: Vec<(&str, Scenario)> = vec![
         (
+            "catalog::purge_after_a_price_change_reaches_product_and_listing",
+            catalog::purge_after_a_price_change_reaches_product_and_listing,
+        ),
+        (
+            "catalog::concurrent_misses_reach_the_origin_once",
+            catalog::concurrent_misses_reach_the_origin_once,
+        ),
+        (
+            "catalog::if_none_match_gives_304",
+            catalog::if_none_match_gives_304,
+        ),
+        (
+            "catalog::equivalent_urls_share_one_entry",
+            catalog::equivalent_urls_share_one_entry,
+        ),
+        (
+            "catalog::no_customer_data_in_shared_answers",
+            catalog::no_customer_data_in_shared_answers,
+        ),
+        (
+            "catalog::bad_queries_name_the_parameter",
+            catalog::bad_catalog_queries_name_the_parameter,
+        ),
+        (
+            "catalog::search_and_categories_are_cached",
+            catalog::search_and_categories_are_cached,
+        ),
+        (
+            "catalog::unknown_skus_are_negatively_cached",
+            catalog::unknown_skus_are_negatively_cached,
+        ),
+        (
+            "catalog::only_signed_purges_are_obeyed",
+            catalog::only_signed_purges_are_obeyed,
+        ),
+        (
             "cart::concurrent_adds_to_one_cart_lose_nothing",
             concurrent_adds_to_one_cart_lose_nothing,
         ),
@@ -662,6 +701,10 @@ fn main() {
             })
         })
         .collect();
+    trials.push(Trial::test(
+        "isolated::catalog_stale_answers_when_the_origin_fails_or_hangs",
+        catalog::stale_answers_when_the_origin_fails_or_hangs,
+    ));
     trials.push(Trial::test(
         "isolated::cart_survives_a_restart_of_wrangler_dev",
         cart_survives_a_restart_of_wrangler_dev,

@@ -4,11 +4,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
-use futures::FutureExt as _;
-use futures::future::{LocalBoxFuture, Shared};
+use std::time::Duration;
+
 use origin_adapter::wire::Product;
-use worker::{Cache, Context, Headers, Method, Request, RequestInit, Response};
+use worker::{Cache, Context, Delay, Headers, Method, Request, RequestInit, Response};
 
 use super::{internal, now_ms, origin};
 use crate::catalog::freshness::{Freshness, Windows, freshness, windows_for};
@@ -50,10 +51,36 @@ pub(crate) struct CatalogAnswer {
 /// waiter sees the same outcome).
 type Fetch = Result<(Entry, bool, i64), EdgeError>;
 
+/// Where a leading request leaves its fetch's result for the others.
+enum Slot {
+    Pending,
+    Done(Fetch),
+    /// The leader went away without a result; waiters fetch for themselves.
+    Abandoned,
+}
+
 thread_local! {
     /// Origin fetches under way in this isolate, by cache key: concurrent
     /// misses for one key wait on the same fetch.
-    static IN_FLIGHT: RefCell<HashMap<String, Shared<LocalBoxFuture<'static, Fetch>>>> = RefCell::new(HashMap::new());
+    static IN_FLIGHT: RefCell<HashMap<String, Rc<RefCell<Slot>>>> = RefCell::new(HashMap::new());
+}
+
+/// Removes the leader's slot however the leader ends; if it ends without a
+/// result (its request was cancelled) the waiters are told to fetch.
+struct Leading {
+    key: String,
+    slot: Rc<RefCell<Slot>>,
+}
+
+impl Drop for Leading {
+    fn drop(&mut self) {
+        IN_FLIGHT.with(|m| m.borrow_mut().remove(&self.key));
+        if let Ok(mut slot) = self.slot.try_borrow_mut()
+            && matches!(*slot, Slot::Pending)
+        {
+            *slot = Slot::Abandoned;
+        }
+    }
 }
 
 async fn lookup(cache: &Cache, key: &str) -> Option<Entry> {
@@ -222,22 +249,30 @@ async fn fetch_and_store(config: EdgeConfig, query: CatalogQuery) -> Fetch {
 async fn coalesced(config: &EdgeConfig, query: &CatalogQuery) -> Fetch {
     let key = query.canonical();
     let existing = IN_FLIGHT.with(|m| m.borrow().get(&key).cloned());
-    let shared = match existing {
-        Some(shared) => shared,
-        None => {
-            let (config, query, done) = (config.clone(), query.clone(), key.clone());
-            let shared = async move {
-                let result = fetch_and_store(config, query).await;
-                IN_FLIGHT.with(|m| m.borrow_mut().remove(&done));
-                result
+    if let Some(slot) = existing {
+        // The fetch runs in the leader's request. workerd ties I/O to the
+        // request that made it, so a waiter is never woken by the leader:
+        // it looks at the slot on its own timer, and does its own I/O after.
+        loop {
+            Delay::from(Duration::from_millis(10)).await;
+            let state = match &*slot.borrow() {
+                Slot::Pending => None,
+                Slot::Done(result) => Some(Some(result.clone())),
+                Slot::Abandoned => Some(None),
+            };
+            match state {
+                None => continue,
+                Some(Some(result)) => return result,
+                Some(None) => return fetch_and_store(config.clone(), query.clone()).await,
             }
-            .boxed_local()
-            .shared();
-            IN_FLIGHT.with(|m| m.borrow_mut().insert(key, shared.clone()));
-            shared
         }
-    };
-    shared.await
+    }
+    let slot = Rc::new(RefCell::new(Slot::Pending));
+    IN_FLIGHT.with(|m| m.borrow_mut().insert(key.clone(), slot.clone()));
+    let leading = Leading { key, slot };
+    let result = fetch_and_store(config.clone(), query.clone()).await;
+    *leading.slot.borrow_mut() = Slot::Done(result.clone());
+    result
 }
 
 /// Reads `query` through the cache, deciding with [`freshness`] what the
