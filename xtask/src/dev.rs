@@ -68,10 +68,12 @@ pub fn run() -> Result<()> {
         ..SystemOptions::default()
     })?;
     let edge = system.edge_url.clone();
+    let token = system.admin_token.clone();
     println!(
-        "\nThe storefront edge is up.\n\n  open      {edge}/api/products/KIT-0001\n  edge      {edge}  (wrangler dev / workerd; Durable Object state in .data/wrangler)\n  origin us {}  (SQLite .data/origin-us.sqlite3)\n  origin eu {}  (SQLite .data/origin-eu.sqlite3)\n\nTry:\n  curl -i {edge}/api/products/KIT-0001\n  curl -i -c /tmp/cart.txt -H 'content-type: application/json' -d '{{\"sku\":\"KIT-0001\",\"quantity\":2}}' {edge}/api/cart/items\n  curl -i -b /tmp/cart.txt {edge}/api/cart\n  curl -i -b /tmp/cart.txt -X POST {edge}/api/cart/checkout\n\nCtrl-C stops everything.",
+        "\nThe storefront edge is up.\n\n  open      {edge}/api/products/KIT-0001\n  edge      {edge}  (wrangler dev / workerd; Durable Object state in .data/wrangler)\n  origin us {}  (SQLite .data/origin-us.sqlite3)\n  origin eu {}  (SQLite .data/origin-eu.sqlite3)\n\nTry:\n  curl -i {edge}/api/products/KIT-0001\n  curl -i -c /tmp/cart.txt -H 'content-type: application/json' -d '{{\"sku\":\"KIT-0001\",\"quantity\":2}}' {edge}/api/cart/items\n  curl -i -b /tmp/cart.txt {edge}/api/cart\n  curl -i -b /tmp/cart.txt -X POST {edge}/api/cart/checkout\n\n\nBack office (changes a price, then the origin purges the edge):\n  curl -i -X PATCH -H 'authorization: Bearer {token}' -H 'content-type: application/json' -d '{{\"price_minor\":1999}}' {}/catalog/products/KIT-0001\n\nCtrl-C stops everything.",
         system.origin_url("us").unwrap_or_default(),
         system.origin_url("eu").unwrap_or_default(),
+        system.origin_url("us").unwrap_or_default(),
     );
     while !stop.load(Ordering::SeqCst) {
         if system.edge_exited() {

@@ -4,11 +4,13 @@
 //! * `test`  — every check: fmt, clippy (native + wasm32), unit tests,
 //!   end-to-end tests against real `wrangler dev`, deploy dry-run size;
 //! * `build` — install pinned tools and build the Worker;
-//! * `tools` — install pinned tools only.
+//! * `tools` — install pinned tools only;
+//! * `bench` — catalog read figures (prints numbers, never fails on speed).
 //!
 //! Each installs what is missing first, under the repository (`.tools/`,
 //! `node_modules/`), and is quick when everything is already there.
 
+mod bench;
 mod build;
 mod dev;
 mod run;
@@ -17,17 +19,19 @@ mod tools;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <dev|test|build|tools>
+const USAGE: &str = "usage: cargo xtask <dev|test|bench|build|tools>
 
   dev     build the Worker, start origins (us, eu) and wrangler dev; Ctrl-C stops all
   test    fmt, clippy (native + wasm32), unit tests, end-to-end tests, deploy dry-run size
   build   install the pinned tools and build the Worker (edge/build/)
-  tools   install the pinned tools only";
+  tools   install the pinned tools only
+  bench   catalog read throughput and origin requests under a Zipf workload (prints numbers)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::run(),
+        Some("bench") => bench::run(),
         Some("test") => test::run(),
         Some("build") => tools::ensure().and_then(|t| build::worker(&t)),
         Some("tools") => tools::ensure().map(drop),

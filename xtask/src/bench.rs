@@ -1,0 +1,215 @@
+//! `cargo xtask bench`: catalog reads through the edge, printing numbers.
+//! It measures, it does not judge: nothing here fails on a slow machine.
+//!
+//! The edge runs under `wrangler dev`, whose proxy and second workerd
+//! process cap throughput well below what workerd alone serves; the figures
+//! are a floor for the Worker, and the origin-request ratios are exact.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use e2e::{System, SystemOptions};
+
+use crate::{build, tools};
+
+const CLIENTS: usize = 16;
+const CACHED_READ_SECONDS: u64 = 10;
+const ZIPF_READS: usize = 10_000;
+/// Seeded so runs compare like with like.
+const SEED: u64 = 0x5EED_CAFE;
+
+/// xorshift64*: enough randomness to pick SKUs, reproducible by seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Zipf(s = 1.0) over `n` ranks: the cumulative distribution to sample from.
+fn zipf_cdf(n: usize) -> Vec<f64> {
+    let weights: Vec<f64> = (1..=n).map(|k| 1.0 / k as f64).collect();
+    let total: f64 = weights.iter().sum();
+    let mut acc = 0.0;
+    weights
+        .iter()
+        .map(|w| {
+            acc += w / total;
+            acc
+        })
+        .collect()
+}
+
+fn sample(cdf: &[f64], rng: &mut Rng) -> usize {
+    let u = rng.next_f64();
+    cdf.partition_point(|c| *c < u).min(cdf.len() - 1)
+}
+
+fn all_skus() -> Vec<String> {
+    let prefixes = [
+        "KIT", "COF", "OUT", "APP", "FOO", "HOM", "GAR", "OFF", "AUD", "FIT", "TOY", "BAT",
+    ];
+    prefixes
+        .iter()
+        .flat_map(|p| (1..=100).map(move |i| format!("{p}-{i:04}")))
+        .collect()
+}
+
+fn origin_product_requests(client: &reqwest::blocking::Client, sys: &System) -> Result<u64> {
+    let url = format!(
+        "{}/_test/requests",
+        sys.origin_url("us").unwrap_or_default()
+    );
+    let counts: serde_json::Value = client.get(url).send()?.json()?;
+    Ok(counts
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.starts_with("/catalog/products/"))
+                .filter_map(|(_, v)| v.as_u64())
+                .sum()
+        })
+        .unwrap_or(0))
+}
+
+/// Reads `paths` with `CLIENTS` threads; returns latencies in microseconds.
+fn load(
+    edge: &str,
+    paths: Arc<Vec<String>>,
+    deadline: Option<Duration>,
+) -> Result<(Vec<u64>, Duration, usize)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|worker| {
+            let (edge, paths, stop) = (edge.to_owned(), paths.clone(), stop.clone());
+            std::thread::spawn(move || -> (Vec<u64>, usize) {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap_or_default();
+                let (mut latencies, mut errors) = (Vec::new(), 0);
+                let mut i = worker;
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(path) = paths.get(i % paths.len()) else {
+                        break;
+                    };
+                    if deadline.is_none() && i >= paths.len() {
+                        break;
+                    }
+                    let t = Instant::now();
+                    match client
+                        .get(format!("{edge}{path}"))
+                        .send()
+                        .and_then(|r| r.bytes().map(|_| ()))
+                    {
+                        Ok(()) => latencies.push(t.elapsed().as_micros() as u64),
+                        Err(_) => errors += 1,
+                    }
+                    i += CLIENTS;
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    if let Some(d) = deadline {
+        std::thread::sleep(d);
+        stop.store(true, Ordering::Relaxed);
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for w in workers {
+        let (l, e) = w
+            .join()
+            .map_err(|_| anyhow::anyhow!("a load thread panicked"))?;
+        all.extend(l);
+        errors += e;
+    }
+    all.sort_unstable();
+    Ok((all, started.elapsed(), errors))
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(0) as f64 / 1000.0
+}
+
+pub fn run() -> Result<()> {
+    let tools = tools::ensure()?;
+    build::worker(&tools)?;
+    build::origin(&tools)?;
+    println!("\n==> starting origins and wrangler dev (scratch state)");
+    // The origins' catalog Cache-Control can be varied to see how the
+    // freshness lifetime drives revalidations (`BENCH_ORIGIN_CACHE_CONTROL`).
+    let origin_cache_control = std::env::var("BENCH_ORIGIN_CACHE_CONTROL").ok();
+    if let Some(cc) = &origin_cache_control {
+        println!("origin catalog Cache-Control: {cc}");
+    }
+    let sys = System::start(SystemOptions {
+        origin_cache_control,
+        ..SystemOptions::default()
+    })?;
+    let client = reqwest::blocking::Client::new();
+    let skus = all_skus();
+
+    // 1. Cached product reads: 100 hot SKUs, warmed, then read for a while.
+    let hot: Vec<String> = skus
+        .iter()
+        .take(100)
+        .map(|s| format!("/api/products/{s}"))
+        .collect();
+    load(&sys.edge_url, Arc::new(hot.clone()), None)?;
+    let (lat, took, errors) = load(
+        &sys.edge_url,
+        Arc::new(hot),
+        Some(Duration::from_secs(CACHED_READ_SECONDS)),
+    )?;
+    println!(
+        "\ncached product reads ({CLIENTS} clients, {CACHED_READ_SECONDS} s): {} requests, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
+        lat.len(),
+        lat.len() as f64 / took.as_secs_f64(),
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+    );
+
+    // 2. Zipf(1.0) over the whole catalog: origin requests per 10,000 reads.
+    let cdf = zipf_cdf(skus.len());
+    let mut rng = Rng(SEED);
+    let zipf = |rng: &mut Rng| -> Vec<String> {
+        (0..ZIPF_READS)
+            .map(|_| format!("/api/products/{}", skus[sample(&cdf, rng)]))
+            .collect()
+    };
+    let before = origin_product_requests(&client, &sys).context("reading origin counters")?;
+    let (lat, _, errors) = load(&sys.edge_url, Arc::new(zipf(&mut rng)), None)?;
+    let cold = origin_product_requests(&client, &sys)? - before;
+    println!(
+        "zipf(1.0), 10,000 reads, cache as left by step 1: {cold} origin requests ({:.1} per 1,000 reads), p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
+        cold as f64 / 10.0,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99)
+    );
+    let all: Vec<String> = skus.iter().map(|s| format!("/api/products/{s}")).collect();
+    load(&sys.edge_url, Arc::new(all), None)?;
+    let before = origin_product_requests(&client, &sys)?;
+    let (lat, _, errors) = load(&sys.edge_url, Arc::new(zipf(&mut rng)), None)?;
+    let warm = origin_product_requests(&client, &sys)? - before;
+    println!(
+        "zipf(1.0), 10,000 reads, warm (every SKU read once before): {warm} origin requests ({:.2} per 1,000 reads), p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
+        warm as f64 / 10.0,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99)
+    );
+    println!(
+        "\nmachine: {} cores; edge under wrangler dev; figures vary ±10% run to run",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    Ok(())
+}
