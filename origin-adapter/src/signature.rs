@@ -95,6 +95,15 @@ impl RequestView<'_> {
     }
 }
 
+/// The `@authority` of a URL's host and explicit port (a default port, which
+/// URL parsers report as absent, is left out as RFC 9421 §2.2.3 asks).
+pub fn authority(host: &str, port: Option<u16>) -> String {
+    match port {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
 /// Signature parameters this contract uses (RFC 9421 §2.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureParams {

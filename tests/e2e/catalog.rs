@@ -217,6 +217,20 @@ pub fn bad_catalog_queries_name_the_parameter(sys: &System) -> Outcome {
     expect_problem(get(sys, &long)?, 400)?;
     expect_problem(get(sys, "/api/products/%FF%FE")?, 400)?;
     expect_problem(get(sys, "/api/products/NOPE-0001")?, 404)?;
+    let post = client()
+        .post(format!("{}/api/products", sys.edge_url))
+        .send()?;
+    let allow = header(&post, "allow");
+    expect_problem(post, 405)?;
+    check(allow == "GET, HEAD", format!("Allow: {allow:?}"))?;
+    let head = client()
+        .head(format!("{}/api/products/KIT-0001", sys.edge_url))
+        .send()?;
+    check(
+        head.status() == 200 && !header(&head, "etag").is_empty(),
+        format!("HEAD: {}", head.status()),
+    )?;
+    check(head.bytes()?.is_empty(), "HEAD has no body")?;
 
     // A genuine cursor works; the same cursor altered does not.
     let page: Value = get(sys, "/api/products?category=office&limit=5")?.json()?;

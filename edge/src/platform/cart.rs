@@ -154,10 +154,8 @@ pub(crate) async fn checkout(
     let url = format!("{}{}", config.default_origin(), paths::ORDERS);
     let parsed =
         Url::parse(&url).map_err(|_| EdgeError::new(500, "the orders origin URL is invalid"))?;
-    let authority = match parsed.port() {
-        Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
-        None => parsed.host_str().unwrap_or_default().to_owned(),
-    };
+    let authority =
+        origin_adapter::signature::authority(parsed.host_str().unwrap_or_default(), parsed.port());
     let nonce = base64_nonce(random::<16>()?);
     let write = ForwardedWrite {
         method: "POST",

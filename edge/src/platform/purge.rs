@@ -56,10 +56,8 @@ pub(crate) async fn purge(mut req: Request, config: &EdgeConfig) -> Result<Respo
         .map(|(_, v)| v.as_str());
     let digest = digest.ok_or_else(|| unauthorized("the purge has no Content-Digest"))?;
     verify_content_digest(digest, &body).map_err(|e| unauthorized(e.to_string()))?;
-    let authority = match url.port() {
-        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
-        None => url.host_str().unwrap_or_default().to_owned(),
-    };
+    let authority =
+        origin_adapter::signature::authority(url.host_str().unwrap_or_default(), url.port());
     let view = RequestView {
         method: "POST",
         authority: &authority,

@@ -251,10 +251,10 @@ async fn notify_edge(
     };
     let result = async {
         let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
-        let authority = match parsed.port() {
-            Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
-            None => parsed.host_str().unwrap_or_default().to_owned(),
-        };
+        let authority = origin_adapter::signature::authority(
+            parsed.host_str().unwrap_or_default(),
+            parsed.port(),
+        );
         let body = serde_json::to_vec(&PurgeRequest {
             skus: vec![product.sku.clone()],
             categories: vec![product.category.clone()],
