@@ -269,25 +269,40 @@ pub fn bad_catalog_queries_name_the_parameter(sys: &System) -> Outcome {
 }
 
 pub fn search_and_categories_are_cached(sys: &System) -> Outcome {
+    let search: Value = get(sys, "/api/search?q=walnut%20lamp")?.json()?;
+    let found = search["products"].as_array().cloned().unwrap_or_default();
+    check(!found.is_empty(), format!("search found nothing: {search}"))?;
+    check(
+        found.iter().all(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("Walnut") && n.contains("Lamp"))
+        }),
+        format!("search matched something else: {search}"),
+    )?;
+    let categories: Value = get(sys, "/api/categories")?.json()?;
+    check(
+        categories.as_array().is_some_and(|c| c.len() == 12),
+        format!("categories: {categories}"),
+    )?;
     for path in ["/api/search?q=walnut%20lamp", "/api/categories"] {
-        let first = get(sys, path)?;
-        check(first.status() == 200, format!("{path}: {}", first.status()))?;
-        let body: Value = first.json()?;
+        // A concurrent scenario's purge may remove the category list between
+        // two reads; a third read is then a hit again.
+        let mut hit = None;
+        for _ in 0..3 {
+            let again = get(sys, path)?;
+            if header(&again, "cache-status").contains(";hit") {
+                hit = Some(again);
+                break;
+            }
+        }
+        let hit = hit.ok_or_else(|| format!("{path} was never served from the cache"))?;
         check(
-            !body.as_array().map(|a| a.is_empty()).unwrap_or(false),
-            format!("{path}: {body}"),
-        )?;
-        let second = get(sys, path)?;
-        check(
-            header(&second, "cache-status").contains(";hit"),
-            format!("{path} second read"),
-        )?;
-        check(
-            !header(&second, "cache-tag").is_empty(),
+            !header(&hit, "cache-tag").is_empty(),
             "entries carry Cache-Tag",
         )?;
         check(
-            header(&second, "server-timing").starts_with("edge;dur="),
+            header(&hit, "server-timing").starts_with("edge;dur="),
             "Server-Timing",
         )?;
     }
