@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod request_body;
 pub mod routes;
+pub mod session;
 
 mod platform;
 

@@ -139,7 +139,47 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted.get(i).copied().unwrap_or(0) as f64 / 1000.0
 }
 
+/// Native cost of opening a session token, as the edge does per request.
+pub fn session_verify() -> Result<()> {
+    use edge::session::token::{SessionClaims, SessionKeys};
+    let keys = SessionKeys::from_config("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", "")
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let claims = SessionClaims {
+        sub: "user-1".into(),
+        roles: vec!["customer".into()],
+        region: "eu".into(),
+        sid: "0123456789abcdef0123456789abcdef".into(),
+        iat: 1_000,
+        idle_exp: 2_800,
+        exp: 44_200,
+    };
+    let token = keys.seal(&claims).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    const N: u32 = 20_000;
+    let started = Instant::now();
+    for _ in 0..N {
+        std::hint::black_box(keys.open(std::hint::black_box(&token), 1_001))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let per = started.elapsed().as_secs_f64() * 1e6 / f64::from(N);
+    println!(
+        "session token open (PASETO v4.local, native, {N} opens): {per:.2} µs each ({} byte cookie)",
+        token.len()
+    );
+    Ok(())
+}
+
 pub fn run() -> Result<()> {
+    e2e::process::stop_children_on_signal()?;
+    // Optimised code for a per-request cost: `cargo xtask` itself is a debug build.
+    crate::run::status(std::process::Command::new("cargo").args([
+        "run",
+        "--quiet",
+        "--release",
+        "--package",
+        "xtask",
+        "--",
+        "bench-session",
+    ]))?;
     let tools = tools::ensure()?;
     build::worker(&tools)?;
     build::origin(&tools)?;

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::run(),
         Some("bench") => bench::run(),
+        Some("bench-session") => bench::session_verify(),
         Some("test") => test::run(),
         Some("build") => tools::ensure().and_then(|t| build::worker(&t)),
         Some("tools") => tools::ensure().map(drop),
