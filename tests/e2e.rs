@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 #[path = "e2e/catalog.rs"]
 mod catalog;
+#[path = "e2e/session.rs"]
+mod session;
 
 type Outcome = Result<(), Failed>;
 
@@ -575,6 +577,23 @@ fn main() {
     }
     type Scenario = fn(&System) -> Outcome;
     let shared_scenarios: Vec<(&str, Scenario)> = vec![
+        ("session::login_whoami_logout", session::login_whoami_logout),
+        (
+            "session::a_new_login_never_keeps_the_old_session",
+            session::a_new_login_never_keeps_the_old_session,
+        ),
+        (
+            "session::wrong_credentials_say_nothing_more",
+            session::wrong_credentials_say_nothing_more,
+        ),
+        (
+            "session::bad_session_cookies_are_anonymous",
+            session::bad_session_cookies_are_anonymous,
+        ),
+        (
+            "session::cross_site_writes_are_refused",
+            session::cross_site_writes_are_refused,
+        ),
         (
             "catalog::purge_after_a_price_change_reaches_product_and_listing",
             catalog::purge_after_a_price_change_reaches_product_and_listing,

@@ -1,7 +1,11 @@
 //! The edge's configuration, parsed and validated once from Worker vars and
 //! secrets. Every error names the key that is wrong.
 
+use std::rc::Rc;
+
 use origin_adapter::keys::{KeyRing, SigningKey};
+
+use crate::session::token::SessionKeys;
 
 use crate::catalog::default_windows;
 use crate::catalog::freshness::Windows;
@@ -37,6 +41,13 @@ pub struct EdgeConfig {
     pub catalog_windows: Vec<(CatalogRoute, Windows)>,
     /// Origins' public keys for signed purges; `None` refuses every purge.
     pub purge_keys: Option<KeyRing>,
+    /// Session keys (current first); `None` refuses logins.
+    pub session_keys: Option<Rc<SessionKeys>>,
+    /// Idle and absolute session lifetimes, seconds.
+    pub session_idle: i64,
+    pub session_absolute: i64,
+    /// Other sites allowed to make cookie-authenticated writes.
+    pub allowed_origins: Vec<String>,
 }
 
 /// A bad or missing configuration key.
@@ -176,6 +187,53 @@ impl EdgeConfig {
             ),
         };
 
+        let session_keys = match get("SESSION_KEY").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(current) => {
+                let previous = get("SESSION_PREVIOUS_KEYS").unwrap_or_default();
+                let keys = SessionKeys::from_config(&current, &previous)
+                    .map_err(|e| err("SESSION_KEY", e))?;
+                Some(Rc::new(keys))
+            }
+        };
+        let seconds = |key: &'static str, default: i64, range: std::ops::RangeInclusive<i64>| {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| {
+                        err(
+                            key,
+                            format!(
+                                "must be whole seconds from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        )
+                    }),
+            }
+        };
+        let session_idle = seconds("SESSION_IDLE_SECONDS", 1800, 60..=86_400)?;
+        let session_absolute = seconds("SESSION_ABSOLUTE_SECONDS", 43_200, 300..=2_592_000)?;
+        let mut allowed_origins = Vec::new();
+        for o in get("ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+        {
+            if !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/') {
+                return Err(err(
+                    "ALLOWED_ORIGINS",
+                    format!("{o:?} is not an origin like https://shop.example"),
+                ));
+            }
+            allowed_origins.push(o.to_owned());
+        }
+
         Ok(Self {
             environment,
             origins,
@@ -185,6 +243,10 @@ impl EdgeConfig {
             catalog_timeout_ms,
             catalog_windows,
             purge_keys,
+            session_keys,
+            session_idle,
+            session_absolute,
+            allowed_origins,
         })
     }
 
@@ -273,6 +335,9 @@ mod tests {
             ("CATALOG_TIMEOUT_MS", "99999"),
             ("CACHE_PRODUCT", "stale-if-error=5"),
             ("ORIGIN_VERIFY_KEYS", "nope"),
+            ("SESSION_KEY", "c2hvcnQ"),
+            ("SESSION_IDLE_SECONDS", "5"),
+            ("ALLOWED_ORIGINS", "evil.example"),
         ] {
             let e = parse(&[(key, value)]).unwrap_err();
             assert_eq!(e.key, key, "{value}: {e}");

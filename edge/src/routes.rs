@@ -10,6 +10,8 @@ pub enum Route {
     Catalog,
     /// An origin's signed purge of cached catalog entries.
     Purge,
+    /// `/api/session`: who am I (GET), log in (POST), log out (DELETE).
+    Session,
     ViewCart,
     AddCartItem,
     Checkout,
@@ -25,6 +27,7 @@ const TABLE: &[(&str, &[&str])] = &[
     ("/api/products/{sku}", &["GET", "HEAD"]),
     ("/api/search", &["GET", "HEAD"]),
     ("/api/purge", &["POST"]),
+    ("/api/session", &["GET", "HEAD", "POST", "DELETE"]),
     ("/api/cart", &["GET", "HEAD"]),
     ("/api/cart/items", &["POST"]),
     ("/api/cart/checkout", &["POST"]),
@@ -63,6 +66,7 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
                 Route::Catalog
             }
             "/api/purge" => Route::Purge,
+            "/api/session" => Route::Session,
             "/api/cart" => Route::ViewCart,
             "/api/cart/items" => Route::AddCartItem,
             "/api/cart/checkout" => Route::Checkout,

@@ -12,6 +12,7 @@ pub mod paths {
     pub const CATEGORIES: &str = "/catalog/categories";
     pub const ORDERS: &str = "/orders";
     pub const SEARCH: &str = "/catalog/search";
+    pub const LOGIN: &str = "/identity/login";
     /// On the edge: where an origin sends signed purges.
     pub const EDGE_PURGE: &str = "/api/purge";
 }
@@ -95,6 +96,23 @@ pub struct PurgeRequest {
 pub struct ProductChange {
     pub price_minor: Option<i64>,
     pub stock: Option<i64>,
+}
+
+/// `POST /identity/login` on an origin, forwarded by the edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Who a customer is, as the identity service vouches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub user_id: String,
+    pub roles: Vec<String>,
+    /// Home region, for data residency.
+    pub region: String,
 }
 
 /// The media type of RFC 9457 problem details.

@@ -239,7 +239,14 @@ impl System {
             let env_file = state_dir.join("edge-secrets.env");
             std::fs::write(
                 &env_file,
-                format!("EDGE_SIGNING_KEY={}\n", signing_key.to_config()),
+                format!(
+                    "EDGE_SIGNING_KEY={}\nSESSION_KEY={}\n",
+                    signing_key.to_config(),
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                        random_bytes()?
+                    )
+                ),
             )?;
             args.push("--env-file".into());
             args.push(env_file.display().to_string());

@@ -33,7 +33,22 @@ fn dev_signing_key(root: &Path) -> Result<SigningKey> {
             key.keyid()
         );
     }
-    let text = std::fs::read_to_string(&path).context("reading .dev.vars")?;
+    let mut text = std::fs::read_to_string(&path).context("reading .dev.vars")?;
+    if !text
+        .lines()
+        .any(|l| l.trim_start().starts_with("SESSION_KEY="))
+    {
+        // Sessions came after the first .dev.vars: add their key.
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| anyhow!("no randomness: {e}"))?;
+        let key = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, seed);
+        if !text.ends_with('\n') && !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!("SESSION_KEY={key}\n"));
+        std::fs::write(&path, &text).context("writing .dev.vars")?;
+        println!("added a session key to .dev.vars");
+    }
     let value = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("EDGE_SIGNING_KEY="))

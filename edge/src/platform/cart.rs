@@ -5,13 +5,12 @@ use durable_objects::cart::Cart;
 use durable_objects::cart::CartLine;
 use durable_objects::cart_api::{self, AddLine, CartView, CheckedOut};
 use durable_objects::respond;
-use origin_adapter::forward::{ForwardedWrite, signed_headers};
 use origin_adapter::wire::paths;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
+use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Stub};
 
-use super::{internal, now_ms, origin, random};
+use super::{internal, origin, random};
 use crate::cart_cookie;
 use crate::checkout::{order_request, origin_outcome};
 use crate::config::EdgeConfig;
@@ -151,50 +150,9 @@ pub(crate) async fn checkout(
     let body = serde_json::to_vec(&order)
         .map_err(|_| EdgeError::new(500, "the edge could not encode the order"))?;
 
-    let url = format!("{}{}", config.default_origin(), paths::ORDERS);
-    let parsed =
-        Url::parse(&url).map_err(|_| EdgeError::new(500, "the orders origin URL is invalid"))?;
-    let authority =
-        origin_adapter::signature::authority(parsed.host_str().unwrap_or_default(), parsed.port());
-    let nonce = base64_nonce(random::<16>()?);
-    let write = ForwardedWrite {
-        method: "POST",
-        authority: &authority,
-        path: parsed.path(),
-        query: parsed.query(),
-        content_type: "application/json",
-        idempotency_key: &key,
-        body: &body,
-    };
-    let signed =
-        signed_headers(&write, &config.signing_key, now_ms() / 1000, &nonce).map_err(|e| {
-            worker::console_error!("edge: could not sign an order: {e}");
-            EdgeError::new(500, "the edge could not sign the order")
-        })?;
-    let headers = Headers::new();
-    for (name, value) in &signed {
-        headers
-            .set(name, value)
-            .map_err(internal("signed the order"))?;
-    }
-    headers
-        .set("accept", "application/json")
-        .map_err(internal("signed the order"))?;
-    let body_js = js_sys::Uint8Array::from(body.as_slice());
-    let request = Request::new_with_init(
-        &url,
-        RequestInit::new()
-            .with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(body_js.into())),
-    )
-    .map_err(internal("built the order request"))?;
-    let mut answer = origin::send(request, config.origin_timeout_ms, "orders service").await?;
-    let answer_body = answer
-        .bytes()
-        .await
-        .map_err(internal("read the orders service's answer"))?;
-    let placed = origin_outcome(answer.status_code(), &answer_body)?;
+    let (status, answer_body) =
+        origin::send_signed(config, paths::ORDERS, &body, &key, "orders service").await?;
+    let placed = origin_outcome(status, &answer_body)?;
 
     let done = CheckedOut {
         cart_id: cart_id.clone(),
@@ -219,9 +177,4 @@ pub(crate) async fn checkout(
         .map_err(internal("read the checked-out cart"))?;
     respond::json(201, &serde_json::json!({ "order": placed, "cart": cart }))
         .map_err(internal("answered"))
-}
-
-fn base64_nonce(bytes: [u8; 16]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -5,6 +5,7 @@ mod cart;
 mod catalog;
 mod origin;
 mod purge;
+mod session;
 
 use durable_objects::respond;
 use wasm_bindgen::{JsCast as _, JsValue};
@@ -106,12 +107,26 @@ async fn handle(
     let dev_routes = env
         .var("ENVIRONMENT")
         .is_ok_and(|v| v.to_string() == "development");
-    match route(&method, url.path(), dev_routes)? {
+    let route = route(&method, url.path(), dev_routes)?;
+    let cookie = req.headers().get("cookie").ok().flatten();
+    if cookie.is_some() && matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        crate::session::rules::check_same_site(
+            &method,
+            true,
+            header("sec-fetch-site").as_deref(),
+            header("origin").as_deref(),
+            &url.origin().ascii_serialization(),
+            &config(env)?.allowed_origins,
+        )?;
+    }
+    match route {
         Route::Health => {
             respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered"))
         }
         Route::Catalog => catalog::get(&req, &config(env)?, ctx, started).await,
         Route::Purge => purge::purge(req, &config(env)?).await,
+        Route::Session => session::handle(req, &config(env)?).await,
         Route::ViewCart => cart::view(&req, env).await,
         Route::AddCartItem => cart::add_item(req, env, &config(env)?, ctx).await,
         Route::Checkout => cart::checkout(req, env, &config(env)?).await,

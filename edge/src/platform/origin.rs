@@ -4,6 +4,13 @@ use futures::future::{Either, select};
 use std::time::Duration;
 use worker::{AbortController, Delay, Fetch, Request, Response};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use origin_adapter::forward::{ForwardedWrite, signed_headers};
+use worker::{Headers, Method, RequestInit, Url};
+
+use super::{internal, now_ms, random};
+use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 
 /// Sends `request`, aborting it after `timeout_ms`: 504 on timeout, 502 when
@@ -35,4 +42,62 @@ pub(crate) async fn send(
             ))
         }
     }
+}
+
+/// POSTs a JSON `body` to `path` on the default region's origin, signed
+/// (RFC 9421) under `idempotency_key`; returns the status and body.
+pub(crate) async fn send_signed(
+    config: &EdgeConfig,
+    path: &str,
+    body: &[u8],
+    idempotency_key: &str,
+    what: &str,
+) -> Result<(u16, Vec<u8>), EdgeError> {
+    let url = format!("{}{path}", config.default_origin());
+    let parsed =
+        Url::parse(&url).map_err(|_| EdgeError::new(500, format!("the {what} URL is invalid")))?;
+    let authority =
+        origin_adapter::signature::authority(parsed.host_str().unwrap_or_default(), parsed.port());
+    let nonce = URL_SAFE_NO_PAD.encode(random::<16>()?);
+    let write = ForwardedWrite {
+        method: "POST",
+        authority: &authority,
+        path: parsed.path(),
+        query: parsed.query(),
+        content_type: "application/json",
+        idempotency_key,
+        body,
+    };
+    let signed =
+        signed_headers(&write, &config.signing_key, now_ms() / 1000, &nonce).map_err(|e| {
+            worker::console_error!("edge: could not sign a request to the {what}: {e}");
+            EdgeError::new(
+                500,
+                format!("the edge could not sign its request to the {what}"),
+            )
+        })?;
+    let headers = Headers::new();
+    for (name, value) in &signed {
+        headers
+            .set(name, value)
+            .map_err(internal("signed a request"))?;
+    }
+    headers
+        .set("accept", "application/json")
+        .map_err(internal("signed a request"))?;
+    let body_js = js_sys::Uint8Array::from(body);
+    let request = Request::new_with_init(
+        &url,
+        RequestInit::new()
+            .with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(body_js.into())),
+    )
+    .map_err(internal("built a request to an origin"))?;
+    let mut answer = send(request, config.origin_timeout_ms, what).await?;
+    let bytes = answer
+        .bytes()
+        .await
+        .map_err(internal("read an origin's answer"))?;
+    Ok((answer.status_code(), bytes))
 }

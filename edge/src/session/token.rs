@@ -89,6 +89,15 @@ fn ring_key(b64: &str) -> Result<RingKey, String> {
     Ok(RingKey { lid, key })
 }
 
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Key ids only, never key material.
+        f.debug_list()
+            .entries(self.keys.iter().map(|k| &k.lid))
+            .finish()
+    }
+}
+
 impl SessionKeys {
     /// `current` seals; `previous` (comma-separated, may be empty) still
     /// opens, so rotating the key logs nobody out.

@@ -87,6 +87,7 @@ pub fn open(path: &Path, currency: &str) -> rusqlite::Result<Connection> {
         )?;
         tx.commit()?;
     }
+    crate::identity::seed(&conn)?;
     let indexed: i64 = conn.query_row("SELECT COUNT(*) FROM products_fts", [], |r| r.get(0))?;
     if indexed == 0 {
         conn.execute(

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cursor;
 pub mod db;
 pub mod hooks;
+pub mod identity;
 pub mod seed;
 
 use std::sync::{Arc, Mutex};
@@ -209,6 +210,7 @@ pub const MAX_WRITE_BODY: usize = 64 * 1024;
 pub fn app(state: AppState, edge_keys: KeyRing, test_hooks: bool) -> Router {
     let writes = Router::new()
         .route(paths::ORDERS, post(place_order))
+        .route(paths::LOGIN, post(identity::login))
         .route_layer(VerifyEdgeLayer::new(
             edge_keys,
             state.clock.clone(),

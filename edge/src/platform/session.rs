@@ -1,0 +1,185 @@
+//! `/api/session`: log in through the identity origin, say who the caller
+//! is, log out. The token is opened on every request without asking anyone.
+
+use origin_adapter::wire::{Identity, LoginRequest, paths};
+use serde::Deserialize;
+use worker::{Method, Request, Response};
+
+use super::{internal, now_ms, origin, random};
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use crate::request_body::{check_headers, parse_json};
+use crate::session::rules::{clear_cookie, new_session, renewed, session_token, set_cookie};
+use crate::session::token::SessionClaims;
+use durable_objects::respond;
+
+/// `POST /api/session`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    email: String,
+    password: String,
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// The caller's session, if a valid one is presented; anything else is
+/// anonymous, never an error.
+pub(crate) fn current(req: &Request, config: &EdgeConfig) -> Option<SessionClaims> {
+    let keys = config.session_keys.as_ref()?;
+    let token = session_token(header(req, "cookie").as_deref())?;
+    keys.open(&token, now_ms() / 1000).ok()
+}
+
+/// Marks a session answer uncacheable and, if given, sets a cookie.
+fn personal(mut response: Response, cookie: Option<&str>) -> Result<Response, EdgeError> {
+    let headers = response.headers_mut();
+    headers
+        .set("cache-control", "no-store")
+        .map_err(internal("answered"))?;
+    if let Some(cookie) = cookie {
+        headers
+            .set("set-cookie", cookie)
+            .map_err(internal("set the session cookie"))?;
+    }
+    Ok(response)
+}
+
+fn json(body: &serde_json::Value) -> Result<Response, EdgeError> {
+    respond::json(200, body).map_err(internal("answered"))
+}
+
+pub(crate) async fn handle(req: Request, config: &EdgeConfig) -> Result<Response, EdgeError> {
+    match req.method() {
+        Method::Post => login(req, config).await,
+        Method::Delete => personal(
+            json(&serde_json::json!({ "authenticated": false }))?,
+            Some(&clear_cookie()),
+        ),
+        _ => whoami(&req, config),
+    }
+}
+
+/// `GET /api/session`: who the caller is, renewing an active session.
+fn whoami(req: &Request, config: &EdgeConfig) -> Result<Response, EdgeError> {
+    let Some(claims) = current(req, config) else {
+        // A cookie that does not open is dropped from the browser.
+        let presented = session_token(header(req, "cookie").as_deref()).is_some();
+        let cleared = presented.then(clear_cookie);
+        return personal(
+            json(&serde_json::json!({ "authenticated": false }))?,
+            cleared.as_deref(),
+        );
+    };
+    let now = now_ms() / 1000;
+    let renewal = renewed(&claims, now, config.session_idle).and_then(|fresh| {
+        config
+            .session_keys
+            .as_ref()?
+            .seal(&fresh)
+            .ok()
+            .map(|token| (fresh, token))
+    });
+    let (claims, cookie) = match renewal {
+        Some((fresh, token)) => {
+            let cookie = set_cookie(&token, fresh.exp - now);
+            (fresh, Some(cookie))
+        }
+        None => (claims, None),
+    };
+    let body = serde_json::json!({
+        "authenticated": true,
+        "user_id": claims.sub,
+        "roles": claims.roles,
+        "region": claims.region,
+        "idle_expires_at": claims.idle_exp,
+        "expires_at": claims.exp,
+    });
+    personal(json(&body)?, cookie.as_deref())
+}
+
+async fn login(mut req: Request, config: &EdgeConfig) -> Result<Response, EdgeError> {
+    let Some(keys) = config.session_keys.clone() else {
+        worker::console_error!("edge: refusing logins: SESSION_KEY is not set");
+        return Err(EdgeError::new(
+            500,
+            "sessions are not configured on this edge",
+        ));
+    };
+    check_headers(
+        header(&req, "content-type").as_deref(),
+        header(&req, "content-length").as_deref(),
+    )?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| EdgeError::new(400, "the request body could not be read"))?;
+    let login: Login = parse_json(&body)?;
+    if login.email.is_empty() || login.email.len() > 254 || !login.email.contains('@') {
+        return Err(EdgeError::new(
+            400,
+            "`email` must be an email address of at most 254 characters",
+        ));
+    }
+    if login.password.is_empty() || login.password.len() > 1024 {
+        return Err(EdgeError::new(
+            400,
+            "`password` must be 1 to 1024 characters",
+        ));
+    }
+    let forwarded = serde_json::to_vec(&LoginRequest {
+        email: login.email,
+        password: login.password,
+    })
+    .map_err(|_| EdgeError::new(500, "the edge could not encode the login"))?;
+    let key = crate::cart_cookie::new_cart_id(random()?);
+    let (status, answer) = origin::send_signed(
+        config,
+        paths::LOGIN,
+        &forwarded,
+        &format!("login-{key}"),
+        "identity service",
+    )
+    .await?;
+    let identity: Identity = match status {
+        200 => serde_json::from_slice(&answer).map_err(|_| {
+            EdgeError::new(
+                502,
+                "the identity service answered with an unreadable identity",
+            )
+        })?,
+        401 => return Err(EdgeError::new(401, "the email or the password is wrong")),
+        400 => {
+            return Err(EdgeError::new(
+                400,
+                "the identity service refused the login as malformed",
+            ));
+        }
+        other => {
+            return Err(EdgeError::new(
+                502,
+                format!("the identity service failed (status {other})"),
+            ));
+        }
+    };
+    // A new session id at every login: an id presented before never survives it.
+    let sid = crate::cart_cookie::new_cart_id(random()?);
+    let now = now_ms() / 1000;
+    let claims = new_session(
+        identity.user_id.clone(),
+        identity.roles.clone(),
+        identity.region.clone(),
+        sid,
+        now,
+        config.session_idle,
+        config.session_absolute,
+    );
+    let token = keys.seal(&claims).map_err(|e| {
+        worker::console_error!("edge: could not seal a session: {e:?}");
+        EdgeError::new(500, "the edge could not create the session")
+    })?;
+    let response = respond::json(200, &identity).map_err(internal("answered"))?;
+    personal(response, Some(&set_cookie(&token, config.session_absolute)))
+}

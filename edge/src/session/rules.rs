@@ -1,0 +1,203 @@
+//! Session rules as plain functions: the cookie, sliding renewal, and the
+//! cross-site check every cookie-authenticated write must pass.
+
+use cookie::{Cookie, SameSite};
+
+use super::token::SessionClaims;
+use crate::error::EdgeError;
+
+pub const SESSION_COOKIE: &str = "__Host-session";
+
+/// The session token in a `Cookie` header. Absent, duplicated or oversized
+/// cookies give `None`: the caller is then anonymous, never an error.
+pub fn session_token(cookie_header: Option<&str>) -> Option<String> {
+    let header = cookie_header?;
+    let mut found = Cookie::split_parse(header)
+        .flatten()
+        .filter(|c| c.name() == SESSION_COOKIE);
+    let first = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    Some(first.value().to_owned()).filter(|v| v.len() <= super::token::MAX_TOKEN_LEN)
+}
+
+/// `Set-Cookie` for a session token valid for `max_age` seconds.
+pub fn set_cookie(token: &str, max_age: i64) -> String {
+    Cookie::build((SESSION_COOKIE, token))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(max_age.max(0)))
+        .build()
+        .to_string()
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn clear_cookie() -> String {
+    set_cookie("", 0)
+}
+
+/// A new session for a customer who just logged in.
+pub fn new_session(
+    user_id: String,
+    roles: Vec<String>,
+    region: String,
+    sid: String,
+    now: i64,
+    idle: i64,
+    absolute: i64,
+) -> SessionClaims {
+    SessionClaims {
+        sub: user_id,
+        roles,
+        region,
+        sid,
+        iat: now,
+        idle_exp: now + idle,
+        exp: now + absolute,
+    }
+}
+
+/// Sliding renewal: once half the idle window is used, push the idle expiry
+/// forward (never past the absolute one). `None` when no renewal is due.
+pub fn renewed(claims: &SessionClaims, now: i64, idle: i64) -> Option<SessionClaims> {
+    if claims.idle_exp - now > idle / 2 {
+        return None;
+    }
+    let idle_exp = (now + idle).min(claims.exp);
+    (idle_exp > claims.idle_exp).then(|| SessionClaims {
+        idle_exp,
+        ..claims.clone()
+    })
+}
+
+/// Refuses a cookie-carrying write that a browser says comes from another
+/// site, unless its `Origin` is this site or on the allow-list. Clients that
+/// send neither `Origin` nor `Sec-Fetch-Site` are not browsers and pass.
+pub fn check_same_site(
+    method: &str,
+    has_cookies: bool,
+    sec_fetch_site: Option<&str>,
+    origin: Option<&str>,
+    own_origin: &str,
+    allowed: &[String],
+) -> Result<(), EdgeError> {
+    let unsafe_method = matches!(method, "POST" | "PUT" | "PATCH" | "DELETE");
+    if !unsafe_method || !has_cookies {
+        return Ok(());
+    }
+    let refused = || {
+        EdgeError::new(
+            403,
+            "cross-site writes are refused (Origin / Sec-Fetch-Site)",
+        )
+    };
+    match origin {
+        Some(o) if o == own_origin || allowed.iter().any(|a| a == o) => Ok(()),
+        Some(_) => Err(refused()),
+        None => match sec_fetch_site {
+            Some("cross-site" | "same-site") => Err(refused()),
+            _ => Ok(()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_one_well_formed_session_cookie_counts() {
+        assert_eq!(
+            session_token(Some("a=b; __Host-session=v4.local.x")),
+            Some("v4.local.x".into())
+        );
+        assert_eq!(
+            session_token(Some("__Host-session=a; __Host-session=b")),
+            None
+        );
+        assert_eq!(
+            session_token(Some(&format!("__Host-session={}", "x".repeat(5000)))),
+            None
+        );
+        assert_eq!(session_token(None), None);
+        let c = set_cookie("t", 60);
+        for part in [
+            "__Host-session=t",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Path=/",
+            "Max-Age=60",
+        ] {
+            assert!(c.contains(part), "{c}");
+        }
+        assert!(clear_cookie().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn renewal_slides_but_never_past_the_absolute_expiry() {
+        let s = new_session("u".into(), vec![], "us".into(), "s".into(), 0, 1800, 3000);
+        assert_eq!(renewed(&s, 100, 1800), None);
+        let r = renewed(&s, 1000, 1800).unwrap();
+        assert_eq!(r.idle_exp, 2800);
+        let late = renewed(&r, 2500, 1800).unwrap();
+        assert_eq!(late.idle_exp, 3000);
+        assert_eq!(renewed(&late, 2900, 1800), None);
+    }
+
+    #[test]
+    fn cross_site_cookie_writes_are_refused() {
+        let own = "https://shop.example";
+        let allowed = vec!["https://checkout.example".to_owned()];
+        let check = |method, cookies, site, origin| {
+            check_same_site(method, cookies, site, origin, own, &allowed)
+        };
+        assert!(
+            check(
+                "POST",
+                true,
+                Some("cross-site"),
+                Some("https://evil.example")
+            )
+            .is_err()
+        );
+        assert!(check("POST", true, Some("cross-site"), None).is_err());
+        assert!(check("DELETE", true, None, Some("https://evil.example")).is_err());
+        assert!(check("POST", true, Some("same-origin"), Some(own)).is_ok());
+        assert!(
+            check(
+                "POST",
+                true,
+                Some("cross-site"),
+                Some("https://checkout.example")
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                "POST",
+                false,
+                Some("cross-site"),
+                Some("https://evil.example")
+            )
+            .is_ok(),
+            "no cookie, no ambient authority"
+        );
+        assert!(
+            check(
+                "GET",
+                true,
+                Some("cross-site"),
+                Some("https://evil.example")
+            )
+            .is_ok()
+        );
+        assert!(
+            check("POST", true, None, None).is_ok(),
+            "non-browser clients"
+        );
+    }
+}

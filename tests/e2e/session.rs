@@ -1,0 +1,174 @@
+//! Session scenarios: login through the identity origin, whoami, logout,
+//! wrong credentials, bad cookies, and cross-site writes.
+
+use e2e::System;
+use libtest_mimic::Failed;
+use serde_json::{Value, json};
+
+use super::{Outcome, add_to_cart, cart_cookie, check, client, expect_problem, header};
+
+fn login(
+    sys: &System,
+    email: &str,
+    password: &str,
+    cookie: Option<&str>,
+) -> Result<reqwest::blocking::Response, Failed> {
+    let mut req = client()
+        .post(format!("{}/api/session", sys.edge_url))
+        .json(&json!({"email": email, "password": password}));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    Ok(req.send()?)
+}
+
+fn whoami(sys: &System, cookie: &str) -> Result<Value, Failed> {
+    Ok(client()
+        .get(format!("{}/api/session", sys.edge_url))
+        .header("cookie", cookie)
+        .send()?
+        .json()?)
+}
+
+fn session_cookie(r: &reqwest::blocking::Response) -> Result<String, Failed> {
+    let set = header(r, "set-cookie");
+    check(
+        set.starts_with("__Host-session=v4.local."),
+        format!("no session cookie in {set:?}"),
+    )?;
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        check(
+            set.contains(attribute),
+            format!("session cookie lacks {attribute}: {set}"),
+        )?;
+    }
+    Ok(set.split(';').next().unwrap_or_default().to_owned())
+}
+
+pub fn login_whoami_logout(sys: &System) -> Outcome {
+    let r = login(sys, "alice@example.com", "alice-demo-password", None)?;
+    check(r.status() == 200, format!("login: {}", r.status()))?;
+    let cookie = session_cookie(&r)?;
+    let me = whoami(sys, &cookie)?;
+    check(
+        me["authenticated"] == true && me["user_id"] == "user-0001" && me["region"] == "us",
+        format!("whoami: {me}"),
+    )?;
+
+    let out = client()
+        .delete(format!("{}/api/session", sys.edge_url))
+        .header("cookie", &cookie)
+        .send()?;
+    check(
+        out.status() == 200 && header(&out, "set-cookie").contains("Max-Age=0"),
+        "logout clears the cookie",
+    )?;
+    let anonymous: Value = client()
+        .get(format!("{}/api/session", sys.edge_url))
+        .send()?
+        .json()?;
+    check(
+        anonymous["authenticated"] == false,
+        format!("after logout: {anonymous}"),
+    )
+}
+
+pub fn a_new_login_never_keeps_the_old_session(sys: &System) -> Outcome {
+    let first = session_cookie(&login(
+        sys,
+        "bruno@example.eu",
+        "bruno-demo-password",
+        None,
+    )?)?;
+    let second = login(sys, "bruno@example.eu", "bruno-demo-password", Some(&first))?;
+    let second = session_cookie(&second)?;
+    check(first != second, "a login issues a new token")?;
+    check(
+        whoami(sys, &second)?["region"] == "eu",
+        "bruno's home region",
+    )
+}
+
+pub fn wrong_credentials_say_nothing_more(sys: &System) -> Outcome {
+    let wrong_password = expect_problem(login(sys, "alice@example.com", "nope", None)?, 401)?;
+    let unknown_email = expect_problem(login(sys, "nobody@example.com", "nope", None)?, 401)?;
+    check(
+        wrong_password["detail"] == unknown_email["detail"],
+        "the same answer for a wrong email or password",
+    )?;
+    expect_problem(
+        client()
+            .post(format!("{}/api/session", sys.edge_url))
+            .header("content-type", "application/json")
+            .body("{\"email\":")
+            .send()?,
+        400,
+    )?;
+    expect_problem(
+        client()
+            .post(format!("{}/api/session", sys.edge_url))
+            .header("content-type", "text/plain")
+            .body("alice")
+            .send()?,
+        415,
+    )?;
+    Ok(())
+}
+
+pub fn bad_session_cookies_are_anonymous(sys: &System) -> Outcome {
+    let good = session_cookie(&login(
+        sys,
+        "carol@example.com",
+        "carol-demo-password",
+        None,
+    )?)?;
+    let token = good.trim_start_matches("__Host-session=");
+    let mut flipped = token.as_bytes().to_vec();
+    let at = flipped.len() / 2;
+    flipped[at] = if flipped[at] == b'A' { b'B' } else { b'A' };
+    for cookie in [
+        format!("__Host-session={}", String::from_utf8_lossy(&flipped)),
+        format!("__Host-session={}", &token[..token.len() - 5]),
+        format!("__Host-session={token}; __Host-session={token}"),
+        "__Host-session=v4.local.%%%".to_owned(),
+        format!("__Host-session={}", "A".repeat(5000)),
+    ] {
+        let r = client()
+            .get(format!("{}/api/session", sys.edge_url))
+            .header("cookie", &cookie)
+            .send()?;
+        let status = r.status();
+        let me: Value = r.json()?;
+        check(
+            status == 200 && me["authenticated"] == false,
+            format!("{status} {me} for a bad cookie"),
+        )?;
+    }
+    Ok(())
+}
+
+pub fn cross_site_writes_are_refused(sys: &System) -> Outcome {
+    let r = add_to_cart(sys, None, json!({"sku": "OFF-0003", "quantity": 1}));
+    let cookie = cart_cookie(&r)?;
+    let evil = client()
+        .post(format!("{}/api/cart/items", sys.edge_url))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({"sku": "OFF-0003", "quantity": 5}))
+        .send()?;
+    expect_problem(evil, 403)?;
+    let same = client()
+        .post(format!("{}/api/cart/items", sys.edge_url))
+        .header("cookie", &cookie)
+        .header("origin", sys.edge_url.as_str())
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"sku": "OFF-0003", "quantity": 1}))
+        .send()?;
+    let status = same.status();
+    let cart: Value = same.json()?;
+    check(
+        status == 200 && cart["lines"][0]["quantity"] == 2,
+        format!("same-origin write: {status} {cart}"),
+    )
+}
