@@ -725,6 +725,10 @@ fn main() {
         catalog::stale_answers_when_the_origin_fails_or_hangs,
     ));
     trials.push(Trial::test(
+        "isolated::session_brute_force_is_limited_and_the_limit_lifts",
+        session::brute_force_is_limited_and_the_limit_lifts,
+    ));
+    trials.push(Trial::test(
         "isolated::cart_survives_a_restart_of_wrangler_dev",
         cart_survives_a_restart_of_wrangler_dev,
     ));

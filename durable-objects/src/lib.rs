@@ -4,11 +4,17 @@
 //! * [`cart_api`]: the one typed description of calls into a cart object,
 //!   shared by the edge (caller) and the object (callee);
 //! * [`cart_object`]: the `CartObject` Durable Object itself — SQLite storage and
-//!   the glue that calls [`cart`].
+//!   the glue that calls [`cart`];
+//! * [`guard`], [`guard_api`], [`guard_object`]: the same three parts for
+//!   the session guard (revocations, failed-login counters).
 
 pub mod cart;
 pub mod cart_api;
 pub mod cart_object;
+pub mod guard;
+pub mod guard_api;
+pub mod guard_object;
 pub mod respond;
 
 pub use cart_object::CartObject;
+pub use guard_object::GuardObject;

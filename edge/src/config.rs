@@ -6,6 +6,7 @@ use std::rc::Rc;
 use origin_adapter::keys::{KeyRing, SigningKey};
 
 use crate::session::token::SessionKeys;
+use durable_objects::guard::Limit;
 
 use crate::catalog::default_windows;
 use crate::catalog::freshness::Windows;
@@ -48,6 +49,9 @@ pub struct EdgeConfig {
     pub session_absolute: i64,
     /// Other sites allowed to make cookie-authenticated writes.
     pub allowed_origins: Vec<String>,
+    /// Failed logins allowed per account, and per client address.
+    pub login_account_limit: Limit,
+    pub login_address_limit: Limit,
 }
 
 /// A bad or missing configuration key.
@@ -218,6 +222,15 @@ impl EdgeConfig {
         };
         let session_idle = seconds("SESSION_IDLE_SECONDS", 1800, 60..=86_400)?;
         let session_absolute = seconds("SESSION_ABSOLUTE_SECONDS", 43_200, 300..=2_592_000)?;
+        let login_window = seconds("LOGIN_WINDOW_SECONDS", 900, 1..=86_400)?;
+        let login_account_limit = Limit {
+            max: seconds("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, 1..=1000)?,
+            window: login_window,
+        };
+        let login_address_limit = Limit {
+            max: seconds("LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1..=10_000)?,
+            window: login_window,
+        };
         let mut allowed_origins = Vec::new();
         for o in get("ALLOWED_ORIGINS")
             .unwrap_or_default()
@@ -247,6 +260,8 @@ impl EdgeConfig {
             session_idle,
             session_absolute,
             allowed_origins,
+            login_account_limit,
+            login_address_limit,
         })
     }
 

@@ -172,3 +172,32 @@ pub fn cross_site_writes_are_refused(sys: &System) -> Outcome {
         format!("same-origin write: {status} {cart}"),
     )
 }
+
+/// A short login window (3 failures per account per 3 s) on a system of its own.
+pub fn brute_force_is_limited_and_the_limit_lifts() -> Outcome {
+    let sys = e2e::System::start(e2e::SystemOptions {
+        edge_vars: vec![
+            ("LOGIN_WINDOW_SECONDS".into(), "3".into()),
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT".into(), "3".into()),
+        ],
+        ..e2e::SystemOptions::default()
+    })?;
+    for _ in 0..3 {
+        expect_problem(login(&sys, "alice@example.com", "guess", None)?, 401)?;
+    }
+    let limited = login(&sys, "alice@example.com", "alice-demo-password", None)?;
+    let retry_after = header(&limited, "retry-after");
+    expect_problem(limited, 429)?;
+    check(
+        retry_after
+            .parse::<u64>()
+            .is_ok_and(|s| (1..=3).contains(&s)),
+        format!("Retry-After: {retry_after:?}"),
+    )?;
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let lifted = login(&sys, "alice@example.com", "alice-demo-password", None)?;
+    check(
+        lifted.status() == 200,
+        format!("after the window: {}", lifted.status()),
+    )
+}

@@ -7,10 +7,9 @@ use durable_objects::cart_api::{self, AddLine, CartView, CheckedOut};
 use durable_objects::respond;
 use origin_adapter::wire::paths;
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
-use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Stub};
+use worker::{Context, Env, Request, Response, Stub};
 
-use super::{internal, origin, random};
+use super::{internal, objects, origin, random};
 use crate::cart_cookie;
 use crate::checkout::{order_request, origin_outcome};
 use crate::config::EdgeConfig;
@@ -26,50 +25,7 @@ struct AddItem {
 }
 
 fn stub(env: &Env, cart_id: &str) -> Result<Stub, EdgeError> {
-    env.durable_object(cart_api::BINDING)
-        .and_then(|ns| ns.id_from_name(&cart_api::object_name(cart_id))?.get_stub())
-        .map_err(internal("reached the cart store"))
-}
-
-async fn call(stub: &Stub, url: &str, body: Option<String>) -> Result<Response, EdgeError> {
-    let mut init = RequestInit::new();
-    match body {
-        Some(body) => {
-            let headers = Headers::new();
-            headers
-                .set("content-type", "application/json")
-                .map_err(internal("called the cart"))?;
-            init.with_method(Method::Post)
-                .with_headers(headers)
-                .with_body(Some(JsValue::from_str(&body)));
-        }
-        None => {
-            init.with_method(Method::Get);
-        }
-    }
-    let request = Request::new_with_init(url, &init).map_err(internal("called the cart"))?;
-    let mut answer = stub
-        .fetch_with_request(request)
-        .await
-        .map_err(internal("called the cart"))?;
-    // A stub's response has immutable headers; answer with our own copy so
-    // the edge can add cookies and security headers.
-    let status = answer.status_code();
-    let content_type = answer.headers().get("content-type").ok().flatten();
-    let body = answer
-        .bytes()
-        .await
-        .map_err(internal("read the cart's answer"))?;
-    let headers = Headers::new();
-    if let Some(ct) = content_type {
-        headers
-            .set("content-type", &ct)
-            .map_err(internal("read the cart's answer"))?;
-    }
-    Ok(Response::from_bytes(body)
-        .map_err(internal("read the cart's answer"))?
-        .with_status(status)
-        .with_headers(headers))
+    objects::stub(env, cart_api::BINDING, &cart_api::object_name(cart_id))
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -79,7 +35,7 @@ fn header(req: &Request, name: &str) -> Option<String> {
 /// `GET /api/cart`: a browser without a cart sees an empty one.
 pub(crate) async fn view(req: &Request, env: &Env) -> Result<Response, EdgeError> {
     match cart_cookie::cart_id(header(req, "cookie").as_deref())? {
-        Some(id) => call(&stub(env, &id)?, cart_api::VIEW, None).await,
+        Some(id) => objects::call(&stub(env, &id)?, cart_api::VIEW, None).await,
         None => {
             respond::json(200, &CartView::of("", &Cart::default())).map_err(internal("answered"))
         }
@@ -118,7 +74,7 @@ pub(crate) async fn add_item(
     };
     let body = serde_json::to_string(&add)
         .map_err(|_| EdgeError::new(500, "the edge could not encode the cart line"))?;
-    let mut response = call(&stub(env, &cart_id)?, cart_api::ADD_LINE, Some(body)).await?;
+    let mut response = objects::call(&stub(env, &cart_id)?, cart_api::ADD_LINE, Some(body)).await?;
     if existing.is_none() && response.status_code() == 200 {
         response
             .headers_mut()
@@ -144,7 +100,7 @@ pub(crate) async fn checkout(
         return Err(EdgeError::new(404, "there is no cart to check out"));
     };
     let stub = stub(env, &cart_id)?;
-    let mut current = call(&stub, cart_api::VIEW, None).await?;
+    let mut current = objects::call(&stub, cart_api::VIEW, None).await?;
     let view: CartView = current.json().await.map_err(internal("read the cart"))?;
     let (order, key) = order_request(&view)?;
     let body = serde_json::to_vec(&order)
@@ -161,7 +117,7 @@ pub(crate) async fn checkout(
     };
     let done = serde_json::to_string(&done)
         .map_err(|_| EdgeError::new(500, "the edge could not encode the checkout"))?;
-    let mut marked = call(&stub, cart_api::CHECKED_OUT, Some(done)).await?;
+    let mut marked = objects::call(&stub, cart_api::CHECKED_OUT, Some(done)).await?;
     if marked.status_code() != 200 {
         // The order stands at the origin; the cart moved on meanwhile (the
         // freeze-before-order flow of the cart issue closes this window).

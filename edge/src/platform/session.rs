@@ -3,9 +3,9 @@
 
 use origin_adapter::wire::{Identity, LoginRequest, paths};
 use serde::Deserialize;
-use worker::{Method, Request, Response};
+use worker::{Env, Method, Request, Response};
 
-use super::{internal, now_ms, origin, random};
+use super::{guard, internal, now_ms, origin, random};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::request_body::{check_headers, parse_json};
@@ -51,20 +51,45 @@ fn json(body: &serde_json::Value) -> Result<Response, EdgeError> {
     respond::json(200, body).map_err(internal("answered"))
 }
 
-pub(crate) async fn handle(req: Request, config: &EdgeConfig) -> Result<Response, EdgeError> {
+pub(crate) async fn handle(
+    req: Request,
+    env: &Env,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
     match req.method() {
-        Method::Post => login(req, config).await,
-        Method::Delete => personal(
-            json(&serde_json::json!({ "authenticated": false }))?,
-            Some(&clear_cookie()),
-        ),
-        _ => whoami(&req, config),
+        Method::Post => login(req, env, config).await,
+        Method::Delete => logout(&req, env, config).await,
+        _ => whoami(&req, env, config).await,
     }
 }
 
+/// The caller's session, unless it was revoked (one guard round trip).
+pub(crate) async fn active(
+    req: &Request,
+    env: &Env,
+    config: &EdgeConfig,
+) -> Result<Option<SessionClaims>, EdgeError> {
+    match current(req, config) {
+        Some(claims) if guard::is_revoked(env, &claims.sid).await? => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// `DELETE /api/session`: the cookie goes, and the session id is refused
+/// from now on wherever it is presented.
+async fn logout(req: &Request, env: &Env, config: &EdgeConfig) -> Result<Response, EdgeError> {
+    if let Some(claims) = current(req, config) {
+        guard::revoke(env, &claims.sid, claims.exp).await?;
+    }
+    personal(
+        json(&serde_json::json!({ "authenticated": false }))?,
+        Some(&clear_cookie()),
+    )
+}
+
 /// `GET /api/session`: who the caller is, renewing an active session.
-fn whoami(req: &Request, config: &EdgeConfig) -> Result<Response, EdgeError> {
-    let Some(claims) = current(req, config) else {
+async fn whoami(req: &Request, env: &Env, config: &EdgeConfig) -> Result<Response, EdgeError> {
+    let Some(claims) = active(req, env, config).await? else {
         // A cookie that does not open is dropped from the browser.
         let presented = session_token(header(req, "cookie").as_deref()).is_some();
         let cleared = presented.then(clear_cookie);
@@ -100,7 +125,7 @@ fn whoami(req: &Request, config: &EdgeConfig) -> Result<Response, EdgeError> {
     personal(json(&body)?, cookie.as_deref())
 }
 
-async fn login(mut req: Request, config: &EdgeConfig) -> Result<Response, EdgeError> {
+async fn login(mut req: Request, env: &Env, config: &EdgeConfig) -> Result<Response, EdgeError> {
     let Some(keys) = config.session_keys.clone() else {
         worker::console_error!("edge: refusing logins: SESSION_KEY is not set");
         return Err(EdgeError::new(
@@ -129,6 +154,18 @@ async fn login(mut req: Request, config: &EdgeConfig) -> Result<Response, EdgeEr
             "`password` must be 1 to 1024 characters",
         ));
     }
+    // Limits per account and per client address, checked before the
+    // identity service spends a password hash on the attempt.
+    let now = now_ms() / 1000;
+    let address = header(&req, "cf-connecting-ip").unwrap_or_else(|| "unknown".into());
+    let limits = [
+        (
+            format!("account:{}", login.email.trim().to_lowercase()),
+            config.login_account_limit,
+        ),
+        (format!("address:{address}"), config.login_address_limit),
+    ];
+    guard::check_login(env, &limits, now).await?;
     let forwarded = serde_json::to_vec(&LoginRequest {
         email: login.email,
         password: login.password,
@@ -150,7 +187,10 @@ async fn login(mut req: Request, config: &EdgeConfig) -> Result<Response, EdgeEr
                 "the identity service answered with an unreadable identity",
             )
         })?,
-        401 => return Err(EdgeError::new(401, "the email or the password is wrong")),
+        401 => {
+            guard::login_failed(env, &limits, now).await?;
+            return Err(EdgeError::new(401, "the email or the password is wrong"));
+        }
         400 => {
             return Err(EdgeError::new(
                 400,
@@ -166,7 +206,6 @@ async fn login(mut req: Request, config: &EdgeConfig) -> Result<Response, EdgeEr
     };
     // A new session id at every login: an id presented before never survives it.
     let sid = crate::cart_cookie::new_cart_id(random()?);
-    let now = now_ms() / 1000;
     let claims = new_session(
         identity.user_id.clone(),
         identity.roles.clone(),

@@ -1,0 +1,62 @@
+//! Calling Durable Objects: one stub per object name, JSON in, and the
+//! answer copied into a response the edge may still change.
+
+use wasm_bindgen::JsValue;
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
+
+use super::internal;
+use crate::error::EdgeError;
+
+/// The stub of the object `name` in namespace `binding`.
+pub(crate) fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub, EdgeError> {
+    env.durable_object(binding)
+        .and_then(|ns| ns.id_from_name(name)?.get_stub())
+        .map_err(internal("reached a Durable Object"))
+}
+
+/// `GET url`, or `POST url` with a JSON `body`.
+pub(crate) async fn call(
+    stub: &Stub,
+    url: &str,
+    body: Option<String>,
+) -> Result<Response, EdgeError> {
+    let mut init = RequestInit::new();
+    match body {
+        Some(body) => {
+            let headers = Headers::new();
+            headers
+                .set("content-type", "application/json")
+                .map_err(internal("called a Durable Object"))?;
+            init.with_method(Method::Post)
+                .with_headers(headers)
+                .with_body(Some(JsValue::from_str(&body)));
+        }
+        None => {
+            init.with_method(Method::Get);
+        }
+    }
+    let request =
+        Request::new_with_init(url, &init).map_err(internal("called a Durable Object"))?;
+    let mut answer = stub
+        .fetch_with_request(request)
+        .await
+        .map_err(internal("called a Durable Object"))?;
+    // A stub's response has immutable headers; answer with our own copy so
+    // the edge can add cookies and security headers.
+    let status = answer.status_code();
+    let content_type = answer.headers().get("content-type").ok().flatten();
+    let body = answer
+        .bytes()
+        .await
+        .map_err(internal("read a Durable Object's answer"))?;
+    let headers = Headers::new();
+    if let Some(ct) = content_type {
+        headers
+            .set("content-type", &ct)
+            .map_err(internal("read a Durable Object's answer"))?;
+    }
+    Ok(Response::from_bytes(body)
+        .map_err(internal("read a Durable Object's answer"))?
+        .with_status(status)
+        .with_headers(headers))
+}
