@@ -421,6 +421,7 @@ fn forged_writes_are_refused_at_the_origin(sys: &System) -> Outcome {
             content_type: "application/json",
             idempotency_key: nonce,
             body: signed_body,
+            claims: None,
         };
         let mut req = client()
             .post(format!("{origin}/orders"))
@@ -578,6 +579,14 @@ fn main() {
     type Scenario = fn(&System) -> Outcome;
     let shared_scenarios: Vec<(&str, Scenario)> = vec![
         ("session::login_whoami_logout", session::login_whoami_logout),
+        (
+            "session::own_orders_only_and_not_after_logout",
+            session::own_orders_only_and_not_after_logout,
+        ),
+        (
+            "session::client_identity_headers_never_reach_the_origin",
+            session::client_identity_headers_never_reach_the_origin,
+        ),
         (
             "session::a_new_login_never_keeps_the_old_session",
             session::a_new_login_never_keeps_the_old_session,

@@ -12,6 +12,8 @@ pub enum Route {
     Purge,
     /// `/api/session`: who am I (GET), log in (POST), log out (DELETE).
     Session,
+    /// `/api/orders[/{id}]`: the customer's own orders (personal reads).
+    Orders,
     ViewCart,
     AddCartItem,
     Checkout,
@@ -19,7 +21,7 @@ pub enum Route {
     DevPanic,
 }
 
-/// (path pattern, methods) — `{sku}` matches one path segment.
+/// (path pattern, methods) — a trailing `{…}` matches one path segment.
 const TABLE: &[(&str, &[&str])] = &[
     ("/healthz", &["GET", "HEAD"]),
     ("/api/categories", &["GET", "HEAD"]),
@@ -28,6 +30,8 @@ const TABLE: &[(&str, &[&str])] = &[
     ("/api/search", &["GET", "HEAD"]),
     ("/api/purge", &["POST"]),
     ("/api/session", &["GET", "HEAD", "POST", "DELETE"]),
+    ("/api/orders", &["GET", "HEAD"]),
+    ("/api/orders/{id}", &["GET", "HEAD"]),
     ("/api/cart", &["GET", "HEAD"]),
     ("/api/cart/items", &["POST"]),
     ("/api/cart/checkout", &["POST"]),
@@ -35,7 +39,7 @@ const TABLE: &[(&str, &[&str])] = &[
 ];
 
 fn matches(pattern: &str, path: &str) -> Option<()> {
-    match pattern.strip_suffix("{sku}") {
+    match pattern.split_once('{').map(|(prefix, _)| prefix) {
         Some(prefix) => {
             let rest = path.strip_prefix(prefix)?;
             (!rest.is_empty() && !rest.contains('/')).then_some(())
@@ -67,6 +71,7 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
             }
             "/api/purge" => Route::Purge,
             "/api/session" => Route::Session,
+            "/api/orders" | "/api/orders/{id}" => Route::Orders,
             "/api/cart" => Route::ViewCart,
             "/api/cart/items" => Route::AddCartItem,
             "/api/cart/checkout" => Route::Checkout,

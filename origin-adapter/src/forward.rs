@@ -4,11 +4,15 @@
 //! The origin-side [`crate::layer`] verifies with [`edge_policy`], so the two
 //! sides cannot drift apart.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use crate::digest::content_digest;
 use crate::keys::SigningKey;
 use crate::signature::{
     Component, RequestView, SignatureError, SignatureParams, VerifyPolicy, sign,
 };
+use crate::wire::EdgeClaims;
 
 /// The `Signature-Input`/`Signature` label of edge → origin signatures.
 pub const LABEL: &str = "edge";
@@ -32,13 +36,39 @@ const COVERED: [&str; 7] = [
     "idempotency-key",
 ];
 
-/// The components every forwarded write's signature covers.
-pub fn covered_components() -> Vec<Component> {
-    // Every entry parses (a unit test holds that), so nothing is dropped.
-    COVERED
+/// The header carrying the customer's identity claims to an origin. It is
+/// covered by the signature whenever present, so it speaks only for the edge.
+pub const CLAIMS_HEADER: &str = "x-edge-claims";
+
+fn components(names: &[&str]) -> Vec<Component> {
+    // Every name parses (a unit test holds that), so nothing is dropped.
+    names
         .iter()
         .filter_map(|c| Component::parse(c).ok())
         .collect()
+}
+
+/// The components every forwarded write's signature covers.
+pub fn covered_components() -> Vec<Component> {
+    components(&COVERED)
+}
+
+/// What a verifier requires to be covered whenever present on a request:
+/// everything the edge may sign, identity claims included.
+pub fn required_components() -> Vec<Component> {
+    let mut all = covered_components();
+    all.push(Component::Field(CLAIMS_HEADER.to_owned()));
+    all
+}
+
+/// Claims as the header carries them: base64url of their JSON.
+pub fn encode_claims(claims: &EdgeClaims) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default())
+}
+
+/// Reads the claims header; `None` if it is not what the edge writes.
+pub fn decode_claims(value: &str) -> Option<EdgeClaims> {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value.trim()).ok()?).ok()
 }
 
 /// What the origin's verifier insists on. `required` comes from
@@ -64,6 +94,8 @@ pub struct ForwardedWrite<'a> {
     /// The Idempotency-Key, unquoted; it is sent as a structured-field string.
     pub idempotency_key: &'a str,
     pub body: &'a [u8],
+    /// The customer's claims, encoded by [`encode_claims`], if logged in.
+    pub claims: Option<&'a str>,
 }
 
 /// Refuses idempotency keys that cannot be a structured-field string or are
@@ -92,16 +124,82 @@ pub fn signed_headers(
     validate_idempotency_key(write.idempotency_key).map_err(SignatureError::Malformed)?;
     let digest = content_digest(write.body);
     let idempotency = format!("\"{}\"", write.idempotency_key);
+    let mut fields = vec![
+        ("content-type", write.content_type.to_owned()),
+        ("content-digest", digest),
+        ("idempotency-key", idempotency),
+    ];
+    let mut covered = covered_components();
+    if let Some(claims) = write.claims {
+        fields.push((CLAIMS_HEADER, claims.to_owned()));
+        covered.push(Component::Field(CLAIMS_HEADER.to_owned()));
+    }
+    sign_fields(
+        write.method,
+        write.authority,
+        write.path,
+        write.query,
+        fields,
+        &covered,
+        key,
+        now,
+        nonce,
+    )
+}
+
+/// A personal read the edge forwards (`GET`), signed like a write but with
+/// no body, type or idempotency key.
+#[derive(Debug, Clone)]
+pub struct ForwardedRead<'a> {
+    pub authority: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub claims: Option<&'a str>,
+}
+
+pub fn signed_read_headers(
+    read: &ForwardedRead<'_>,
+    key: &SigningKey,
+    now: i64,
+    nonce: &str,
+) -> Result<Vec<(&'static str, String)>, SignatureError> {
+    let mut fields = vec![("content-digest", content_digest(b""))];
+    let mut covered = components(&["@method", "@authority", "@path", "@query", "content-digest"]);
+    if let Some(claims) = read.claims {
+        fields.push((CLAIMS_HEADER, claims.to_owned()));
+        covered.push(Component::Field(CLAIMS_HEADER.to_owned()));
+    }
+    sign_fields(
+        "GET",
+        read.authority,
+        read.path,
+        read.query,
+        fields,
+        &covered,
+        key,
+        now,
+        nonce,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_fields(
+    method: &str,
+    authority: &str,
+    path: &str,
+    query: Option<&str>,
+    mut fields: Vec<(&'static str, String)>,
+    covered: &[Component],
+    key: &SigningKey,
+    now: i64,
+    nonce: &str,
+) -> Result<Vec<(&'static str, String)>, SignatureError> {
     let view = RequestView {
-        method: write.method,
-        authority: write.authority,
-        path: write.path,
-        query: write.query,
-        fields: vec![
-            ("content-type", write.content_type),
-            ("content-digest", &digest),
-            ("idempotency-key", &idempotency),
-        ],
+        method,
+        authority,
+        path,
+        query,
+        fields: fields.iter().map(|(n, v)| (*n, v.as_str())).collect(),
     };
     let params = SignatureParams {
         created: now,
@@ -110,14 +208,10 @@ pub fn signed_headers(
         keyid: key.keyid().to_owned(),
         tag: Some(EDGE_TAG.to_owned()),
     };
-    let fields = sign(&view, &covered_components(), &params, LABEL, key)?;
-    Ok(vec![
-        ("content-type", write.content_type.to_owned()),
-        ("content-digest", digest),
-        ("idempotency-key", idempotency),
-        ("signature-input", fields.signature_input),
-        ("signature", fields.signature),
-    ])
+    let signature = sign(&view, covered, &params, LABEL, key)?;
+    fields.push(("signature-input", signature.signature_input));
+    fields.push(("signature", signature.signature));
+    Ok(fields)
 }
 
 /// Headers a client may never send through the edge to an origin: the
@@ -162,6 +256,7 @@ mod tests {
             content_type: "application/json",
             idempotency_key: "cart-1-v3",
             body,
+            claims: None,
         }
     }
 

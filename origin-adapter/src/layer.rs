@@ -16,11 +16,13 @@ use http_body::Body;
 use http_body_util::{BodyExt as _, Either, Full, Limited};
 
 use crate::digest::verify_content_digest;
-use crate::forward::{SIGNATURE_LIFETIME, covered_components, edge_policy};
+use crate::forward::{
+    CLAIMS_HEADER, SIGNATURE_LIFETIME, decode_claims, edge_policy, required_components,
+};
 use crate::keys::KeyRing;
 use crate::replay::{NonceRefused, SeenNonces};
 use crate::signature::{Component, RequestView, verify};
-use crate::wire::{PROBLEM_JSON, Problem};
+use crate::wire::{EdgeClaims, PROBLEM_JSON, Problem};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -35,6 +37,8 @@ pub struct VerifiedEdge {
     pub nonce: String,
     /// The Idempotency-Key the signature covered, unquoted.
     pub idempotency_key: Option<String>,
+    /// The customer the edge vouches for; `None` for an anonymous request.
+    pub claims: Option<EdgeClaims>,
 }
 
 struct Verifier {
@@ -60,7 +64,7 @@ impl VerifyEdgeLayer {
                 clock,
                 seen: Mutex::new(SeenNonces::new(1_000_000)),
                 max_body,
-                required: covered_components(),
+                required: required_components(),
             }),
         }
     }
@@ -161,11 +165,21 @@ impl Verifier {
 
         let idempotency_key = text(&header::HeaderName::from_static("idempotency-key"))
             .map(|v| v.trim().trim_matches('"').to_owned());
+        // Present claims were covered by the signature (the policy requires
+        // it); unreadable ones are refused rather than ignored.
+        let claims = match text(&header::HeaderName::from_static(CLAIMS_HEADER)) {
+            None => None,
+            Some(v) => Some(
+                decode_claims(v)
+                    .ok_or_else(|| unauthorized("the identity claims are unreadable".into()))?,
+            ),
+        };
         Ok(VerifiedEdge {
             keyid: verified.keyid,
             created: verified.created,
             nonce: verified.nonce,
             idempotency_key,
+            claims,
         })
     }
 }
@@ -249,6 +263,7 @@ mod tests {
             content_type: "application/json",
             idempotency_key: "k1",
             body,
+            claims: None,
         };
         let mut builder = Request::post("/orders").header("host", "origin.test");
         for (name, value) in signed_headers(&w, key, NOW, nonce).unwrap() {
@@ -284,6 +299,19 @@ mod tests {
             status_of(&l, request(&key, b"{}", "n2")).await,
             StatusCode::UNAUTHORIZED
         );
+    }
+
+    #[tokio::test]
+    async fn identity_claims_count_only_when_signed() {
+        let key = SigningKey::from_seed("edge", [5; 32]);
+        let l = layer(&key, Arc::new(AtomicI64::new(NOW)));
+        // Claims added after signing are not covered: refused.
+        let mut forged = request(&key, b"{}", "c1");
+        forged.headers_mut().insert(
+            CLAIMS_HEADER,
+            http::HeaderValue::from_static("eyJ1c2VyX2lkIjoiYWRtaW4ifQ"),
+        );
+        assert_eq!(status_of(&l, forged).await, StatusCode::UNAUTHORIZED);
     }
 
     #[tokio::test]

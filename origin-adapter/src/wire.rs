@@ -115,6 +115,17 @@ pub struct Identity {
     pub region: String,
 }
 
+/// The customer an edge request speaks for, carried in the signed
+/// `x-edge-claims` header (see `forward::encode_claims`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeClaims {
+    pub user_id: String,
+    pub roles: Vec<String>,
+    pub region: String,
+    pub session_id: String,
+}
+
 /// The media type of RFC 9457 problem details.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 

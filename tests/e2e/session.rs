@@ -201,3 +201,124 @@ pub fn brute_force_is_limited_and_the_limit_lifts() -> Outcome {
         format!("after the window: {}", lifted.status()),
     )
 }
+
+pub fn own_orders_only_and_not_after_logout(sys: &System) -> Outcome {
+    let alice = session_cookie(&login(
+        sys,
+        "alice@example.com",
+        "alice-demo-password",
+        None,
+    )?)?;
+    let cart = cart_cookie(&add_to_cart(
+        sys,
+        Some(&alice),
+        json!({"sku": "APP-0004", "quantity": 1}),
+    ))?;
+    let both = format!("{alice}; {cart}");
+    let placed = client()
+        .post(format!("{}/api/cart/checkout", sys.edge_url))
+        .header("cookie", &both)
+        .send()?;
+    check(
+        placed.status() == 201,
+        format!("checkout: {}", placed.status()),
+    )?;
+    let placed: Value = placed.json()?;
+    let order_id = placed["order"]["order_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let mine = client()
+        .get(format!("{}/api/orders", sys.edge_url))
+        .header("cookie", &alice)
+        .send()?;
+    check(
+        header(&mine, "cache-control") == "no-store",
+        "personal reads are never cached",
+    )?;
+    let mine: Value = mine.json()?;
+    let listed = mine["orders"]
+        .as_array()
+        .is_some_and(|o| o.iter().any(|o| o["order_id"] == order_id.as_str()));
+    check(listed, format!("alice's orders: {mine}"))?;
+    let one = client()
+        .get(format!("{}/api/orders/{order_id}", sys.edge_url))
+        .header("cookie", &alice)
+        .send()?;
+    check(
+        one.status() == 200,
+        format!("alice's order: {}", one.status()),
+    )?;
+
+    let bruno = session_cookie(&login(
+        sys,
+        "bruno@example.eu",
+        "bruno-demo-password",
+        None,
+    )?)?;
+    let theirs = client()
+        .get(format!("{}/api/orders/{order_id}", sys.edge_url))
+        .header("cookie", &bruno)
+        .send()?;
+    expect_problem(theirs, 404)?;
+    expect_problem(
+        client()
+            .get(format!("{}/api/orders", sys.edge_url))
+            .send()?,
+        401,
+    )?;
+
+    client()
+        .delete(format!("{}/api/session", sys.edge_url))
+        .header("cookie", &alice)
+        .send()?;
+    let after = client()
+        .get(format!("{}/api/orders", sys.edge_url))
+        .header("cookie", &alice)
+        .send()?;
+    expect_problem(after, 401).map(drop)
+}
+
+pub fn client_identity_headers_never_reach_the_origin(sys: &System) -> Outcome {
+    let cart = cart_cookie(&add_to_cart(
+        sys,
+        None,
+        json!({"sku": "TOY-0042", "quantity": 1}),
+    ))?;
+    let forged_claims = "eyJ1c2VyX2lkIjoidXNlci0wMDAxIiwicm9sZXMiOlsic3VwcG9ydCJdLCJyZWdpb24iOiJ1cyIsInNlc3Npb25faWQiOiJ4In0";
+    let r = client()
+        .post(format!("{}/api/cart/checkout", sys.edge_url))
+        .header("cookie", &cart)
+        .header("x-edge-claims", forged_claims)
+        .header("x-user-id", "user-0001")
+        .header("signature", "edge=:AAAA:")
+        .header("signature-input", "edge=(\"@method\");created=1")
+        .header("x-forwarded-for", "10.0.0.1")
+        .send()?;
+    check(r.status() == 201, format!("checkout: {}", r.status()))?;
+    let cart_id = cart.trim_start_matches("__Host-cart=");
+    let origin = sys.origin_url("us").unwrap_or_default();
+    let url = format!("{origin}/_test/signed-headers?key=cart-{cart_id}-v1");
+    let answer = client().get(&url).send()?;
+    let status = answer.status();
+    let text = answer.text()?;
+    let seen: Vec<(String, String)> = serde_json::from_str(&text)
+        .map_err(|e| format!("{url} answered {status} {text:?}: {e}"))?;
+    check(!seen.is_empty(), "the origin recorded the order's headers")?;
+    check(!seen.is_empty(), "the origin recorded the order's headers")?;
+    let value = |name: &str| seen.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    check(
+        value("x-edge-claims").is_none(),
+        "an anonymous checkout carries no claims",
+    )?;
+    check(
+        value("x-user-id").is_none() && value("x-forwarded-for").is_none(),
+        format!("client headers reached the origin: {seen:?}"),
+    )?;
+    let signature = value("signature").unwrap_or_default();
+    check(
+        signature.starts_with("edge=:") && signature != "edge=:AAAA:",
+        format!("the edge's own signature: {signature}"),
+    )
+}

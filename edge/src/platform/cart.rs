@@ -99,6 +99,10 @@ pub(crate) async fn checkout(
     let Some(cart_id) = cart_cookie::cart_id(header(&req, "cookie").as_deref())? else {
         return Err(EdgeError::new(404, "there is no cart to check out"));
     };
+    // A logged-in customer's order carries their signed identity.
+    let claims = super::session::active(&req, env, config)
+        .await?
+        .map(|c| super::session::edge_claims(&c));
     let stub = stub(env, &cart_id)?;
     let mut current = objects::call(&stub, cart_api::VIEW, None).await?;
     let view: CartView = current.json().await.map_err(internal("read the cart"))?;
@@ -106,8 +110,15 @@ pub(crate) async fn checkout(
     let body = serde_json::to_vec(&order)
         .map_err(|_| EdgeError::new(500, "the edge could not encode the order"))?;
 
-    let (status, answer_body) =
-        origin::send_signed(config, paths::ORDERS, &body, &key, "orders service").await?;
+    let (status, answer_body) = origin::send_signed(
+        config,
+        paths::ORDERS,
+        &body,
+        &key,
+        claims.as_deref(),
+        "orders service",
+    )
+    .await?;
     let placed = origin_outcome(status, &answer_body)?;
 
     let done = CheckedOut {

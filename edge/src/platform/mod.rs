@@ -5,6 +5,7 @@ mod cart;
 mod catalog;
 mod guard;
 mod objects;
+mod orders;
 mod origin;
 mod purge;
 mod session;
@@ -129,6 +130,7 @@ async fn handle(
         Route::Catalog => catalog::get(&req, &config(env)?, ctx, started).await,
         Route::Purge => purge::purge(req, &config(env)?).await,
         Route::Session => session::handle(req, env, &config(env)?).await,
+        Route::Orders => orders::get(&req, env, &config(env)?).await,
         Route::ViewCart => cart::view(&req, env).await,
         Route::AddCartItem => cart::add_item(req, env, &config(env)?, ctx).await,
         Route::Checkout => cart::checkout(req, env, &config(env)?).await,

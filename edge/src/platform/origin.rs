@@ -6,7 +6,7 @@ use worker::{AbortController, Delay, Fetch, Request, Response};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use origin_adapter::forward::{ForwardedWrite, signed_headers};
+use origin_adapter::forward::{ForwardedRead, ForwardedWrite, signed_headers, signed_read_headers};
 use worker::{Headers, Method, RequestInit, Url};
 
 use super::{internal, now_ms, random};
@@ -51,6 +51,7 @@ pub(crate) async fn send_signed(
     path: &str,
     body: &[u8],
     idempotency_key: &str,
+    claims: Option<&str>,
     what: &str,
 ) -> Result<(u16, Vec<u8>), EdgeError> {
     let url = format!("{}{path}", config.default_origin());
@@ -67,6 +68,7 @@ pub(crate) async fn send_signed(
         content_type: "application/json",
         idempotency_key,
         body,
+        claims,
     };
     let signed =
         signed_headers(&write, &config.signing_key, now_ms() / 1000, &nonce).map_err(|e| {
@@ -92,6 +94,57 @@ pub(crate) async fn send_signed(
             .with_method(Method::Post)
             .with_headers(headers)
             .with_body(Some(body_js.into())),
+    )
+    .map_err(internal("built a request to an origin"))?;
+    let mut answer = send(request, config.origin_timeout_ms, what).await?;
+    let bytes = answer
+        .bytes()
+        .await
+        .map_err(internal("read an origin's answer"))?;
+    Ok((answer.status_code(), bytes))
+}
+
+/// GETs `path` on the default region's origin, signed, carrying `claims`.
+pub(crate) async fn send_signed_read(
+    config: &EdgeConfig,
+    path: &str,
+    claims: Option<&str>,
+    what: &str,
+) -> Result<(u16, Vec<u8>), EdgeError> {
+    let url = format!("{}{path}", config.default_origin());
+    let parsed =
+        Url::parse(&url).map_err(|_| EdgeError::new(500, format!("the {what} URL is invalid")))?;
+    let authority =
+        origin_adapter::signature::authority(parsed.host_str().unwrap_or_default(), parsed.port());
+    let nonce = URL_SAFE_NO_PAD.encode(random::<16>()?);
+    let read = ForwardedRead {
+        authority: &authority,
+        path: parsed.path(),
+        query: parsed.query(),
+        claims,
+    };
+    let signed =
+        signed_read_headers(&read, &config.signing_key, now_ms() / 1000, &nonce).map_err(|e| {
+            worker::console_error!("edge: could not sign a read from the {what}: {e}");
+            EdgeError::new(
+                500,
+                format!("the edge could not sign its request to the {what}"),
+            )
+        })?;
+    let headers = Headers::new();
+    for (name, value) in &signed {
+        headers
+            .set(name, value)
+            .map_err(internal("signed a request"))?;
+    }
+    headers
+        .set("accept", "application/json")
+        .map_err(internal("signed a request"))?;
+    let request = Request::new_with_init(
+        &url,
+        RequestInit::new()
+            .with_method(Method::Get)
+            .with_headers(headers),
     )
     .map_err(internal("built a request to an origin"))?;
     let mut answer = send(request, config.origin_timeout_ms, what).await?;

@@ -177,6 +177,7 @@ async fn login(mut req: Request, env: &Env, config: &EdgeConfig) -> Result<Respo
         paths::LOGIN,
         &forwarded,
         &format!("login-{key}"),
+        None,
         "identity service",
     )
     .await?;
@@ -221,4 +222,14 @@ async fn login(mut req: Request, env: &Env, config: &EdgeConfig) -> Result<Respo
     })?;
     let response = respond::json(200, &identity).map_err(internal("answered"))?;
     personal(response, Some(&set_cookie(&token, config.session_absolute)))
+}
+
+/// The claims a forwarded request carries for this session.
+pub(crate) fn edge_claims(claims: &SessionClaims) -> String {
+    origin_adapter::forward::encode_claims(&origin_adapter::wire::EdgeClaims {
+        user_id: claims.sub.clone(),
+        roles: claims.roles.clone(),
+        region: claims.region.clone(),
+        session_id: claims.sid.clone(),
+    })
 }

@@ -88,6 +88,15 @@ pub fn open(path: &Path, currency: &str) -> rusqlite::Result<Connection> {
         tx.commit()?;
     }
     crate::identity::seed(&conn)?;
+    // Orders gained their customer after the first schema; add it in place.
+    let has_user: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'user_id')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_user {
+        conn.execute("ALTER TABLE orders ADD COLUMN user_id TEXT", [])?;
+    }
     let indexed: i64 = conn.query_row("SELECT COUNT(*) FROM products_fts", [], |r| r.get(0))?;
     if indexed == 0 {
         conn.execute(
@@ -301,6 +310,7 @@ pub fn place_order(
     request_digest: &str,
     request: &OrderRequest,
     now: i64,
+    user_id: Option<&str>,
 ) -> Result<(Order, bool), OrderRefused> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let existing: Option<(i64, String)> = tx
@@ -345,9 +355,9 @@ pub fn place_order(
         currency = p.price.currency;
     }
     tx.execute(
-        "INSERT INTO orders (public_id, idempotency_key, request_digest, cart_id, cart_version, total_minor, currency, created_at)
-         VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![idempotency_key, request_digest, request.cart_id, request.cart_version, total, currency, now],
+        "INSERT INTO orders (public_id, idempotency_key, request_digest, cart_id, cart_version, total_minor, currency, created_at, user_id)
+         VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![idempotency_key, request_digest, request.cart_id, request.cart_version, total, currency, now, user_id],
     )?;
     let id = tx.last_insert_rowid();
     tx.execute(
@@ -401,6 +411,35 @@ fn load_order(conn: &Connection, id: i64, region: &str) -> rusqlite::Result<Orde
             currency,
         },
     })
+}
+
+/// A customer's orders, newest first.
+pub fn orders_of(conn: &Connection, user_id: &str, region: &str) -> rusqlite::Result<Vec<Order>> {
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM orders WHERE user_id = ?1 ORDER BY id DESC LIMIT 100")?
+        .query_map([user_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    ids.into_iter()
+        .map(|id| load_order(conn, id, region))
+        .collect()
+}
+
+/// One of a customer's orders; another customer's order is `None`, exactly
+/// as if it did not exist.
+pub fn order_of(
+    conn: &Connection,
+    user_id: &str,
+    order_id: &str,
+    region: &str,
+) -> rusqlite::Result<Option<Order>> {
+    let id: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM orders WHERE public_id = ?1 AND user_id = ?2",
+            [order_id, user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    id.map(|id| load_order(conn, id, region)).transpose()
 }
 
 /// How many orders exist; tests use it to prove a refused write wrote nothing.
@@ -486,18 +525,18 @@ mod tests {
         let sku = "KIT-0001";
         let before = stock(&conn, sku);
         let request = order_for(&conn, sku, 1);
-        let (order, created) = place_order(&mut conn, "us", "k1", "d1", &request, 0).unwrap();
+        let (order, created) = place_order(&mut conn, "us", "k1", "d1", &request, 0, None).unwrap();
         assert!(created);
         assert_eq!(
             order.total.amount_minor,
             request.lines[0].unit_price.amount_minor
         );
-        let (again, created) = place_order(&mut conn, "us", "k1", "d1", &request, 0).unwrap();
+        let (again, created) = place_order(&mut conn, "us", "k1", "d1", &request, 0, None).unwrap();
         assert!(!created);
         assert_eq!(again, order);
         assert_eq!(stock(&conn, sku), before - 1);
         assert_eq!(
-            place_order(&mut conn, "us", "k1", "other", &request, 0),
+            place_order(&mut conn, "us", "k1", "other", &request, 0, None),
             Err(OrderRefused::KeyReused)
         );
         assert_eq!(order_count(&conn).unwrap(), 1);
@@ -510,19 +549,19 @@ mod tests {
         let available = stock(&conn, sku);
         let too_many = order_for(&conn, sku, available + 1);
         assert!(matches!(
-            place_order(&mut conn, "us", "a", "d", &too_many, 0),
+            place_order(&mut conn, "us", "a", "d", &too_many, 0, None),
             Err(OrderRefused::OutOfStock { .. })
         ));
         let mut cheap = order_for(&conn, sku, 1);
         cheap.lines[0].unit_price.amount_minor = 1;
         assert!(matches!(
-            place_order(&mut conn, "us", "b", "d", &cheap, 0),
+            place_order(&mut conn, "us", "b", "d", &cheap, 0, None),
             Err(OrderRefused::PriceChanged { .. })
         ));
         let mut unknown = order_for(&conn, sku, 1);
         unknown.lines[0].sku = "NOPE".into();
         assert_eq!(
-            place_order(&mut conn, "us", "c", "d", &unknown, 0),
+            place_order(&mut conn, "us", "c", "d", &unknown, 0, None),
             Err(OrderRefused::UnknownSku("NOPE".into()))
         );
         let empty = OrderRequest {
@@ -530,7 +569,7 @@ mod tests {
             ..order_for(&conn, sku, 1)
         };
         assert_eq!(
-            place_order(&mut conn, "us", "e", "d", &empty, 0),
+            place_order(&mut conn, "us", "e", "d", &empty, 0, None),
             Err(OrderRefused::Empty)
         );
         assert_eq!(order_count(&conn).unwrap(), 0);

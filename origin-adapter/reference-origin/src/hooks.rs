@@ -22,6 +22,26 @@ pub struct Hooks {
     fail_status: AtomicU16,
     /// Catalog requests by path and query, as received.
     requests: Mutex<HashMap<String, u64>>,
+    /// The headers of each order received, by Idempotency-Key, to prove
+    /// what the edge sends.
+    signed: Mutex<HashMap<String, Vec<(String, String)>>>,
+}
+
+impl Hooks {
+    pub fn record_signed_request(&self, key: &str, headers: &axum::http::HeaderMap) {
+        if let Ok(mut signed) = self.signed.lock() {
+            let seen = headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        v.to_str().unwrap_or("<binary>").to_owned(),
+                    )
+                })
+                .collect();
+            signed.insert(key.to_owned(), seen);
+        }
+    }
 }
 
 /// `POST /_test/faults`: what the catalog routes should do from now on.
@@ -90,6 +110,23 @@ pub async fn requests(State(state): State<AppState>) -> Json<HashMap<String, u64
             .requests
             .lock()
             .map(|c| c.clone())
+            .unwrap_or_default(),
+    )
+}
+
+/// `GET /_test/signed-headers?key=…`: what arrived with that order.
+pub async fn signed_headers(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Json<Vec<(String, String)>> {
+    let key = q.get("key").cloned().unwrap_or_default();
+    Json(
+        state
+            .hooks
+            .signed
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&key).cloned())
             .unwrap_or_default(),
     )
 }

@@ -149,10 +149,20 @@ async fn place_order(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    state.hooks.record_signed_request(&key, &headers);
     let region = state.region.clone();
     let now = (state.clock)();
+    let user = verified.claims.map(|c| c.user_id);
     let placed = with_db(&state, move |c| {
-        Ok(db::place_order(c, &region, &key, &digest, &request, now))
+        Ok(db::place_order(
+            c,
+            &region,
+            &key,
+            &digest,
+            &request,
+            now,
+            user.as_deref(),
+        ))
     })
     .await?;
     use db::OrderRefused::*;
@@ -192,6 +202,59 @@ async fn place_order(
     }
 }
 
+fn customer(verified: &VerifiedEdge) -> Result<String, ApiError> {
+    verified
+        .claims
+        .as_ref()
+        .map(|c| c.user_id.clone())
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::UNAUTHORIZED,
+                "orders are personal: the edge must vouch for a customer".into(),
+            )
+        })
+}
+
+/// `GET /orders`: the vouched-for customer's orders, never cached.
+async fn list_orders(
+    State(state): State<AppState>,
+    Extension(verified): Extension<VerifiedEdge>,
+) -> Result<Response, ApiError> {
+    let user = customer(&verified)?;
+    let region = state.region.clone();
+    let orders = with_db(&state, move |c| {
+        db::orders_of(c, &user, &region).map_err(ApiError::internal)
+    })
+    .await?;
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({ "orders": orders })),
+    )
+        .into_response())
+}
+
+/// `GET /orders/{id}`: another customer's order is a 404, as if absent.
+async fn get_order(
+    State(state): State<AppState>,
+    Extension(verified): Extension<VerifiedEdge>,
+    axum::extract::Path(order_id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let user = customer(&verified)?;
+    let region = state.region.clone();
+    let lookup = order_id.clone();
+    let order = with_db(&state, move |c| {
+        db::order_of(c, &user, &lookup, &region).map_err(ApiError::internal)
+    })
+    .await?;
+    match order {
+        Some(o) => Ok(([(header::CACHE_CONTROL, "no-store")], Json(o)).into_response()),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no order {order_id:?}"),
+        )),
+    }
+}
+
 async fn order_count(State(state): State<AppState>) -> Result<Response, ApiError> {
     let n = with_db(&state, |c| db::order_count(c).map_err(ApiError::internal)).await?;
     Ok(Json(serde_json::json!({ "orders": n })).into_response())
@@ -209,7 +272,8 @@ pub const MAX_WRITE_BODY: usize = 64 * 1024;
 /// by end-to-end tests and never meant for production.
 pub fn app(state: AppState, edge_keys: KeyRing, test_hooks: bool) -> Router {
     let writes = Router::new()
-        .route(paths::ORDERS, post(place_order))
+        .route(paths::ORDERS, post(place_order).get(list_orders))
+        .route(&format!("{}/{{id}}", paths::ORDERS), get(get_order))
         .route(paths::LOGIN, post(identity::login))
         .route_layer(VerifyEdgeLayer::new(
             edge_keys,
@@ -238,7 +302,8 @@ pub fn app(state: AppState, edge_keys: KeyRing, test_hooks: bool) -> Router {
         router = router
             .route("/_test/orders/count", get(order_count))
             .route("/_test/faults", post(hooks::set_faults))
-            .route("/_test/requests", get(hooks::requests));
+            .route("/_test/requests", get(hooks::requests))
+            .route("/_test/signed-headers", get(hooks::signed_headers));
     }
     router.fallback(not_found).with_state(state)
 }
@@ -364,6 +429,7 @@ mod tests {
             content_type: "application/json",
             idempotency_key: "cart-c1-v1",
             body: &body,
+            claims: None,
         };
         let mut signed = Request::post("/orders").header("host", "origin.test");
         for (name, value) in signed_headers(&write, &key, NOW, "nonce-1").unwrap() {

@@ -1,0 +1,55 @@
+//! `/api/orders[/{id}]`: a customer's own orders, forwarded to the orders
+//! origin with the customer's signed claims. Never cached.
+
+use origin_adapter::wire::{PROBLEM_JSON, paths};
+use worker::{Env, Headers, Request, Response};
+
+use super::{internal, origin, session};
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+
+pub(crate) async fn get(
+    req: &Request,
+    env: &Env,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
+    let Some(claims) = session::active(req, env, config).await? else {
+        return Err(EdgeError::new(401, "log in to see your orders"));
+    };
+    let url = req.url().map_err(internal("read the request URL"))?;
+    let path = match url.path().strip_prefix("/api/orders") {
+        Some("") => paths::ORDERS.to_owned(),
+        Some(rest) => {
+            let id = rest.trim_start_matches('/');
+            let valid = !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid {
+                return Err(EdgeError::new(404, "no such order"));
+            }
+            format!("{}/{id}", paths::ORDERS)
+        }
+        None => return Err(EdgeError::new(404, "no such order")),
+    };
+    let encoded = session::edge_claims(&claims);
+    let (status, body) =
+        origin::send_signed_read(config, &path, Some(&encoded), "orders service").await?;
+    let content_type = match status {
+        200 => "application/json",
+        404 => PROBLEM_JSON,
+        other => {
+            worker::console_error!("edge: orders service answered {other}");
+            return Err(EdgeError::new(502, "the orders service failed"));
+        }
+    };
+    let headers = Headers::new();
+    let fill = || -> worker::Result<()> {
+        headers.set("content-type", content_type)?;
+        headers.set("cache-control", "no-store")
+    };
+    fill().map_err(internal("answered"))?;
+    Ok(Response::from_bytes(body)
+        .map_err(internal("answered"))?
+        .with_status(status)
+        .with_headers(headers))
+}
