@@ -738,6 +738,10 @@ fn main() {
         session::brute_force_is_limited_and_the_limit_lifts,
     ));
     trials.push(Trial::test(
+        "isolated::session_rotating_the_key_keeps_sessions",
+        session::rotating_the_session_key_keeps_sessions,
+    ));
+    trials.push(Trial::test(
         "isolated::cart_survives_a_restart_of_wrangler_dev",
         cart_survives_a_restart_of_wrangler_dev,
     ));

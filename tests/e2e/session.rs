@@ -322,3 +322,30 @@ pub fn client_identity_headers_never_reach_the_origin(sys: &System) -> Outcome {
         format!("the edge's own signature: {signature}"),
     )
 }
+
+/// Rotating the session key logs nobody out (a system of its own: it restarts the edge).
+pub fn rotating_the_session_key_keeps_sessions() -> Outcome {
+    let mut sys = e2e::System::start(e2e::SystemOptions::default())?;
+    let before = session_cookie(&login(
+        &sys,
+        "carol@example.com",
+        "carol-demo-password",
+        None,
+    )?)?;
+    sys.rotate_session_key()?;
+    let me = whoami(&sys, &before)?;
+    check(
+        me["authenticated"] == true && me["user_id"] == "user-0003",
+        format!("after rotation: {me}"),
+    )?;
+    let after = session_cookie(&login(
+        &sys,
+        "carol@example.com",
+        "carol-demo-password",
+        None,
+    )?)?;
+    check(
+        whoami(&sys, &after)?["authenticated"] == true,
+        "a session sealed with the new key",
+    )
+}

@@ -237,17 +237,7 @@ impl System {
         }
         if generated {
             let env_file = state_dir.join("edge-secrets.env");
-            std::fs::write(
-                &env_file,
-                format!(
-                    "EDGE_SIGNING_KEY={}\nSESSION_KEY={}\n",
-                    signing_key.to_config(),
-                    base64::Engine::encode(
-                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                        random_bytes()?
-                    )
-                ),
-            )?;
+            write_secrets(&env_file, &signing_key, &random_session_key()?, None)?;
             args.push("--env-file".into());
             args.push(env_file.display().to_string());
         }
@@ -287,6 +277,24 @@ impl System {
         .context("starting wrangler dev (run with E2E_ECHO=1 to see its output)")?;
         self.edge = Some(process);
         Ok(())
+    }
+
+    /// Rotates the session key as an operator would (the old key becomes a
+    /// previous key) and restarts the edge. Only for generated secrets.
+    pub fn rotate_session_key(&mut self) -> Result<()> {
+        let path = self.state_dir.join("edge-secrets.env");
+        let current = std::fs::read_to_string(&path)
+            .context("this system's secrets are not generated")?
+            .lines()
+            .find_map(|l| l.strip_prefix("SESSION_KEY=").map(str::to_owned))
+            .context("no SESSION_KEY to rotate")?;
+        write_secrets(
+            &path,
+            &self.signing_key,
+            &random_session_key()?,
+            Some(&current),
+        )?;
+        self.restart_edge()
     }
 
     /// Stops `wrangler dev` and starts it again on the same port and state.
@@ -340,6 +348,31 @@ impl Drop for System {
             edge.stop();
         }
     }
+}
+
+fn random_session_key() -> Result<String> {
+    Ok(base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        random_bytes()?,
+    ))
+}
+
+/// The edge's secrets for `wrangler dev --env-file`.
+fn write_secrets(
+    path: &std::path::Path,
+    signing: &SigningKey,
+    session: &str,
+    previous: Option<&str>,
+) -> Result<()> {
+    let mut text = format!(
+        "EDGE_SIGNING_KEY={}\nSESSION_KEY={session}\n",
+        signing.to_config()
+    );
+    if let Some(previous) = previous {
+        text.push_str(&format!("SESSION_PREVIOUS_KEYS={previous}\n"));
+    }
+    std::fs::write(path, text)?;
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -84,11 +84,22 @@ fn load(
     paths: Arc<Vec<String>>,
     deadline: Option<Duration>,
 ) -> Result<(Vec<u64>, Duration, usize)> {
+    load_with(edge, paths, deadline, None)
+}
+
+/// [`load`], sending `cookie` with every request.
+fn load_with(
+    edge: &str,
+    paths: Arc<Vec<String>>,
+    deadline: Option<Duration>,
+    cookie: Option<String>,
+) -> Result<(Vec<u64>, Duration, usize)> {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let workers: Vec<_> = (0..CLIENTS)
         .map(|worker| {
-            let (edge, paths, stop) = (edge.to_owned(), paths.clone(), stop.clone());
+            let (edge, paths, stop, cookie) =
+                (edge.to_owned(), paths.clone(), stop.clone(), cookie.clone());
             std::thread::spawn(move || -> (Vec<u64>, usize) {
                 let client = reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(10))
@@ -104,11 +115,11 @@ fn load(
                         break;
                     }
                     let t = Instant::now();
-                    match client
-                        .get(format!("{edge}{path}"))
-                        .send()
-                        .and_then(|r| r.bytes().map(|_| ()))
-                    {
+                    let mut request = client.get(format!("{edge}{path}"));
+                    if let Some(c) = &cookie {
+                        request = request.header("cookie", c);
+                    }
+                    match request.send().and_then(|r| r.bytes().map(|_| ())) {
                         Ok(()) => latencies.push(t.elapsed().as_micros() as u64),
                         Err(_) => errors += 1,
                     }
@@ -245,6 +256,37 @@ pub fn run() -> Result<()> {
         percentile(&lat, 0.50),
         percentile(&lat, 0.99)
     );
+    // 3. Who-am-I with a session (token opened + revocation check in a
+    //    Durable Object) versus without.
+    let login = client
+        .post(format!("{}/api/session", sys.edge_url))
+        .json(&serde_json::json!({"email": "alice@example.com", "password": "alice-demo-password"}))
+        .send()?;
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+        .context("the demo login set no session cookie")?;
+    let whoami = Arc::new(vec!["/api/session".to_owned()]);
+    for (label, cookie) in [
+        ("without a session", None),
+        ("with a session", Some(cookie)),
+    ] {
+        let (lat, took, errors) = load_with(
+            &sys.edge_url,
+            whoami.clone(),
+            Some(Duration::from_secs(5)),
+            cookie,
+        )?;
+        println!(
+            "GET /api/session {label} ({CLIENTS} clients, 5 s): {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
+            lat.len() as f64 / took.as_secs_f64(),
+            percentile(&lat, 0.50),
+            percentile(&lat, 0.99)
+        );
+    }
     println!(
         "\nmachine: {} cores; edge under wrangler dev; figures vary ±10% run to run",
         std::thread::available_parallelism()
