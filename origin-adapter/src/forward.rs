@@ -280,6 +280,23 @@ mod tests {
     }
 
     #[test]
+    fn claims_round_trip_and_junk_is_refused() {
+        let claims = EdgeClaims {
+            user_id: "user-1".into(),
+            roles: vec!["customer".into()],
+            region: "eu".into(),
+            session_id: "s".into(),
+        };
+        assert_eq!(decode_claims(&encode_claims(&claims)), Some(claims));
+        assert_eq!(decode_claims("not base64!"), None);
+        assert_eq!(
+            decode_claims("e30"),
+            None,
+            "an empty object lacks every field"
+        );
+    }
+
+    #[test]
     fn every_covered_component_is_supported() {
         assert_eq!(covered_components().len(), COVERED.len());
     }

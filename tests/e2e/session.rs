@@ -83,6 +83,11 @@ pub fn a_new_login_never_keeps_the_old_session(sys: &System) -> Outcome {
     let second = login(sys, "bruno@example.eu", "bruno-demo-password", Some(&first))?;
     let second = session_cookie(&second)?;
     check(first != second, "a login issues a new token")?;
+    let (before, after) = (whoami(sys, &first)?, whoami(sys, &second)?);
+    check(
+        before["session_id"].is_string() && before["session_id"] != after["session_id"],
+        format!("the session id presented before login survived it: {before} / {after}"),
+    )?;
     check(
         whoami(sys, &second)?["region"] == "eu",
         "bruno's home region",

@@ -119,6 +119,7 @@ async fn whoami(req: &Request, env: &Env, config: &EdgeConfig) -> Result<Respons
         "user_id": claims.sub,
         "roles": claims.roles,
         "region": claims.region,
+        "session_id": claims.sid,
         "idle_expires_at": claims.idle_exp,
         "expires_at": claims.exp,
     });
