@@ -30,29 +30,49 @@ pub(crate) async fn is_revoked(env: &Env, sid: &str) -> Result<bool, EdgeError> 
     Ok(revoked.revoked)
 }
 
+/// Asks the login guard of every key at `url`; returns their verdicts.
+async fn ask(
+    env: &Env,
+    keys: &[(String, Limit)],
+    now: i64,
+    url: &str,
+) -> Result<Vec<LoginVerdict>, EdgeError> {
+    let mut verdicts = Vec::with_capacity(keys.len());
+    for (key, limit) in keys {
+        let stub = objects::stub(env, guard_api::BINDING, &guard_api::login_name(key))?;
+        let body = serde_json::to_string(&LoginAttempt { now, limit: *limit })
+            .map_err(|_| EdgeError::new(500, "could not encode a login attempt"))?;
+        let mut answer = objects::call(&stub, url, Some(body)).await?;
+        verdicts.push(
+            answer
+                .json()
+                .await
+                .map_err(internal("read a login guard"))?,
+        );
+    }
+    Ok(verdicts)
+}
+
 /// 429 with `Retry-After` while any of `keys` has too many failed logins.
 pub(crate) async fn check_login(
     env: &Env,
     keys: &[(String, Limit)],
     now: i64,
 ) -> Result<(), EdgeError> {
-    for (key, limit) in keys {
-        let stub = objects::stub(env, guard_api::BINDING, &guard_api::login_name(key))?;
-        let body = serde_json::to_string(&LoginAttempt { now, limit: *limit })
-            .map_err(|_| EdgeError::new(500, "could not encode a login check"))?;
-        let mut answer = objects::call(&stub, guard_api::LOGIN_CHECK, Some(body)).await?;
-        let verdict: LoginVerdict = answer
-            .json()
-            .await
-            .map_err(internal("read a login check"))?;
-        if !verdict.allowed {
-            return Err(
-                EdgeError::new(429, "too many failed logins; wait before trying again")
-                    .with_header("retry-after", verdict.retry_after.to_string()),
-            );
-        }
+    let verdicts = ask(env, keys, now, guard_api::LOGIN_CHECK).await?;
+    match verdicts
+        .iter()
+        .filter(|v| !v.allowed)
+        .map(|v| v.retry_after)
+        .max()
+    {
+        None => Ok(()),
+        Some(retry_after) => Err(EdgeError::new(
+            429,
+            "too many failed logins; wait before trying again",
+        )
+        .with_header("retry-after", retry_after.to_string())),
     }
-    Ok(())
 }
 
 /// Counts a failed login against every key.
@@ -61,11 +81,5 @@ pub(crate) async fn login_failed(
     keys: &[(String, Limit)],
     now: i64,
 ) -> Result<(), EdgeError> {
-    for (key, limit) in keys {
-        let stub = objects::stub(env, guard_api::BINDING, &guard_api::login_name(key))?;
-        let body = serde_json::to_string(&LoginAttempt { now, limit: *limit })
-            .map_err(|_| EdgeError::new(500, "could not encode a failed login"))?;
-        objects::call(&stub, guard_api::LOGIN_FAILED, Some(body)).await?;
-    }
-    Ok(())
+    ask(env, keys, now, guard_api::LOGIN_FAILED).await.map(drop)
 }
