@@ -18,6 +18,8 @@ use crate::{ApiError, AppState};
 
 #[derive(Debug, Default)]
 pub struct Hooks {
+    /// Set by `app(…, test_hooks = true)`; nothing is recorded otherwise.
+    pub enabled: std::sync::atomic::AtomicBool,
     latency_ms: AtomicU64,
     fail_status: AtomicU16,
     /// Catalog requests by path and query, as received.
@@ -29,6 +31,9 @@ pub struct Hooks {
 
 impl Hooks {
     pub fn record_signed_request(&self, key: &str, headers: &axum::http::HeaderMap) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
         if let Ok(mut signed) = self.signed.lock() {
             let seen = headers
                 .iter()

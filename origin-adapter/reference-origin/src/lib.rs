@@ -288,6 +288,10 @@ pub fn app(state: AppState, edge_keys: KeyRing, test_hooks: bool) -> Router {
             &format!("{}{{sku}}", paths::PRODUCT_PREFIX),
             get(catalog::product).patch(catalog::change),
         );
+    state
+        .hooks
+        .enabled
+        .store(test_hooks, std::sync::atomic::Ordering::Relaxed);
     if test_hooks {
         reads = reads.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
