@@ -75,20 +75,27 @@ fn expect_problem(r: Response, status: u16) -> Result<Value, Failed> {
     Ok(body)
 }
 
-/// The `name=value` part of the cart cookie the edge set.
-fn cart_cookie(r: &Response) -> Result<String, Failed> {
+/// The `name=value` part of the `Set-Cookie` for `prefix` (a cookie name,
+/// possibly followed by the start of its value), checked to be HttpOnly,
+/// Secure, SameSite=Lax and host-wide.
+fn set_cookie(r: &Response, prefix: &str) -> Result<String, Failed> {
     let set = header(r, "set-cookie");
     check(
-        set.starts_with("__Host-cart="),
-        format!("no cart cookie in {set:?}"),
+        set.starts_with(prefix),
+        format!("no {prefix} cookie in {set:?}"),
     )?;
     for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         check(
             set.contains(attribute),
-            format!("cart cookie lacks {attribute}: {set}"),
+            format!("cookie lacks {attribute}: {set}"),
         )?;
     }
     Ok(set.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// The `name=value` part of the cart cookie the edge set.
+fn cart_cookie(r: &Response) -> Result<String, Failed> {
+    set_cookie(r, "__Host-cart=")
 }
 
 fn add_to_cart(sys: &System, cookie: Option<&str>, body: Value) -> Response {

@@ -236,26 +236,22 @@ pub fn run() -> Result<()> {
             .map(|_| format!("/api/products/{}", skus[sample(&cdf, rng)]))
             .collect()
     };
-    let before = origin_product_requests(&client, &sys).context("reading origin counters")?;
-    let (lat, _, errors) = load(&sys.edge_url, Arc::new(zipf(&mut rng)), None)?;
-    let cold = origin_product_requests(&client, &sys)? - before;
-    println!(
-        "zipf(1.0), 10,000 reads, cache as left by step 1: {cold} origin requests ({:.1} per 1,000 reads), p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
-        cold as f64 / 10.0,
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99)
-    );
+    let measure = |label: &str, rng: &mut Rng| -> Result<()> {
+        let before = origin_product_requests(&client, &sys).context("reading origin counters")?;
+        let (lat, _, errors) = load(&sys.edge_url, Arc::new(zipf(rng)), None)?;
+        let n = origin_product_requests(&client, &sys)? - before;
+        println!(
+            "zipf(1.0), 10,000 reads, {label}: {n} origin requests ({:.2} per 1,000 reads), p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
+            n as f64 / 10.0,
+            percentile(&lat, 0.50),
+            percentile(&lat, 0.99)
+        );
+        Ok(())
+    };
+    measure("cache as left by step 1", &mut rng)?;
     let all: Vec<String> = skus.iter().map(|s| format!("/api/products/{s}")).collect();
     load(&sys.edge_url, Arc::new(all), None)?;
-    let before = origin_product_requests(&client, &sys)?;
-    let (lat, _, errors) = load(&sys.edge_url, Arc::new(zipf(&mut rng)), None)?;
-    let warm = origin_product_requests(&client, &sys)? - before;
-    println!(
-        "zipf(1.0), 10,000 reads, warm (every SKU read once before): {warm} origin requests ({:.2} per 1,000 reads), p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
-        warm as f64 / 10.0,
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99)
-    );
+    measure("warm (every SKU read once before)", &mut rng)?;
     // 3. Who-am-I with a session (token opened + revocation check in a
     //    Durable Object) versus without.
     let login = client
