@@ -122,10 +122,7 @@ fn origin_product(sys: &System, sku: &str) -> Result<Product, Failed> {
 }
 
 fn order_count(sys: &System) -> Result<i64, Failed> {
-    let url = format!(
-        "{}/_test/orders/count",
-        sys.origin_url("us").unwrap_or_default()
-    );
+    let url = format!("{}/_test/counts", sys.origin_url("us").unwrap_or_default());
     let v: Value = client().get(url).send()?.json()?;
     v["orders"].as_i64().ok_or_else(|| "no order count".into())
 }
@@ -428,7 +425,7 @@ fn forged_writes_are_refused_at_the_origin(sys: &System) -> Outcome {
             content_type: "application/json",
             idempotency_key: nonce,
             body: signed_body,
-            claims: None,
+            context: Default::default(),
         };
         let mut req = client()
             .post(format!("{origin}/orders"))

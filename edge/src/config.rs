@@ -11,6 +11,7 @@ use durable_objects::guard::Limit;
 use crate::catalog::default_windows;
 use crate::catalog::freshness::Windows;
 use crate::catalog::query::CatalogRoute;
+use crate::forwarding::services::ServiceTable;
 
 /// Where the Worker runs; development-only behaviour is keyed on this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +35,10 @@ pub struct EdgeConfig {
     pub default_region: String,
     /// The secret the edge signs forwarded writes with.
     pub signing_key: SigningKey,
-    /// How long an origin may take before the edge gives up (milliseconds).
+    /// A service's timeout where the routing table names none (milliseconds).
     pub origin_timeout_ms: u64,
+    /// The routing table: services, their regions, forwarded routes.
+    pub services: ServiceTable,
     /// The same for catalog reads, which have stale copies to fall back on.
     pub catalog_timeout_ms: u64,
     /// Cache windows per catalog route, when the origin does not say.
@@ -169,6 +172,21 @@ impl EdgeConfig {
         let origin_timeout_ms = timeout("ORIGIN_TIMEOUT_MS", 5_000)?;
         let catalog_timeout_ms = timeout("CATALOG_TIMEOUT_MS", 3_000)?;
 
+        let region_urls: Vec<(String, String)> = origins
+            .iter()
+            .map(|o| (o.region.clone(), o.base_url.clone()))
+            .collect();
+        let services = ServiceTable::parse(
+            &required("SERVICES")?,
+            &region_urls,
+            environment == Environment::Development,
+            origin_timeout_ms,
+            |method, path| {
+                !matches!(crate::routes::route(method, path, true), Err(e) if e.status == 404)
+            },
+        )
+        .map_err(|e| err("SERVICES", e))?;
+
         let mut catalog_windows = Vec::new();
         for (key, route) in [
             ("CACHE_PRODUCT", CatalogRoute::Product),
@@ -253,6 +271,7 @@ impl EdgeConfig {
             default_region,
             signing_key,
             origin_timeout_ms,
+            services,
             catalog_timeout_ms,
             catalog_windows,
             purge_keys,
@@ -314,6 +333,10 @@ mod tests {
             ),
             ("DEFAULT_REGION", "us".into()),
             ("EDGE_SIGNING_KEY", key()),
+            (
+                "SERVICES",
+                crate::forwarding::services::tests::TABLE.to_owned(),
+            ),
         ]
     }
 
@@ -353,6 +376,8 @@ mod tests {
             ("SESSION_KEY", "c2hvcnQ"),
             ("SESSION_IDLE_SECONDS", "5"),
             ("ALLOWED_ORIGINS", "evil.example"),
+            ("SERVICES", "{}"),
+            ("SERVICES", ""),
         ] {
             let e = parse(&[(key, value)]).unwrap_err();
             assert_eq!(e.key, key, "{value}: {e}");
@@ -366,7 +391,7 @@ mod tests {
         assert!(
             parse(&[
                 ("ENVIRONMENT", "production"),
-                ("ORIGINS", "us=https://us.example")
+                ("ORIGINS", "us=https://us.example,eu=https://eu.example")
             ])
             .is_ok()
         );

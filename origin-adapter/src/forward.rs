@@ -39,6 +39,47 @@ const COVERED: [&str; 7] = [
 /// The header carrying the customer's identity claims to an origin. It is
 /// covered by the signature whenever present, so it speaks only for the edge.
 pub const CLAIMS_HEADER: &str = "x-edge-claims";
+/// The flags the edge evaluated for the request (base64url JSON object).
+pub const FLAGS_HEADER: &str = "x-edge-flags";
+/// The edge's id for the client request, the same in edge and origin logs.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Marks an origin's answer as a replay of a keyed request's first answer.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+/// W3C Trace Context; see [`crate::trace`].
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
+/// What the edge knows about a request beyond its body, every part signed
+/// when present: who the customer is, which flags applied, and the ids that
+/// tie edge and origin logs together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EdgeContext<'a> {
+    /// The customer's claims, encoded by [`encode_claims`], if logged in.
+    pub claims: Option<&'a str>,
+    /// Evaluated flags, base64url JSON, if any were evaluated.
+    pub flags: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub traceparent: Option<&'a str>,
+}
+
+impl<'a> EdgeContext<'a> {
+    fn fields(&self) -> impl Iterator<Item = (&'static str, &'a str)> {
+        [
+            (CLAIMS_HEADER, self.claims),
+            (FLAGS_HEADER, self.flags),
+            (REQUEST_ID_HEADER, self.request_id),
+            (TRACEPARENT_HEADER, self.traceparent),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+    }
+}
+
+const CONTEXT_HEADERS: [&str; 4] = [
+    CLAIMS_HEADER,
+    FLAGS_HEADER,
+    REQUEST_ID_HEADER,
+    TRACEPARENT_HEADER,
+];
 
 fn components(names: &[&str]) -> Vec<Component> {
     // Every name parses (a unit test holds that), so nothing is dropped.
@@ -54,11 +95,26 @@ pub fn covered_components() -> Vec<Component> {
 }
 
 /// What a verifier requires to be covered whenever present on a request:
-/// everything the edge may sign, identity claims included.
+/// everything the edge may sign, its context headers included, so none of
+/// them can be added by anyone but the edge.
 pub fn required_components() -> Vec<Component> {
     let mut all = covered_components();
-    all.push(Component::Field(CLAIMS_HEADER.to_owned()));
+    all.extend(
+        CONTEXT_HEADERS
+            .iter()
+            .map(|name| Component::Field((*name).to_owned())),
+    );
     all
+}
+
+/// Flags as the header carries them: base64url of a JSON object.
+pub fn encode_flags(flags: &serde_json::Map<String, serde_json::Value>) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(flags).unwrap_or_default())
+}
+
+/// Reads the flags header; `None` if it is not what the edge writes.
+pub fn decode_flags(value: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value.trim()).ok()?).ok()
 }
 
 /// Claims as the header carries them: base64url of their JSON.
@@ -94,8 +150,7 @@ pub struct ForwardedWrite<'a> {
     /// The Idempotency-Key, unquoted; it is sent as a structured-field string.
     pub idempotency_key: &'a str,
     pub body: &'a [u8],
-    /// The customer's claims, encoded by [`encode_claims`], if logged in.
-    pub claims: Option<&'a str>,
+    pub context: EdgeContext<'a>,
 }
 
 /// Refuses idempotency keys that cannot be a structured-field string or are
@@ -130,10 +185,7 @@ pub fn signed_headers(
         ("idempotency-key", idempotency),
     ];
     let mut covered = covered_components();
-    if let Some(claims) = write.claims {
-        fields.push((CLAIMS_HEADER, claims.to_owned()));
-        covered.push(Component::Field(CLAIMS_HEADER.to_owned()));
-    }
+    add_context(&write.context, &mut fields, &mut covered);
     sign_fields(
         write.method,
         write.authority,
@@ -154,7 +206,7 @@ pub struct ForwardedRead<'a> {
     pub authority: &'a str,
     pub path: &'a str,
     pub query: Option<&'a str>,
-    pub claims: Option<&'a str>,
+    pub context: EdgeContext<'a>,
 }
 
 pub fn signed_read_headers(
@@ -165,10 +217,7 @@ pub fn signed_read_headers(
 ) -> Result<Vec<(&'static str, String)>, SignatureError> {
     let mut fields = vec![("content-digest", content_digest(b""))];
     let mut covered = components(&["@method", "@authority", "@path", "@query", "content-digest"]);
-    if let Some(claims) = read.claims {
-        fields.push((CLAIMS_HEADER, claims.to_owned()));
-        covered.push(Component::Field(CLAIMS_HEADER.to_owned()));
-    }
+    add_context(&read.context, &mut fields, &mut covered);
     sign_fields(
         "GET",
         read.authority,
@@ -180,6 +229,17 @@ pub fn signed_read_headers(
         now,
         nonce,
     )
+}
+
+fn add_context(
+    context: &EdgeContext<'_>,
+    fields: &mut Vec<(&'static str, String)>,
+    covered: &mut Vec<Component>,
+) {
+    for (name, value) in context.fields() {
+        fields.push((name, value.to_owned()));
+        covered.push(Component::Field(name.to_owned()));
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -219,8 +279,11 @@ fn sign_fields(
 /// hop-by-hop fields (RFC 9110 §7.6.1).
 pub fn is_reserved_for_edge(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    const EXACT: [&str; 14] = [
+    const EXACT: [&str; 17] = [
         "signature",
+        "traceparent",
+        "tracestate",
+        "x-request-id",
         "signature-input",
         "content-digest",
         "idempotency-key",
@@ -256,7 +319,7 @@ mod tests {
             content_type: "application/json",
             idempotency_key: "cart-1-v3",
             body,
-            claims: None,
+            context: EdgeContext::default(),
         }
     }
 
@@ -325,6 +388,8 @@ mod tests {
             "Content-Digest",
             "Transfer-Encoding",
             "cf-connecting-ip",
+            "traceparent",
+            "X-Request-Id",
         ] {
             assert!(is_reserved_for_edge(name), "{name}");
         }

@@ -17,11 +17,13 @@ use http_body_util::{BodyExt as _, Either, Full, Limited};
 
 use crate::digest::verify_content_digest;
 use crate::forward::{
-    CLAIMS_HEADER, SIGNATURE_LIFETIME, decode_claims, edge_policy, required_components,
+    CLAIMS_HEADER, FLAGS_HEADER, REQUEST_ID_HEADER, SIGNATURE_LIFETIME, TRACEPARENT_HEADER,
+    decode_claims, decode_flags, edge_policy, required_components,
 };
 use crate::keys::KeyRing;
 use crate::replay::{NonceRefused, SeenNonces};
 use crate::signature::{Component, RequestView, verify};
+use crate::trace::TraceParent;
 use crate::wire::{EdgeClaims, PROBLEM_JSON, Problem};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,6 +41,24 @@ pub struct VerifiedEdge {
     pub idempotency_key: Option<String>,
     /// The customer the edge vouches for; `None` for an anonymous request.
     pub claims: Option<EdgeClaims>,
+    /// The flags the edge evaluated for this request (empty if none).
+    pub flags: serde_json::Map<String, serde_json::Value>,
+    /// The edge's request id and trace, for logs.
+    pub request_id: Option<String>,
+    pub trace: Option<TraceParent>,
+}
+
+impl VerifiedEdge {
+    /// `request_id=… trace_id=…` for a log line (`-` where unknown).
+    pub fn log_ids(&self) -> String {
+        format!(
+            "request_id={} trace_id={}",
+            self.request_id.as_deref().unwrap_or("-"),
+            self.trace
+                .map(|t| t.trace_id_hex())
+                .unwrap_or_else(|| "-".into())
+        )
+    }
 }
 
 struct Verifier {
@@ -174,12 +194,24 @@ impl Verifier {
                     .ok_or_else(|| unauthorized("the identity claims are unreadable".into()))?,
             ),
         };
+        let flags = match text(&header::HeaderName::from_static(FLAGS_HEADER)) {
+            None => serde_json::Map::new(),
+            Some(v) => decode_flags(v)
+                .ok_or_else(|| unauthorized("the evaluated flags are unreadable".into()))?,
+        };
+        let request_id =
+            text(&header::HeaderName::from_static(REQUEST_ID_HEADER)).map(str::to_owned);
+        let trace =
+            text(&header::HeaderName::from_static(TRACEPARENT_HEADER)).and_then(TraceParent::parse);
         Ok(VerifiedEdge {
             keyid: verified.keyid,
             created: verified.created,
             nonce: verified.nonce,
             idempotency_key,
             claims,
+            flags,
+            request_id,
+            trace,
         })
     }
 }
@@ -263,7 +295,7 @@ mod tests {
             content_type: "application/json",
             idempotency_key: "k1",
             body,
-            claims: None,
+            context: Default::default(),
         };
         let mut builder = Request::post("/orders").header("host", "origin.test");
         for (name, value) in signed_headers(&w, key, NOW, nonce).unwrap() {

@@ -11,6 +11,9 @@
 //! * [`purge`]: the other direction — an origin's signed purge to the edge;
 //! * [`replay`]: a verifier's memory of nonces it has accepted;
 //! * [`wire`]: the JSON bodies both sides speak, RFC 9457 problems included;
+//! * [`trace`]: W3C `traceparent`, so edge and origin logs share a trace id;
+//! * `idempotency` (feature `origin`): the `Idempotency-Key` draft with
+//!   Stripe's semantics, over a store the origin provides;
 //! * `layer` (feature `origin`): the origin side, a tower layer that verifies
 //!   and rejects before any handler runs.
 //!
@@ -24,7 +27,10 @@ pub mod keys;
 pub mod purge;
 pub mod replay;
 pub mod signature;
+pub mod trace;
 pub mod wire;
 
+#[cfg(feature = "origin")]
+pub mod idempotency;
 #[cfg(feature = "origin")]
 pub mod layer;

@@ -112,7 +112,7 @@ mod tests {
             content_type: "application/json",
             idempotency_key: "x",
             body: b"{}",
-            claims: None,
+            context: Default::default(),
         };
         let headers = signed_headers(&write, &key, 100, "n").unwrap();
         let required = covered_components();

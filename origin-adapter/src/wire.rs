@@ -13,6 +13,10 @@ pub mod paths {
     pub const ORDERS: &str = "/orders";
     pub const SEARCH: &str = "/catalog/search";
     pub const LOGIN: &str = "/identity/login";
+    /// The reviews service: a customer's product review.
+    pub const REVIEWS: &str = "/reviews";
+    /// The account service: a customer's saved addresses (personal data).
+    pub const ADDRESSES: &str = "/account/addresses";
     /// On the edge: where an origin sends signed purges.
     pub const EDGE_PURGE: &str = "/api/purge";
 }
@@ -124,6 +128,52 @@ pub struct EdgeClaims {
     pub roles: Vec<String>,
     pub region: String,
     pub session_id: String,
+}
+
+/// `POST /reviews`: a customer's review of a product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub sku: String,
+    /// 1 to 5 stars.
+    pub rating: i64,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    pub review_id: String,
+    pub sku: String,
+    pub rating: i64,
+    pub title: String,
+    pub body: String,
+    pub user_id: String,
+    /// The region whose origin stored it.
+    pub region: String,
+}
+
+/// `POST /account/addresses`: a saved delivery address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressRequest {
+    pub name: String,
+    pub line1: String,
+    pub city: String,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub address_id: String,
+    pub name: String,
+    pub line1: String,
+    pub city: String,
+    pub postal_code: String,
+    pub country: String,
+    pub region: String,
 }
 
 /// The media type of RFC 9457 problem details.

@@ -45,6 +45,21 @@ pub fn stop_children_on_signal() -> Result<()> {
 pub struct Supervised {
     name: String,
     child: Child,
+    log: Log,
+}
+
+/// Every output line of a process (the latest [`LOG_LINES`]), for tests
+/// that check what a process logged.
+type Log = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>;
+const LOG_LINES: usize = 50_000;
+
+fn remember(log: &Log, line: &str) {
+    if let Ok(mut log) = log.lock() {
+        if log.len() == LOG_LINES {
+            log.pop_front();
+        }
+        log.push_back(line.to_owned());
+    }
 }
 
 impl Supervised {
@@ -65,24 +80,27 @@ impl Supervised {
             .spawn()
             .with_context(|| format!("starting {name}: {command:?}"))?;
         let (tx, rx) = mpsc::channel();
+        let log = Log::default();
         if let Some(out) = child.stdout.take() {
-            let (tx, label) = (tx.clone(), name.to_owned());
+            let (tx, label, log) = (tx.clone(), name.to_owned(), log.clone());
             thread::spawn(move || {
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
                     if echo {
                         eprintln!("[{label}] {line}");
                     }
+                    remember(&log, &line);
                     let _ = tx.send(line);
                 }
             });
         }
         if let Some(err) = child.stderr.take() {
-            let label = name.to_owned();
+            let (label, log) = (name.to_owned(), log.clone());
             thread::spawn(move || {
                 for line in BufReader::new(err).lines().map_while(Result::ok) {
                     if echo {
                         eprintln!("[{label}] {line}");
                     }
+                    remember(&log, &line);
                     let _ = tx.send(line);
                 }
             });
@@ -91,6 +109,7 @@ impl Supervised {
             Self {
                 name: name.to_owned(),
                 child,
+                log,
             },
             rx,
         ))
@@ -98,6 +117,14 @@ impl Supervised {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The lines the process has printed so far that contain `needle`.
+    pub fn log_lines_with(&self, needle: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .map(|log| log.iter().filter(|l| l.contains(needle)).cloned().collect())
+            .unwrap_or_default()
     }
 
     /// `Some(status)` once the process has exited.

@@ -328,6 +328,24 @@ impl System {
         Ok(())
     }
 
+    /// What the edge (wrangler dev and workerd) logged containing `needle`.
+    pub fn edge_log_with(&self, needle: &str) -> Vec<String> {
+        self.edge
+            .as_ref()
+            .map(|e| e.log_lines_with(needle))
+            .unwrap_or_default()
+    }
+
+    /// What a region's origin logged containing `needle`.
+    pub fn origin_log_with(&self, region: &str, needle: &str) -> Vec<String> {
+        self.origins
+            .iter()
+            .find(|o| o.region == region)
+            .and_then(|o| o.process.as_ref())
+            .map(|p| p.log_lines_with(needle))
+            .unwrap_or_default()
+    }
+
     pub fn origin_url(&self, region: &str) -> Option<&str> {
         self.origins
             .iter()

@@ -7,9 +7,10 @@ use durable_objects::cart_api::{self, AddLine, CartView, CheckedOut};
 use durable_objects::respond;
 use origin_adapter::wire::paths;
 use serde::Deserialize;
-use worker::{Context, Env, Request, Response, Stub};
+use worker::{Context, Env, Method, Request, Response, Stub};
 
-use super::{internal, objects, origin, random};
+use super::forward::{self, Call};
+use super::{RequestContext, internal, objects, random};
 use crate::cart_cookie;
 use crate::checkout::{order_request, origin_outcome};
 use crate::config::EdgeConfig;
@@ -90,6 +91,7 @@ pub(crate) async fn checkout(
     req: Request,
     env: &Env,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
     let content_type = header(&req, "content-type");
     let content_length = header(&req, "content-length");
@@ -100,9 +102,8 @@ pub(crate) async fn checkout(
         return Err(EdgeError::new(404, "there is no cart to check out"));
     };
     // A logged-in customer's order carries their signed identity.
-    let claims = super::session::active(&req, env, config)
-        .await?
-        .map(|c| super::session::edge_claims(&c));
+    let session = super::session::active(&req, env, config).await?;
+    let claims = session.as_ref().map(super::session::edge_claims);
     let stub = stub(env, &cart_id)?;
     let mut current = objects::call(&stub, cart_api::VIEW, None).await?;
     let view: CartView = current.json().await.map_err(internal("read the cart"))?;
@@ -110,16 +111,22 @@ pub(crate) async fn checkout(
     let body = serde_json::to_vec(&order)
         .map_err(|_| EdgeError::new(500, "the edge could not encode the order"))?;
 
-    let (status, answer_body) = origin::send_signed(
+    let answer = forward::call(
         config,
-        paths::ORDERS,
-        &body,
-        &key,
-        claims.as_deref(),
-        "orders service",
+        rc,
+        Call {
+            service: "orders",
+            method: Method::Post,
+            path: paths::ORDERS,
+            query: None,
+            body: Some(&body),
+            idempotency_key: Some(&key),
+            claims: claims.as_deref(),
+            home_region: session.as_ref().map(|s| s.region.as_str()),
+        },
     )
     .await?;
-    let placed = origin_outcome(status, &answer_body)?;
+    let placed = origin_outcome(answer.status, &answer.body)?;
 
     let done = CheckedOut {
         cart_id: cart_id.clone(),

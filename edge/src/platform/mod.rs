@@ -3,10 +3,12 @@
 
 mod cart;
 mod catalog;
+mod forward;
 mod guard;
 mod objects;
 mod orders;
 mod origin;
+mod proxy;
 mod purge;
 mod session;
 
@@ -14,9 +16,57 @@ use durable_objects::respond;
 use wasm_bindgen::{JsCast as _, JsValue};
 use worker::{Context, Date, Env, Request, Response, Result, event};
 
+use origin_adapter::trace::TraceParent;
+
 use crate::config::{EdgeConfig, Environment};
 use crate::error::EdgeError;
+use crate::forwarding::region::{Location, location};
 use crate::routes::{Route, route};
+
+/// What the edge knows of a request before any handler: its id and trace,
+/// which every log line and forwarded request carries, and where it
+/// comes from.
+pub(crate) struct RequestContext {
+    pub request_id: String,
+    /// The edge's span, child of the client's `traceparent` if it sent one.
+    pub trace: TraceParent,
+    platform: Location,
+    dev_country: Option<String>,
+    dev_continent: Option<String>,
+}
+
+impl RequestContext {
+    fn new(req: &Request) -> std::result::Result<Self, EdgeError> {
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        let incoming = header("traceparent").and_then(|v| TraceParent::parse(&v));
+        let trace = TraceParent::child_of(incoming, random()?, random()?);
+        let id: [u8; 16] = random()?;
+        let platform = req
+            .cf()
+            .map(|cf| Location {
+                country: cf.country(),
+                continent: cf.continent(),
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            request_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            trace,
+            platform,
+            dev_country: header("x-dev-country"),
+            dev_continent: header("x-dev-continent"),
+        })
+    }
+
+    /// Where the request comes from; the dev headers count only in development.
+    pub fn location(&self, environment: Environment) -> Location {
+        location(
+            environment,
+            self.platform.clone(),
+            self.dev_country.as_deref(),
+            self.dev_continent.as_deref(),
+        )
+    }
+}
 
 /// The JavaScript entry (`edge/entry.mjs`) registers this global; a panic
 /// calls it so in-flight requests answer 500 instead of hanging.
@@ -39,11 +89,16 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let mut response = match handle(req, &env, &ctx).await {
+    let rc = match RequestContext::new(&req) {
+        Ok(rc) => rc,
+        Err(e) => return problem(&e),
+    };
+    let mut response = match handle(req, &env, &ctx, &rc).await {
         Ok(response) => response,
         Err(e) => problem(&e)?,
     };
     let headers = response.headers_mut();
+    headers.set("x-request-id", &rc.request_id)?;
     headers.set("x-content-type-options", "nosniff")?;
     headers.set("referrer-policy", "strict-origin-when-cross-origin")?;
     Ok(response)
@@ -69,11 +124,17 @@ pub(crate) fn internal(context: &'static str) -> impl Fn(worker::Error) -> EdgeE
 }
 
 fn config(env: &Env) -> std::result::Result<EdgeConfig, EdgeError> {
+    // A var may be a string or (from a TOML table) an object, read as JSON.
     let lookup = |key: &str| {
         env.secret(key)
             .map(|s| s.to_string())
             .or_else(|_| env.var(key).map(|v| v.to_string()))
             .ok()
+            .or_else(|| {
+                env.object_var::<serde_json::Value>(key)
+                    .ok()
+                    .map(|v| v.to_string())
+            })
     };
     EdgeConfig::from_lookup(lookup).map_err(|e| {
         worker::console_error!("edge: refusing to serve: {e}");
@@ -103,6 +164,7 @@ async fn handle(
     req: Request,
     env: &Env,
     ctx: &Context,
+    rc: &RequestContext,
 ) -> std::result::Result<Response, EdgeError> {
     let started = now_ms();
     let url = req.url().map_err(internal("read the request URL"))?;
@@ -110,18 +172,31 @@ async fn handle(
     let dev_routes = env
         .var("ENVIRONMENT")
         .is_ok_and(|v| v.to_string() == "development");
-    let route = route(&method, url.path(), dev_routes)?;
-    let cookie = req.headers().get("cookie").ok().flatten();
-    if cookie.is_some() && matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
-        let header = |name: &str| req.headers().get(name).ok().flatten();
-        crate::session::rules::check_same_site(
-            &method,
-            true,
-            header("sec-fetch-site").as_deref(),
-            header("origin").as_deref(),
-            &url.origin().ascii_serialization(),
-            &config(env)?.allowed_origins,
-        )?;
+    let route = match route(&method, url.path(), dev_routes) {
+        Ok(route) => route,
+        // Not one of the edge's own: perhaps a route the table forwards.
+        Err(e) if e.status == 404 => {
+            let config = config(env)?;
+            let forwarded = match config.services.route(&method, url.path()) {
+                Ok(Some(r)) => r.clone(),
+                Ok(None) => return Err(e),
+                Err(allowed) => {
+                    return Err(EdgeError::new(
+                        405,
+                        format!("{} does not accept {method}", url.path()),
+                    )
+                    .with_header("allow", allowed.join(", ")));
+                }
+            };
+            check_csrf(&req, &method, &url, &config)?;
+            return proxy::forward(req, env, &config, rc, &forwarded).await;
+        }
+        Err(e) => return Err(e),
+    };
+    if req.headers().has("cookie").unwrap_or(false)
+        && matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+    {
+        check_csrf(&req, &method, &url, &config(env)?)?;
     }
     match route {
         Route::Health => {
@@ -129,11 +204,11 @@ async fn handle(
         }
         Route::Catalog => catalog::get(&req, &config(env)?, ctx, started).await,
         Route::Purge => purge::purge(req, &config(env)?).await,
-        Route::Session => session::handle(req, env, &config(env)?).await,
-        Route::Orders => orders::get(&req, env, &config(env)?).await,
+        Route::Session => session::handle(req, env, &config(env)?, rc).await,
+        Route::Orders => orders::get(&req, env, &config(env)?, rc).await,
         Route::ViewCart => cart::view(&req, env).await,
         Route::AddCartItem => cart::add_item(req, env, &config(env)?, ctx).await,
-        Route::Checkout => cart::checkout(req, env, &config(env)?).await,
+        Route::Checkout => cart::checkout(req, env, &config(env)?, rc).await,
         Route::DevPanic => {
             if config(env)?.environment == Environment::Development {
                 panic!("deliberate panic from /__dev/panic");
@@ -141,4 +216,27 @@ async fn handle(
             Err(EdgeError::new(404, "no resource here"))
         }
     }
+}
+
+/// Cookie-authenticated writes must come from this site or an allowed one.
+fn check_csrf(
+    req: &Request,
+    method: &str,
+    url: &worker::Url,
+    config: &EdgeConfig,
+) -> std::result::Result<(), EdgeError> {
+    if !req.headers().has("cookie").unwrap_or(false)
+        || !matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
+    {
+        return Ok(());
+    }
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    crate::session::rules::check_same_site(
+        method,
+        true,
+        header("sec-fetch-site").as_deref(),
+        header("origin").as_deref(),
+        &url.origin().ascii_serialization(),
+        &config.allowed_origins,
+    )
 }

@@ -2,9 +2,10 @@
 //! origin with the customer's signed claims. Never cached.
 
 use origin_adapter::wire::{PROBLEM_JSON, paths};
-use worker::{Env, Headers, Request, Response};
+use worker::{Env, Headers, Method, Request, Response};
 
-use super::{internal, origin, session};
+use super::forward::{self, Call};
+use super::{RequestContext, internal, session};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 
@@ -12,6 +13,7 @@ pub(crate) async fn get(
     req: &Request,
     env: &Env,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
     let Some(claims) = session::active(req, env, config).await? else {
         return Err(EdgeError::new(401, "log in to see your orders"));
@@ -32,8 +34,22 @@ pub(crate) async fn get(
         None => return Err(EdgeError::new(404, "no such order")),
     };
     let encoded = session::edge_claims(&claims);
-    let (status, body) =
-        origin::send_signed_read(config, &path, Some(&encoded), "orders service").await?;
+    let answer = forward::call(
+        config,
+        rc,
+        Call {
+            service: "orders",
+            method: Method::Get,
+            path: &path,
+            query: None,
+            body: None,
+            idempotency_key: None,
+            claims: Some(&encoded),
+            home_region: Some(&claims.region),
+        },
+    )
+    .await?;
+    let (status, body) = (answer.status, answer.body);
     let content_type = match status {
         200 => "application/json",
         404 => PROBLEM_JSON,

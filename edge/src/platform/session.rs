@@ -5,7 +5,8 @@ use origin_adapter::wire::{Identity, LoginRequest, paths};
 use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
 
-use super::{guard, internal, now_ms, origin, random};
+use super::forward::{self, Call};
+use super::{RequestContext, guard, internal, now_ms, random};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::request_body::{check_headers, parse_json};
@@ -55,9 +56,10 @@ pub(crate) async fn handle(
     req: Request,
     env: &Env,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
     match req.method() {
-        Method::Post => login(req, env, config).await,
+        Method::Post => login(req, env, config, rc).await,
         Method::Delete => logout(&req, env, config).await,
         _ => whoami(&req, env, config).await,
     }
@@ -126,7 +128,12 @@ async fn whoami(req: &Request, env: &Env, config: &EdgeConfig) -> Result<Respons
     personal(json(&body)?, cookie.as_deref())
 }
 
-async fn login(mut req: Request, env: &Env, config: &EdgeConfig) -> Result<Response, EdgeError> {
+async fn login(
+    mut req: Request,
+    env: &Env,
+    config: &EdgeConfig,
+    rc: &RequestContext,
+) -> Result<Response, EdgeError> {
     let Some(keys) = config.session_keys.clone() else {
         worker::console_error!("edge: refusing logins: SESSION_KEY is not set");
         return Err(EdgeError::new(
@@ -173,15 +180,22 @@ async fn login(mut req: Request, env: &Env, config: &EdgeConfig) -> Result<Respo
     })
     .map_err(|_| EdgeError::new(500, "the edge could not encode the login"))?;
     let key = crate::cart_cookie::new_cart_id(random()?);
-    let (status, answer) = origin::send_signed(
+    let answer = forward::call(
         config,
-        paths::LOGIN,
-        &forwarded,
-        &format!("login-{key}"),
-        None,
-        "identity service",
+        rc,
+        Call {
+            service: "identity",
+            method: Method::Post,
+            path: paths::LOGIN,
+            query: None,
+            body: Some(&forwarded),
+            idempotency_key: Some(&format!("login-{key}")),
+            claims: None,
+            home_region: None,
+        },
     )
     .await?;
+    let (status, answer) = (answer.status, answer.body);
     let identity: Identity = match status {
         200 => serde_json::from_slice(&answer).map_err(|_| {
             EdgeError::new(

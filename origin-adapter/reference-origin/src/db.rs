@@ -88,6 +88,9 @@ pub fn open(path: &Path, currency: &str) -> rusqlite::Result<Connection> {
         tx.commit()?;
     }
     crate::identity::seed(&conn)?;
+    conn.execute_batch(crate::keys_store::SCHEMA)?;
+    conn.execute_batch(crate::reviews::SCHEMA)?;
+    conn.execute_batch(crate::account::SCHEMA)?;
     // Orders gained their customer after the first schema; add it in place.
     let has_user: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'user_id')",

@@ -1,10 +1,11 @@
 //! Test-only hooks, present only when the origin starts with `--test-hooks`:
 //! a count of catalog requests (to prove the edge's caching) and fault
-//! switches (added latency, error responses) to prove its fallbacks.
+//! switches (added latency, error responses, dropped responses) for the
+//! catalog and the signed write routes, to prove the edge's fallbacks.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -16,12 +17,21 @@ use serde::Deserialize;
 
 use crate::{ApiError, AppState};
 
+/// What one group of routes should suffer.
+#[derive(Debug, Default)]
+struct FaultSet {
+    latency_ms: AtomicU64,
+    fail_status: AtomicU16,
+    /// Do the work, then break the connection instead of answering.
+    drop_response: AtomicBool,
+}
+
 #[derive(Debug, Default)]
 pub struct Hooks {
     /// Set by `app(…, test_hooks = true)`; nothing is recorded otherwise.
     pub enabled: std::sync::atomic::AtomicBool,
-    latency_ms: AtomicU64,
-    fail_status: AtomicU16,
+    catalog: FaultSet,
+    writes: FaultSet,
     /// Catalog requests by path and query, as received.
     requests: Mutex<HashMap<String, u64>>,
     /// The headers of each order received, by Idempotency-Key, to prove
@@ -49,15 +59,59 @@ impl Hooks {
     }
 }
 
-/// `POST /_test/faults`: what the catalog routes should do from now on.
+/// Which routes a fault applies to.
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultScope {
+    #[default]
+    Catalog,
+    /// The signed routes the edge forwards (orders, identity, account, reviews).
+    Writes,
+}
+
+/// `POST /_test/faults`: what a group of routes should do from now on.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
+    #[serde(default)]
+    pub scope: FaultScope,
     #[serde(default)]
     pub latency_ms: u64,
     /// An error status (500-599) to answer with instead, or 0 for none.
     #[serde(default)]
     pub fail_status: u16,
+    /// Let the handler finish, then drop the connection mid-response.
+    #[serde(default)]
+    pub drop_response: bool,
+}
+
+async fn suffer(set: &FaultSet, request: Request, next: Next) -> Response {
+    let latency = set.latency_ms.load(Ordering::SeqCst);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    if let Ok(status) = StatusCode::from_u16(set.fail_status.load(Ordering::SeqCst))
+        && status.is_server_error()
+    {
+        return ApiError(status, "fault injected by /_test/faults".into()).into_response();
+    }
+    let response = next.run(request).await;
+    if !set.drop_response.load(Ordering::SeqCst) {
+        return response;
+    }
+    // The status line goes out, then the body fails: hyper closes the
+    // connection, and the caller sees a broken response after the work.
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let broken = futures::stream::once(async {
+        Err::<axum::body::Bytes, _>(std::io::Error::other("fault: dropped response"))
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(broken))
+}
+
+/// Applies the configured faults to the signed routes.
+pub async fn write_faults(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    suffer(&state.hooks.writes, request, next).await
 }
 
 /// Counts the request, then applies the configured faults.
@@ -75,16 +129,7 @@ pub async fn catalog_faults(
     if let Ok(mut counts) = hooks.requests.lock() {
         *counts.entry(target).or_default() += 1;
     }
-    let latency = hooks.latency_ms.load(Ordering::SeqCst);
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
-    match StatusCode::from_u16(hooks.fail_status.load(Ordering::SeqCst)) {
-        Ok(status) if status.is_server_error() => {
-            ApiError(status, "fault injected by /_test/faults".into()).into_response()
-        }
-        _ => next.run(request).await,
-    }
+    suffer(&hooks.catalog, request, next).await
 }
 
 pub async fn set_faults(
@@ -97,14 +142,15 @@ pub async fn set_faults(
             "fail_status must be 0 or 500-599".into(),
         ));
     }
-    state
-        .hooks
-        .latency_ms
+    let set = match faults.scope {
+        FaultScope::Catalog => &state.hooks.catalog,
+        FaultScope::Writes => &state.hooks.writes,
+    };
+    set.latency_ms
         .store(faults.latency_ms.min(120_000), Ordering::SeqCst);
-    state
-        .hooks
-        .fail_status
-        .store(faults.fail_status, Ordering::SeqCst);
+    set.fail_status.store(faults.fail_status, Ordering::SeqCst);
+    set.drop_response
+        .store(faults.drop_response, Ordering::SeqCst);
     Ok(StatusCode::NO_CONTENT)
 }
 

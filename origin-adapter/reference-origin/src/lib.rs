@@ -1,24 +1,29 @@
-//! A reference regional origin: the catalog and orders services of one
-//! region over embedded SQLite, with order writes behind origin-adapter's
-//! verifying layer. Start it with [`run`]; build its router with [`app`].
+//! A reference regional origin: the catalog, identity, orders, account and
+//! reviews services of one region over embedded SQLite. Every signed route
+//! sits behind origin-adapter's verifying layer, and every write behind its
+//! idempotency layer. Start it with [`run`]; build its router with [`app`].
 
+pub mod account;
 pub mod catalog;
 pub mod cursor;
 pub mod db;
 pub mod hooks;
 pub mod identity;
+pub mod keys_store;
+pub mod reviews;
 pub mod seed;
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use origin_adapter::idempotency::IdempotencyLayer;
 use origin_adapter::keys::KeyRing;
 use origin_adapter::layer::{Clock, VerifiedEdge, VerifyEdgeLayer};
-use origin_adapter::wire::{OrderRequest, PROBLEM_JSON, Problem, paths};
+use origin_adapter::wire::{EdgeClaims, OrderRequest, PROBLEM_JSON, Problem, paths};
 use rusqlite::Connection;
 
 /// Everything a handler needs; cheap to clone.
@@ -93,6 +98,102 @@ impl ApiError {
             "the origin failed; it has been logged".into(),
         )
     }
+}
+
+/// The customer the edge vouched for, as a handler argument; a request
+/// without one is refused with 401 before the handler runs.
+pub struct Customer(pub EdgeClaims);
+
+impl<S: Send + Sync> FromRequestParts<S> for Customer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<VerifiedEdge>()
+            .and_then(|v| v.claims.clone())
+            .map(Customer)
+            .ok_or_else(|| {
+                ApiError(
+                    StatusCode::UNAUTHORIZED,
+                    "this is personal: the edge must vouch for a customer".into(),
+                )
+            })
+    }
+}
+
+/// A JSON body of type `T`: 415 for another media type, 400 when it does
+/// not parse, each as a problem.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be application/json".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "the body could not be read".into()))?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not valid JSON for this API: {e}"),
+            )
+        })
+    }
+}
+
+/// Logs every verified request with the edge's request and trace ids, so
+/// one grep finds a request on both sides.
+async fn log_verified(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let ids = request
+        .extensions()
+        .get::<VerifiedEdge>()
+        .map(VerifiedEdge::log_ids)
+        .unwrap_or_default();
+    let what = format!("{} {}", request.method(), request.uri().path());
+    let response = next.run(request).await;
+    println!(
+        "origin {}: {what} -> {} {ids}",
+        state.region,
+        response.status().as_u16()
+    );
+    response
+}
+
+/// Logs what the verifier refused (no ids: nothing about it is trusted).
+async fn log_refused(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let what = format!("{} {}", request.method(), request.uri().path());
+    let response = next.run(request).await;
+    if matches!(response.status().as_u16(), 401 | 413) {
+        println!(
+            "origin {}: refused {what} -> {}",
+            state.region,
+            response.status().as_u16()
+        );
+    }
+    response
 }
 
 /// Runs `f` with the database on a blocking thread.
@@ -255,9 +356,20 @@ async fn get_order(
     }
 }
 
-async fn order_count(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let n = with_db(&state, |c| db::order_count(c).map_err(ApiError::internal)).await?;
-    Ok(Json(serde_json::json!({ "orders": n })).into_response())
+/// `GET /_test/counts`: records per service, to prove what was written.
+async fn counts(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let counts = with_db(&state, |c| {
+        let read = || -> rusqlite::Result<serde_json::Value> {
+            Ok(serde_json::json!({
+                "orders": db::order_count(c)?,
+                "reviews": reviews::count(c)?,
+                "addresses": account::count(c)?,
+            }))
+        };
+        read().map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(Json(counts).into_response())
 }
 
 async fn not_found() -> ApiError {
@@ -271,14 +383,36 @@ pub const MAX_WRITE_BODY: usize = 64 * 1024;
 /// the write routes accept; `test_hooks` adds read-only introspection used
 /// by end-to-end tests and never meant for production.
 pub fn app(state: AppState, edge_keys: KeyRing, test_hooks: bool) -> Router {
-    let writes = Router::new()
-        .route(paths::ORDERS, post(place_order).get(list_orders))
+    let keyed = IdempotencyLayer::new(
+        Arc::new(keys_store::SqliteKeys {
+            db: state.db.clone(),
+        }),
+        state.clock.clone(),
+    );
+    let mut signed = Router::new()
+        .route(
+            paths::ORDERS,
+            post(place_order).layer(keyed.clone()).get(list_orders),
+        )
         .route(&format!("{}/{{id}}", paths::ORDERS), get(get_order))
         .route(paths::LOGIN, post(identity::login))
+        .route(paths::REVIEWS, post(reviews::create).layer(keyed.clone()))
+        .route(
+            paths::ADDRESSES,
+            post(account::create).layer(keyed).get(account::list),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            log_verified,
+        ))
         .route_layer(VerifyEdgeLayer::new(
             edge_keys,
             state.clock.clone(),
             MAX_WRITE_BODY,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            log_refused,
         ));
     let mut reads = Router::new()
         .route(paths::CATEGORIES, get(catalog::categories))
@@ -297,14 +431,18 @@ pub fn app(state: AppState, edge_keys: KeyRing, test_hooks: bool) -> Router {
             state.clone(),
             hooks::catalog_faults,
         ));
+        signed = signed.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hooks::write_faults,
+        ));
     }
     let mut router = Router::new()
         .route(paths::HEALTH, get(health))
         .merge(reads)
-        .merge(writes);
+        .merge(signed);
     if test_hooks {
         router = router
-            .route("/_test/orders/count", get(order_count))
+            .route("/_test/counts", get(counts))
             .route("/_test/faults", post(hooks::set_faults))
             .route("/_test/requests", get(hooks::requests))
             .route("/_test/signed-headers", get(hooks::signed_headers));
@@ -422,7 +560,7 @@ mod tests {
             (status, content_type.as_str()),
             (StatusCode::UNAUTHORIZED, PROBLEM_JSON)
         );
-        let (_, _, count) = send(&r, get("/_test/orders/count")).await;
+        let (_, _, count) = send(&r, get("/_test/counts")).await;
         assert_eq!(count["orders"], 0);
 
         let write = ForwardedWrite {
@@ -433,7 +571,7 @@ mod tests {
             content_type: "application/json",
             idempotency_key: "cart-c1-v1",
             body: &body,
-            claims: None,
+            context: Default::default(),
         };
         let mut signed = Request::post("/orders").header("host", "origin.test");
         for (name, value) in signed_headers(&write, &key, NOW, "nonce-1").unwrap() {
@@ -442,7 +580,7 @@ mod tests {
         let (status, _, order) = send(&r, signed.body(Body::from(body)).unwrap()).await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(order["order_id"], "ord-us-000001");
-        let (_, _, count) = send(&r, get("/_test/orders/count")).await;
+        let (_, _, count) = send(&r, get("/_test/counts")).await;
         assert_eq!(count["orders"], 1);
     }
 }

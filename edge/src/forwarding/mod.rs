@@ -1,0 +1,241 @@
+//! Forwarding to the shop's regional origin services: the routing table
+//! ([`services`]), region choice ([`region`]), circuit breakers
+//! ([`breaker`]), retry budget and backoff ([`budget`]), and here the small
+//! rules in between — idempotency keys, what counts as a failure, what the
+//! client is told when the edge gives up, and which origin headers pass.
+
+pub mod breaker;
+pub mod budget;
+pub mod region;
+pub mod services;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use origin_adapter::forward::validate_idempotency_key;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::EdgeError;
+
+/// What one attempt to reach an origin came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Answered(u16),
+    /// The connection failed before an answer.
+    Unreachable,
+    TimedOut,
+    /// An answer began but its body broke off.
+    Broken,
+}
+
+impl Attempt {
+    /// Counts against the region's breaker.
+    pub fn failed(self) -> bool {
+        !matches!(self, Attempt::Answered(s) if s < 500)
+    }
+
+    /// Another attempt may do better (only for idempotent or keyed requests).
+    pub fn worth_retrying(self) -> bool {
+        matches!(
+            self,
+            Attempt::Unreachable | Attempt::TimedOut | Attempt::Broken
+        ) || matches!(self, Attempt::Answered(502..=504))
+    }
+}
+
+/// Why the edge stopped trying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GaveUp {
+    /// Too many requests to the service already in flight here.
+    Shed,
+    /// Every candidate region's breaker is open.
+    BreakerOpen { retry_after_ms: i64 },
+    /// A residency-pinned service does not run in the customer's home region.
+    NoHomeEndpoint { region: String },
+    /// The last attempt's result, and where it went.
+    Failed { attempt: Attempt, region: String },
+}
+
+fn retry_after(ms: i64) -> String {
+    ((ms.max(0) + 999) / 1000).max(1).to_string()
+}
+
+/// What the client is told. Nothing here names an origin's address.
+pub fn refusal(service: &str, why: &GaveUp, timeout_ms: u64) -> EdgeError {
+    match why {
+        GaveUp::Shed => {
+            EdgeError::new(503, format!("the {service} service is busy; retry shortly"))
+                .with_header("retry-after", "1")
+        }
+        GaveUp::BreakerOpen { retry_after_ms } => EdgeError::new(
+            503,
+            format!(
+                "the {service} service is failing; the edge is not sending it requests for now"
+            ),
+        )
+        .with_header("retry-after", retry_after(*retry_after_ms)),
+        GaveUp::NoHomeEndpoint { region } => EdgeError::new(
+            503,
+            format!(
+                "the {service} service does not run in your home region ({region}); your data is not sent elsewhere"
+            ),
+        ),
+        GaveUp::Failed { attempt, region } => match attempt {
+            Attempt::TimedOut => EdgeError::new(
+                504,
+                format!("the {service} service did not answer within {timeout_ms} ms"),
+            ),
+            Attempt::Unreachable => EdgeError::new(
+                503,
+                format!("the {service} service in region {region} is unavailable; retry shortly"),
+            )
+            .with_header("retry-after", "5"),
+            Attempt::Broken | Attempt::Answered(_) => {
+                EdgeError::new(502, format!("the {service} service failed"))
+            }
+        },
+    }
+}
+
+/// Reads a client's `Idempotency-Key`: a structured-field string as the
+/// draft says (`"…"`), or, leniently, a bare token as many clients send.
+pub fn client_key(header: Option<&str>) -> Result<Option<String>, EdgeError> {
+    let Some(raw) = header.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = |why: &str| EdgeError::new(400, format!("Idempotency-Key: {why}"));
+    let key = if raw.starts_with('"') {
+        match sfv::Parser::new(raw).parse::<sfv::Item>() {
+            Ok(sfv::Item {
+                bare_item: sfv::BareItem::String(s),
+                ..
+            }) => s.as_str().to_owned(),
+            _ => return Err(bad("not a structured-field string")),
+        }
+    } else {
+        raw.to_owned()
+    };
+    validate_idempotency_key(&key).map_err(bad)?;
+    Ok(Some(key))
+}
+
+/// The key the edge sends: a client's key, bound to who sent it so two
+/// customers' keys can never meet; or, for an unkeyed write, a fresh one
+/// made once per client request so the edge's own retries reuse it.
+pub fn forwarded_key(client: Option<&str>, principal: &str, fresh: [u8; 16]) -> String {
+    match client {
+        Some(key) => {
+            let mut hash = Sha256::new();
+            hash.update(principal.as_bytes());
+            hash.update([0]);
+            hash.update(key.as_bytes());
+            format!("c-{}", URL_SAFE_NO_PAD.encode(hash.finalize()))
+        }
+        None => format!("e-{}", URL_SAFE_NO_PAD.encode(fresh)),
+    }
+}
+
+/// Origin response headers a client may see; everything else (cookies,
+/// server details, caching an origin meant for itself) stays behind.
+pub fn passes_back(name: &str) -> bool {
+    const PASSED: [&str; 6] = [
+        "content-type",
+        "content-language",
+        "etag",
+        "last-modified",
+        "retry-after",
+        origin_adapter::forward::REPLAYED_HEADER,
+    ];
+    PASSED.contains(&name.to_ascii_lowercase().as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_and_retries_are_told_apart() {
+        assert!(!Attempt::Answered(201).failed());
+        assert!(!Attempt::Answered(422).failed());
+        assert!(Attempt::Answered(500).failed());
+        assert!(!Attempt::Answered(500).worth_retrying());
+        assert!(Attempt::Answered(503).worth_retrying());
+        assert!(Attempt::TimedOut.worth_retrying());
+        assert!(Attempt::Unreachable.failed());
+        assert!(!Attempt::Answered(409).worth_retrying());
+    }
+
+    #[test]
+    fn giving_up_says_why_with_the_right_status() {
+        let e = refusal("reviews", &GaveUp::Shed, 3000);
+        assert_eq!((e.status, e.headers[0].1.as_str()), (503, "1"));
+        let e = refusal(
+            "reviews",
+            &GaveUp::BreakerOpen {
+                retry_after_ms: 1500,
+            },
+            3000,
+        );
+        assert_eq!((e.status, e.headers[0].1.as_str()), (503, "2"));
+        let e = refusal(
+            "account",
+            &GaveUp::Failed {
+                attempt: Attempt::TimedOut,
+                region: "us".into(),
+            },
+            3000,
+        );
+        assert_eq!(e.status, 504);
+        assert!(e.detail.contains("3000 ms"));
+        let e = refusal(
+            "account",
+            &GaveUp::NoHomeEndpoint {
+                region: "eu".into(),
+            },
+            3000,
+        );
+        assert_eq!(e.status, 503);
+        assert!(e.detail.contains("not sent elsewhere"));
+    }
+
+    #[test]
+    fn client_keys_are_read_as_the_draft_writes_them() {
+        assert_eq!(
+            client_key(Some("\"8e03978e-40d5-43e8-bc93-6894a57f9324\"")).unwrap(),
+            Some("8e03978e-40d5-43e8-bc93-6894a57f9324".into())
+        );
+        assert_eq!(
+            client_key(Some("plain-key")).unwrap(),
+            Some("plain-key".into())
+        );
+        assert_eq!(client_key(None).unwrap(), None);
+        assert_eq!(client_key(Some("\"unterminated")).unwrap_err().status, 400);
+        assert_eq!(client_key(Some(&"x".repeat(300))).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn keys_are_bound_to_their_sender_and_fresh_keys_differ() {
+        let a = forwarded_key(Some("k"), "user:1", [0; 16]);
+        assert_eq!(a, forwarded_key(Some("k"), "user:1", [9; 16]), "stable");
+        assert_ne!(a, forwarded_key(Some("k"), "user:2", [0; 16]));
+        assert_ne!(
+            forwarded_key(None, "user:1", [1; 16]),
+            forwarded_key(None, "user:1", [2; 16])
+        );
+        assert!(validate_idempotency_key(&a).is_ok());
+    }
+
+    #[test]
+    fn only_listed_headers_pass_back() {
+        assert!(passes_back("Content-Type"));
+        assert!(passes_back("idempotent-replayed"));
+        for name in [
+            "set-cookie",
+            "server",
+            "x-powered-by",
+            "cache-control",
+            "location",
+        ] {
+            assert!(!passes_back(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Calls to the shop's origin services: region choice, signing, timeouts,
+//! retries within the budget, failover, circuit breakers and load shedding.
+//! The decisions are in [`crate::forwarding`]; this performs them.
+//!
+//! Breakers, budgets and in-flight counts live in the isolate (see the
+//! README): they answer in microseconds, need no I/O of their own, and what
+//! they observe — whether this location reaches a region — is local anyway.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::future::{Either, select};
+use origin_adapter::forward::{
+    EdgeContext, ForwardedRead, ForwardedWrite, signed_headers, signed_read_headers,
+};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Url};
+
+use super::{RequestContext, internal, now_ms, random};
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use crate::forwarding::breaker::{Admission, Breaker};
+use crate::forwarding::budget::{RetryBudget, backoff_ms};
+use crate::forwarding::region::{candidates, choose};
+use crate::forwarding::services::Service;
+use crate::forwarding::{Attempt, GaveUp, refusal};
+
+#[derive(Default)]
+struct Resilience {
+    breakers: HashMap<(String, String), Breaker>,
+    budgets: HashMap<String, RetryBudget>,
+    in_flight: HashMap<String, u32>,
+}
+
+thread_local! {
+    static RESILIENCE: RefCell<Resilience> = RefCell::new(Resilience::default());
+}
+
+fn with_state<T>(f: impl FnOnce(&mut Resilience) -> T) -> T {
+    RESILIENCE.with(|r| f(&mut r.borrow_mut()))
+}
+
+/// A place among a service's requests in flight; given back when dropped,
+/// however the request ends.
+struct Slot(String);
+
+impl Slot {
+    fn take(service: &Service) -> Option<Self> {
+        with_state(|r| {
+            let n = r.in_flight.entry(service.name.clone()).or_default();
+            if *n >= service.max_in_flight {
+                return None;
+            }
+            *n += 1;
+            Some(Slot(service.name.clone()))
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        with_state(|r| {
+            if let Some(n) = r.in_flight.get_mut(&self.0) {
+                *n = n.saturating_sub(1);
+            }
+        });
+    }
+}
+
+/// One request to an origin service.
+pub(crate) struct Call<'a> {
+    pub service: &'a str,
+    pub method: Method,
+    /// The path on the origin, and its query if any.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// JSON, for writes.
+    pub body: Option<&'a [u8]>,
+    /// Required for writes; made once per client request so retries reuse it.
+    pub idempotency_key: Option<&'a str>,
+    /// The customer's encoded claims, if logged in.
+    pub claims: Option<&'a str>,
+    /// The customer's home region, if logged in.
+    pub home_region: Option<&'a str>,
+}
+
+/// What the origin answered, and where.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub region: String,
+}
+
+struct Target {
+    url: String,
+    authority: String,
+    path: String,
+    query: Option<String>,
+}
+
+fn target(base: &str, path: &str, query: Option<&str>) -> Result<Target, EdgeError> {
+    let url = match query {
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
+    };
+    let parsed = Url::parse(&url).map_err(|_| EdgeError::new(500, "an origin URL is invalid"))?;
+    Ok(Target {
+        authority: origin_adapter::signature::authority(
+            parsed.host_str().unwrap_or_default(),
+            parsed.port(),
+        ),
+        path: parsed.path().to_owned(),
+        query: parsed.query().map(str::to_owned),
+        url,
+    })
+}
+
+/// The signed headers of one attempt (each attempt gets a fresh nonce).
+fn sign(
+    config: &EdgeConfig,
+    rc: &RequestContext,
+    call: &Call<'_>,
+    t: &Target,
+) -> Result<Vec<(&'static str, String)>, EdgeError> {
+    let nonce = URL_SAFE_NO_PAD.encode(random::<16>()?);
+    let traceparent = rc.trace.to_string();
+    let context = EdgeContext {
+        claims: call.claims,
+        flags: None,
+        request_id: Some(&rc.request_id),
+        traceparent: Some(&traceparent),
+    };
+    let now = now_ms() / 1000;
+    let signed = match (&call.method, call.idempotency_key) {
+        (Method::Get, _) => signed_read_headers(
+            &ForwardedRead {
+                authority: &t.authority,
+                path: &t.path,
+                query: t.query.as_deref(),
+                context,
+            },
+            &config.signing_key,
+            now,
+            &nonce,
+        ),
+        (_, Some(key)) => signed_headers(
+            &ForwardedWrite {
+                method: call.method.as_ref(),
+                authority: &t.authority,
+                path: &t.path,
+                query: t.query.as_deref(),
+                content_type: "application/json",
+                idempotency_key: key,
+                body: call.body.unwrap_or_default(),
+                context,
+            },
+            &config.signing_key,
+            now,
+            &nonce,
+        ),
+        (_, None) => return Err(EdgeError::new(500, "the edge sends no write without a key")),
+    };
+    signed.map_err(|e| {
+        worker::console_error!("edge: could not sign a request to {}: {e}", call.service);
+        EdgeError::new(500, "the edge could not sign its request to an origin")
+    })
+}
+
+type Received = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Sends one attempt; the whole exchange, body included, within `timeout_ms`.
+async fn attempt(
+    t: &Target,
+    call: &Call<'_>,
+    signed: &[(&'static str, String)],
+    timeout_ms: u64,
+) -> Result<(Attempt, Option<Received>), EdgeError> {
+    let headers = Headers::new();
+    for (name, value) in signed {
+        headers
+            .set(name, value)
+            .map_err(internal("signed a request"))?;
+    }
+    headers
+        .set("accept", "application/json")
+        .map_err(internal("signed a request"))?;
+    let mut init = RequestInit::new();
+    init.with_method(call.method.clone()).with_headers(headers);
+    if let (Some(body), false) = (call.body, call.method == Method::Get) {
+        init.with_body(Some(js_sys::Uint8Array::from(body).into()));
+    }
+    let request =
+        Request::new_with_init(&t.url, &init).map_err(internal("built a request to an origin"))?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = Box::pin(async move {
+        let mut response = Fetch::Request(request)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|_| Attempt::Unreachable)?;
+        let status = response.status_code();
+        let headers: Vec<(String, String)> = response.headers().entries().collect();
+        let body = response.bytes().await.map_err(|_| Attempt::Broken)?;
+        Ok::<_, Attempt>((status, headers, body))
+    });
+    let timer = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
+    Ok(match select(exchange, timer).await {
+        Either::Left((Ok(received), _)) => (Attempt::Answered(received.0), Some(received)),
+        Either::Left((Err(failed), _)) => (failed, None),
+        Either::Right(((), _)) => {
+            controller.abort();
+            (Attempt::TimedOut, None)
+        }
+    })
+}
+
+/// Calls `call.service`, trying as its table entry allows.
+pub(crate) async fn call(
+    config: &EdgeConfig,
+    rc: &RequestContext,
+    call: Call<'_>,
+) -> Result<Answer, EdgeError> {
+    let service = config.services.service(call.service).ok_or_else(|| {
+        worker::console_error!("edge: no service {:?} in SERVICES", call.service);
+        EdgeError::new(500, "the edge is misconfigured; the operator has been told")
+    })?;
+    let choice = choose(
+        call.home_region,
+        &rc.location(config.environment),
+        &config.services.nearest,
+        &config.default_region,
+    );
+    let mut regions = candidates(service, &choice).map_err(|region| {
+        refusal(
+            &service.name,
+            &GaveUp::NoHomeEndpoint { region },
+            service.timeout_ms,
+        )
+    })?;
+    let Some(_slot) = Slot::take(service) else {
+        worker::console_warn!(
+            "edge: shed {} {} ({} in flight) request_id={}",
+            call.method.as_ref(),
+            call.path,
+            service.max_in_flight,
+            rc.request_id
+        );
+        return Err(refusal(&service.name, &GaveUp::Shed, service.timeout_ms));
+    };
+    let started = now_ms();
+    let deadline = started + service.timeout_ms as i64;
+    with_state(|r| {
+        r.budgets
+            .entry(service.name.clone())
+            .or_default()
+            .note_request(started)
+    });
+    let retryable = call.method == Method::Get || call.idempotency_key.is_some();
+    let mut made: u32 = 0;
+    let mut last: Option<GaveUp> = None;
+
+    while made <= service.retries {
+        if made > 0 {
+            let allowed = retryable
+                && with_state(|r| {
+                    r.budgets
+                        .entry(service.name.clone())
+                        .or_default()
+                        .try_retry(now_ms())
+                });
+            if !allowed {
+                break;
+            }
+            let pause = backoff_ms(made, u32::from_le_bytes(random::<4>()?), 50, 1000);
+            let left = (deadline - now_ms()).max(0) as u64;
+            Delay::from(Duration::from_millis(pause.min(left))).await;
+        }
+        let now = now_ms();
+        let left = deadline - now;
+        if left <= 0 {
+            break;
+        }
+        let mut refused_for = i64::MAX;
+        let pick = regions.iter().find(|region| {
+            let admission = with_state(|r| {
+                r.breakers
+                    .entry((service.name.clone(), (*region).clone()))
+                    .or_default()
+                    .admit(now, service.breaker)
+            });
+            match admission {
+                Admission::Go | Admission::Probe => true,
+                Admission::Refused { retry_after_ms } => {
+                    refused_for = refused_for.min(retry_after_ms);
+                    false
+                }
+            }
+        });
+        let Some(region) = pick.cloned() else {
+            last = last.or(Some(GaveUp::BreakerOpen {
+                retry_after_ms: refused_for,
+            }));
+            break;
+        };
+        let base = service
+            .endpoint(&region)
+            .ok_or_else(|| EdgeError::new(500, "a service endpoint vanished"))?;
+        let t = target(base, call.path, call.query)?;
+        let signed = sign(config, rc, &call, &t)?;
+        // With another region to fail over to, one attempt may spend only
+        // half of what is left, so a hanging region cannot eat it all.
+        let may_fail_over = service.failover && regions.len() > 1;
+        let budget = if may_fail_over { left / 2 } else { left };
+        let (outcome, received) = attempt(&t, &call, &signed, budget.max(1) as u64).await?;
+        made += 1;
+        let finished = now_ms();
+        with_state(|r| {
+            r.breakers
+                .entry((service.name.clone(), region.clone()))
+                .or_default()
+                .record(!outcome.failed(), finished, service.breaker)
+        });
+        worker::console_log!(
+            "edge: {} {} -> {}@{} attempt {made}: {outcome:?} in {} ms request_id={} trace_id={}",
+            call.method.as_ref(),
+            call.path,
+            service.name,
+            region,
+            finished - now,
+            rc.request_id,
+            rc.trace.trace_id_hex()
+        );
+        match received {
+            Some((status, headers, body)) if !outcome.failed() => {
+                return Ok(Answer {
+                    status,
+                    headers,
+                    body,
+                    region,
+                });
+            }
+            _ => {}
+        }
+        last = Some(GaveUp::Failed {
+            attempt: outcome,
+            region: region.clone(),
+        });
+        if !outcome.worth_retrying() {
+            break;
+        }
+        if may_fail_over {
+            regions.retain(|r| *r != region);
+        }
+    }
+    let why = last.unwrap_or(GaveUp::Failed {
+        attempt: Attempt::TimedOut,
+        region: choice.region,
+    });
+    Err(refusal(&service.name, &why, service.timeout_ms))
+}

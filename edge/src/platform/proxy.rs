@@ -1,0 +1,90 @@
+//! Routes the table forwards as they are (account, reviews, …): the edge
+//! checks the caller and the body, keys the write, and passes the origin's
+//! answer back with only the headers a client should see.
+
+use worker::{Env, Headers, Method, Request, Response};
+
+use super::forward::{self, Call};
+use super::{RequestContext, internal, random, session};
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use crate::forwarding::services::{Access, ForwardedRoute};
+use crate::forwarding::{client_key, forwarded_key, passes_back};
+use crate::request_body::{check_headers, parse_json};
+
+/// The longest query string passed on to an origin.
+const MAX_QUERY: usize = 2048;
+
+pub(crate) async fn forward(
+    mut req: Request,
+    env: &Env,
+    config: &EdgeConfig,
+    rc: &RequestContext,
+    route: &ForwardedRoute,
+) -> Result<Response, EdgeError> {
+    let header = |req: &Request, name: &str| req.headers().get(name).ok().flatten();
+    let session = session::active(&req, env, config).await?;
+    if route.access == Access::Customer && session.is_none() {
+        return Err(EdgeError::new(401, "log in first"));
+    }
+    let method = req.method();
+    let url = req.url().map_err(internal("read the request URL"))?;
+    let query = url.query().map(str::to_owned);
+    if query.as_ref().is_some_and(|q| q.len() > MAX_QUERY) {
+        return Err(EdgeError::new(
+            414,
+            format!("the query exceeds {MAX_QUERY} bytes"),
+        ));
+    }
+    let (body, key) = if method == Method::Get {
+        (None, None)
+    } else {
+        check_headers(
+            header(&req, "content-type").as_deref(),
+            header(&req, "content-length").as_deref(),
+        )?;
+        let client = client_key(header(&req, "idempotency-key").as_deref())?;
+        let bytes = req
+            .bytes()
+            .await
+            .map_err(|_| EdgeError::new(400, "the body could not be read"))?;
+        // Only JSON goes on, and only within the size limit.
+        parse_json::<serde_json::Value>(&bytes)?;
+        let principal = session
+            .as_ref()
+            .map(|s| format!("user:{}", s.sub))
+            .unwrap_or_else(|| "guest".into());
+        let key = forwarded_key(client.as_deref(), &principal, random()?);
+        (Some(bytes), Some(key))
+    };
+    let claims = session.as_ref().map(session::edge_claims);
+    let answer = forward::call(
+        config,
+        rc,
+        Call {
+            service: &route.service,
+            method,
+            path: &route.origin_path,
+            query: query.as_deref(),
+            body: body.as_deref(),
+            idempotency_key: key.as_deref(),
+            claims: claims.as_deref(),
+            home_region: session.as_ref().map(|s| s.region.as_str()),
+        },
+    )
+    .await?;
+    let headers = Headers::new();
+    let fill = || -> worker::Result<()> {
+        for (name, value) in answer.headers.iter().filter(|(n, _)| passes_back(n)) {
+            headers.set(name, value)?;
+        }
+        // Which region served it: for support, and to see failover happen.
+        headers.set("x-served-by-region", &answer.region)?;
+        headers.set("cache-control", "no-store")
+    };
+    fill().map_err(internal("answered"))?;
+    Ok(Response::from_bytes(answer.body)
+        .map_err(internal("answered"))?
+        .with_status(answer.status)
+        .with_headers(headers))
+}
