@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 #[path = "e2e/catalog.rs"]
 mod catalog;
+#[path = "e2e/forwarding.rs"]
+mod forwarding;
 #[path = "e2e/session.rs"]
 mod session;
 
@@ -691,6 +693,26 @@ fn main() {
             "edge::bad_requests_get_problem_responses",
             bad_requests_get_problem_responses,
         ),
+        (
+            "forwarding::a_keyed_write_happens_once",
+            forwarding::a_keyed_write_happens_once,
+        ),
+        (
+            "forwarding::concurrent_keyed_writes_make_one_record",
+            forwarding::concurrent_keyed_writes_make_one_record,
+        ),
+        (
+            "forwarding::only_the_edge_speaks_to_the_origin",
+            forwarding::only_the_edge_speaks_to_the_origin,
+        ),
+        (
+            "forwarding::edge_and_origin_log_the_same_ids",
+            forwarding::edge_and_origin_log_the_same_ids,
+        ),
+        (
+            "forwarding::forwarded_routes_refuse_bad_input",
+            forwarding::forwarded_routes_refuse_bad_input,
+        ),
         ("edge::health_answers", |sys| {
             check(
                 client()
@@ -744,6 +766,14 @@ fn main() {
     trials.push(Trial::test(
         "isolated::session_rotating_the_key_keeps_sessions",
         session::rotating_the_session_key_keeps_sessions,
+    ));
+    trials.push(Trial::test(
+        "isolated::forwarding_failover_and_residency",
+        forwarding::failover_and_residency,
+    ));
+    trials.push(Trial::test(
+        "isolated::forwarding_timeouts_shedding_and_the_breaker",
+        forwarding::timeouts_shedding_and_the_breaker,
     ));
     trials.push(Trial::test(
         "isolated::cart_survives_a_restart_of_wrangler_dev",

@@ -263,6 +263,9 @@ pub(crate) async fn call(
     let mut last: Option<GaveUp> = None;
 
     while made <= service.retries {
+        if deadline <= now_ms() {
+            break;
+        }
         if made > 0 {
             let allowed = retryable
                 && with_state(|r| {

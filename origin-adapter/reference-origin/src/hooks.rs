@@ -32,10 +32,11 @@ pub struct Hooks {
     pub enabled: std::sync::atomic::AtomicBool,
     catalog: FaultSet,
     writes: FaultSet,
-    /// Catalog requests by path and query, as received.
+    /// Catalog requests by path and query, signed ones by method and path,
+    /// as received.
     requests: Mutex<HashMap<String, u64>>,
-    /// The headers of each order received, by Idempotency-Key, to prove
-    /// what the edge sends.
+    /// The headers of each signed write received, by Idempotency-Key, to
+    /// prove what the edge sends.
     signed: Mutex<HashMap<String, Vec<(String, String)>>>,
 }
 
@@ -109,9 +110,22 @@ async fn suffer(set: &FaultSet, request: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from_stream(broken))
 }
 
-/// Applies the configured faults to the signed routes.
+/// Counts and records a signed-route request as received (before any
+/// verification), then applies the configured faults.
 pub async fn write_faults(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    suffer(&state.hooks.writes, request, next).await
+    let hooks = &state.hooks;
+    let target = format!("{} {}", request.method(), request.uri().path());
+    if let Ok(mut counts) = hooks.requests.lock() {
+        *counts.entry(target).or_default() += 1;
+    }
+    if let Some(key) = request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+    {
+        hooks.record_signed_request(key.trim().trim_matches('"'), request.headers());
+    }
+    suffer(&hooks.writes, request, next).await
 }
 
 /// Counts the request, then applies the configured faults.
@@ -165,7 +179,7 @@ pub async fn requests(State(state): State<AppState>) -> Json<HashMap<String, u64
     )
 }
 
-/// `GET /_test/signed-headers?key=…`: what arrived with that order.
+/// `GET /_test/signed-headers?key=…`: what arrived with that write.
 pub async fn signed_headers(
     State(state): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,

@@ -250,7 +250,6 @@ async fn place_order(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    state.hooks.record_signed_request(&key, &headers);
     let region = state.region.clone();
     let now = (state.clock)();
     let user = verified.claims.map(|c| c.user_id);
@@ -356,13 +355,18 @@ async fn get_order(
     }
 }
 
-/// `GET /_test/counts`: records per service, to prove what was written.
-async fn counts(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let counts = with_db(&state, |c| {
+/// `GET /_test/counts[?sku=…]`: records per service (reviews of one SKU
+/// if asked), to prove what was written.
+async fn counts(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let sku = q.get("sku").cloned();
+    let counts = with_db(&state, move |c| {
         let read = || -> rusqlite::Result<serde_json::Value> {
             Ok(serde_json::json!({
                 "orders": db::order_count(c)?,
-                "reviews": reviews::count(c)?,
+                "reviews": reviews::count(c, sku.as_deref())?,
                 "addresses": account::count(c)?,
             }))
         };

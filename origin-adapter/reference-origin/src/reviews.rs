@@ -97,6 +97,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(review)).into_response())
 }
 
-pub fn count(c: &Connection) -> rusqlite::Result<i64> {
-    c.query_row("SELECT COUNT(*) FROM reviews", [], |r| r.get(0))
+/// Reviews stored, of one SKU or of all.
+pub fn count(c: &Connection, sku: Option<&str>) -> rusqlite::Result<i64> {
+    c.query_row(
+        "SELECT COUNT(*) FROM reviews WHERE ?1 IS NULL OR sku = ?1",
+        [sku],
+        |r| r.get(0),
+    )
 }
