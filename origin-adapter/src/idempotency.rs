@@ -331,6 +331,184 @@ where
 }
 
 #[cfg(test)]
+mod layer_tests {
+    //! The layer over an in-memory store, with a handler that counts runs.
+    use super::*;
+    use crate::wire::EdgeClaims;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower::{Layer as _, ServiceExt as _, service_fn};
+
+    #[derive(Default)]
+    struct Memory(Mutex<HashMap<(String, String), Record>>);
+
+    impl IdempotencyStore for Memory {
+        async fn begin(
+            &self,
+            scope: String,
+            key: String,
+            fingerprint: String,
+            now: i64,
+        ) -> Result<Decision, StoreError> {
+            let mut map = self.0.lock().unwrap();
+            let decision = decide(map.get(&(scope.clone(), key.clone())), &fingerprint, now);
+            if decision == Decision::Run {
+                map.insert(
+                    (scope, key),
+                    Record {
+                        fingerprint,
+                        created: now,
+                        state: RecordState::Running { started: now },
+                    },
+                );
+            }
+            Ok(decision)
+        }
+
+        async fn complete(
+            &self,
+            scope: String,
+            key: String,
+            response: StoredResponse,
+        ) -> Result<(), StoreError> {
+            if let Some(r) = self.0.lock().unwrap().get_mut(&(scope, key)) {
+                r.state = RecordState::Done(response);
+            }
+            Ok(())
+        }
+
+        async fn release(&self, scope: String, key: String) -> Result<(), StoreError> {
+            self.0.lock().unwrap().remove(&(scope, key));
+            Ok(())
+        }
+    }
+
+    fn request(key: Option<&str>, digest: &str, user: Option<&str>) -> Request<Full<Bytes>> {
+        let mut r = Request::post("/reviews")
+            .header("content-digest", digest)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        r.extensions_mut().insert(VerifiedEdge {
+            keyid: "edge".into(),
+            created: 0,
+            nonce: "n".into(),
+            idempotency_key: key.map(str::to_owned),
+            claims: user.map(|u| EdgeClaims {
+                user_id: u.into(),
+                roles: vec![],
+                region: "us".into(),
+                session_id: "s".into(),
+            }),
+            flags: Default::default(),
+            request_id: None,
+            trace: None,
+        });
+        r
+    }
+
+    async fn run(
+        layer: &IdempotencyLayer<Memory>,
+        runs: &Arc<AtomicUsize>,
+        status: u16,
+        req: Request<Full<Bytes>>,
+    ) -> (u16, bool) {
+        let runs = runs.clone();
+        let handler = service_fn(move |_req: Request<Full<Bytes>>| {
+            let n = runs.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let mut r = Response::new(Full::new(Bytes::from(format!("run {n}"))));
+                *r.status_mut() = StatusCode::from_u16(status).unwrap();
+                Ok::<_, std::convert::Infallible>(r)
+            }
+        });
+        let response = layer.layer(handler).oneshot(req).await.unwrap();
+        (
+            response.status().as_u16(),
+            response.headers().contains_key(REPLAYED_HEADER),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_draft_and_stripe_semantics_hold_through_the_layer() {
+        let layer = IdempotencyLayer::new(Arc::new(Memory::default()), Arc::new(|| 1_000));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = |key, digest, user| request(key, digest, user);
+
+        assert_eq!(
+            run(&layer, &runs, 201, r(None, "d1", None)).await,
+            (400, false)
+        );
+        assert_eq!(
+            run(&layer, &runs, 201, r(Some("bad\\"), "d1", None))
+                .await
+                .0,
+            400
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 0, "refused before the handler");
+
+        assert_eq!(
+            run(&layer, &runs, 201, r(Some("k"), "d1", Some("u1"))).await,
+            (201, false)
+        );
+        assert_eq!(
+            run(&layer, &runs, 201, r(Some("k"), "d1", Some("u1"))).await,
+            (201, true)
+        );
+        assert_eq!(
+            run(&layer, &runs, 201, r(Some("k"), "d2", Some("u1"))).await,
+            (422, false)
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "one run for three tries");
+
+        // The same key of another customer is another request.
+        assert_eq!(
+            run(&layer, &runs, 201, r(Some("k"), "d1", Some("u2"))).await,
+            (201, false)
+        );
+
+        // A 4xx is kept; a 5xx releases the key so a retry runs again.
+        assert_eq!(
+            run(&layer, &runs, 422, r(Some("e"), "d1", None)).await,
+            (422, false)
+        );
+        assert_eq!(
+            run(&layer, &runs, 201, r(Some("e"), "d1", None)).await,
+            (422, true)
+        );
+        assert_eq!(
+            run(&layer, &runs, 503, r(Some("f"), "d1", None)).await,
+            (503, false)
+        );
+        assert_eq!(
+            run(&layer, &runs, 201, r(Some("f"), "d1", None)).await,
+            (201, false)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_running_key_gets_409_with_retry_after() {
+        let store = Arc::new(Memory::default());
+        let layer = IdempotencyLayer::new(store.clone(), Arc::new(|| 1_000));
+        store
+            .begin(
+                "guest".into(),
+                "k".into(),
+                fingerprint("POST", "/reviews", "d1"),
+                999,
+            )
+            .await
+            .unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        assert_eq!(
+            run(&layer, &runs, 201, request(Some("k"), "d1", None)).await,
+            (409, false)
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,5 @@
-//! `cargo xtask bench`: catalog reads through the edge, printing numbers.
+//! `cargo xtask bench [writes]`: catalog reads, sessions and forwarded
+//! writes through the edge, printing numbers.
 //! It measures, it does not judge: nothing here fails on a slow machine.
 //!
 //! The edge runs under `wrangler dev`, whose proxy and second workerd
@@ -179,8 +180,17 @@ pub fn session_verify() -> Result<()> {
     Ok(())
 }
 
-pub fn run() -> Result<()> {
+/// `only_writes`: just the forwarded-write comparison (`cargo xtask bench writes`).
+pub fn run(only_writes: bool) -> Result<()> {
     e2e::process::stop_children_on_signal()?;
+    if only_writes {
+        let tools = tools::ensure()?;
+        build::worker(&tools)?;
+        build::origin(&tools)?;
+        let sys = System::start(SystemOptions::default())?;
+        let client = reqwest::blocking::Client::new();
+        return forwarded_writes(&sys, &client, &cookie_for_writes(&sys, &client)?);
+    }
     // Optimised code for a per-request cost: `cargo xtask` itself is a debug build.
     crate::run::status(std::process::Command::new("cargo").args([
         "run",
@@ -283,11 +293,101 @@ pub fn run() -> Result<()> {
             percentile(&lat, 0.99)
         );
     }
+    forwarded_writes(&sys, &client, &cookie_for_writes(&sys, &client)?)?;
     println!(
         "\nmachine: {} cores; edge under wrangler dev; figures vary ±10% run to run",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0)
+    );
+    Ok(())
+}
+
+const WRITES: usize = 300;
+
+fn cookie_for_writes(sys: &System, client: &reqwest::blocking::Client) -> Result<String> {
+    let login = client
+        .post(format!("{}/api/session", sys.edge_url))
+        .json(&serde_json::json!({"email": "alice@example.com", "password": "alice-demo-password"}))
+        .send()?;
+    login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+        .context("the demo login set no session cookie")
+}
+
+/// 4. A forwarded write (a review) through the edge, against the same
+///    write signed here and sent to the origin directly, interleaved so
+///    both see the same machine; one client, so latency is not queueing.
+fn forwarded_writes(sys: &System, client: &reqwest::blocking::Client, cookie: &str) -> Result<()> {
+    use origin_adapter::forward::{EdgeContext, ForwardedWrite, encode_claims, signed_headers};
+    let origin = sys.origin_url("us").context("no us origin")?.to_owned();
+    let authority = origin.trim_start_matches("http://").to_owned();
+    let claims = encode_claims(&origin_adapter::wire::EdgeClaims {
+        user_id: "user-0001".into(),
+        roles: vec!["customer".into()],
+        region: "us".into(),
+        session_id: "bench".into(),
+    });
+    let body = serde_json::to_vec(&serde_json::json!({
+        "sku": "KIT-0002", "rating": 5, "title": "Bench", "body": "Measured."
+    }))?;
+    let (mut via_edge, mut direct) = (Vec::new(), Vec::new());
+    for i in 0..WRITES {
+        let started = Instant::now();
+        let r = client
+            .post(format!("{}/api/reviews", sys.edge_url))
+            .header("cookie", cookie)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()?;
+        via_edge.push(started.elapsed().as_micros() as u64);
+        anyhow::ensure!(r.status() == 201, "edge write: {}", r.status());
+
+        let key = format!("bench-direct-{i}");
+        let nonce = format!("bench-nonce-{i}-{}", std::process::id());
+        let write = ForwardedWrite {
+            method: "POST",
+            authority: &authority,
+            path: "/reviews",
+            query: None,
+            content_type: "application/json",
+            idempotency_key: &key,
+            body: &body,
+            context: EdgeContext {
+                claims: Some(&claims),
+                ..EdgeContext::default()
+            },
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64;
+        let mut req = client.post(format!("{origin}/reviews")).body(body.clone());
+        for (name, value) in signed_headers(&write, &sys.signing_key, now, &nonce)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+        {
+            req = req.header(name, value);
+        }
+        let started = Instant::now();
+        let r = req.send()?;
+        direct.push(started.elapsed().as_micros() as u64);
+        anyhow::ensure!(r.status() == 201, "direct write: {}", r.status());
+    }
+    via_edge.sort_unstable();
+    direct.sort_unstable();
+    let ms = percentile;
+    println!(
+        "\nforwarded write (POST /api/reviews, 1 client, {WRITES} each): through the edge p50 {:.2} ms, p99 {:.2} ms; \
+         origin directly p50 {:.2} ms, p99 {:.2} ms; edge adds p50 {:.2} ms, p99 {:.2} ms",
+        ms(&via_edge, 0.50),
+        ms(&via_edge, 0.99),
+        ms(&direct, 0.50),
+        ms(&direct, 0.99),
+        ms(&via_edge, 0.50) - ms(&direct, 0.50),
+        ms(&via_edge, 0.99) - ms(&direct, 0.99),
     );
     Ok(())
 }

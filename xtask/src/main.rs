@@ -5,6 +5,7 @@
 //!   end-to-end tests against real `wrangler dev`, deploy dry-run size;
 //! * `build` — install pinned tools and build the Worker;
 //! * `tools` — install pinned tools only;
+//! * `config` — validate wrangler.toml's vars (and secrets) as the edge will;
 //! * `bench` — catalog read figures (prints numbers, never fails on speed).
 //!
 //! Each installs what is missing first, under the repository (`.tools/`,
@@ -12,6 +13,7 @@
 
 mod bench;
 mod build;
+mod config;
 mod dev;
 mod run;
 mod test;
@@ -19,23 +21,26 @@ mod tools;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <dev|test|bench|build|tools>
+const USAGE: &str = "usage: cargo xtask <dev|test|bench|build|tools|config>
 
   dev     build the Worker, start origins (us, eu) and wrangler dev; Ctrl-C stops all
   test    fmt, clippy (native + wasm32), unit tests, end-to-end tests, deploy dry-run size
   build   install the pinned tools and build the Worker (edge/build/)
   tools   install the pinned tools only
-  bench   catalog read throughput and origin requests under a Zipf workload (prints numbers)";
+  config  validate wrangler.toml [vars] + secrets (a dotenv file, else .dev.vars) as the edge parses them
+  bench   catalog reads under a Zipf workload, sessions, forwarded writes (prints numbers);
+          `bench writes` runs only the forwarded-write comparison";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::run(),
-        Some("bench") => bench::run(),
+        Some("bench") => bench::run(args.get(1).map(String::as_str) == Some("writes")),
         Some("bench-session") => bench::session_verify(),
         Some("test") => test::run(),
         Some("build") => tools::ensure().and_then(|t| build::worker(&t)),
         Some("tools") => tools::ensure().map(drop),
+        Some("config") => config::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

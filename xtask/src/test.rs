@@ -37,6 +37,10 @@ pub fn run() -> Result<()> {
     status(&mut cargo(&["fmt", "--all", "--", "--check"]))?;
     done(t);
 
+    let t = step("configuration check (wrangler.toml, as the edge parses it)");
+    crate::config::run(&[])?;
+    done(t);
+
     let t = step("cargo clippy (native, all targets) -D warnings");
     status(&mut cargo(&[
         "clippy",
