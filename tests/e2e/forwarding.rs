@@ -449,6 +449,31 @@ pub fn failover_and_residency() -> Outcome {
     let alice = session_of(&sys, "alice@example.com")?;
     let bruno = session_of(&sys, "bruno@example.eu")?;
 
+    // The origin stores the review, then the connection drops before the
+    // answer: the edge retries with the same key, in the same region (the
+    // write may have happened there), and gets the stored answer.
+    set_write_faults(&sys, "us", json!({"drop_responses": 1}))?;
+    let r = post(
+        &sys,
+        "/api/reviews",
+        &alice,
+        Some("dropped-1"),
+        &review("KIT-0010", 5),
+    )?;
+    let replayed = header(&r, "idempotent-replayed");
+    check(
+        r.status() == 201 && replayed == "true",
+        format!(
+            "after a dropped answer: {} (replayed: {replayed:?})",
+            r.status()
+        ),
+    )?;
+    check(
+        reviews_of(&sys, "us", "KIT-0010")? == 1 && reviews_of(&sys, "eu", "KIT-0010")? == 0,
+        "one review, in us only",
+    )?;
+    set_write_faults(&sys, "us", json!({}))?;
+
     sys.stop_origin("us");
     let r = post(
         &sys,

@@ -33,6 +33,13 @@ impl Attempt {
         !matches!(self, Attempt::Answered(s) if s < 500)
     }
 
+    /// Proof that the origin did nothing: nobody answered the connection,
+    /// or it said it is unavailable. Only then may a request move to
+    /// another region — its idempotency record lives in the first one.
+    pub fn surely_not_processed(self) -> bool {
+        matches!(self, Attempt::Unreachable | Attempt::Answered(503))
+    }
+
     /// Another attempt may do better (only for idempotent or keyed requests).
     pub fn worth_retrying(self) -> bool {
         matches!(
@@ -162,6 +169,12 @@ mod tests {
         assert!(Attempt::TimedOut.worth_retrying());
         assert!(Attempt::Unreachable.failed());
         assert!(!Attempt::Answered(409).worth_retrying());
+        assert!(Attempt::Unreachable.surely_not_processed());
+        assert!(
+            !Attempt::TimedOut.surely_not_processed(),
+            "it may have happened"
+        );
+        assert!(!Attempt::Broken.surely_not_processed());
     }
 
     #[test]

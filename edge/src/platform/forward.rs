@@ -313,11 +313,7 @@ pub(crate) async fn call(
             .ok_or_else(|| EdgeError::new(500, "a service endpoint vanished"))?;
         let t = target(base, call.path, call.query)?;
         let signed = sign(config, rc, &call, &t)?;
-        // With another region to fail over to, one attempt may spend only
-        // half of what is left, so a hanging region cannot eat it all.
-        let may_fail_over = service.failover && regions.len() > 1;
-        let budget = if may_fail_over { left / 2 } else { left };
-        let (outcome, received) = attempt(&t, &call, &signed, budget.max(1) as u64).await?;
+        let (outcome, received) = attempt(&t, &call, &signed, left.max(1) as u64).await?;
         made += 1;
         let finished = now_ms();
         with_state(|r| {
@@ -354,7 +350,9 @@ pub(crate) async fn call(
         if !outcome.worth_retrying() {
             break;
         }
-        if may_fail_over {
+        // A request that may have been processed is retried where its
+        // idempotency record is; one that surely was not may move on.
+        if service.failover && regions.len() > 1 && outcome.surely_not_processed() {
             regions.retain(|r| *r != region);
         }
     }

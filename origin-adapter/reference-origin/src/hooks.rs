@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -22,8 +22,8 @@ use crate::{ApiError, AppState};
 struct FaultSet {
     latency_ms: AtomicU64,
     fail_status: AtomicU16,
-    /// Do the work, then break the connection instead of answering.
-    drop_response: AtomicBool,
+    /// How many of the next answers to break after the work is done.
+    drop_responses: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -81,9 +81,10 @@ pub struct Faults {
     /// An error status (500-599) to answer with instead, or 0 for none.
     #[serde(default)]
     pub fail_status: u16,
-    /// Let the handler finish, then drop the connection mid-response.
+    /// Let the handler finish, then break the connection mid-answer, for
+    /// this many of the next requests.
     #[serde(default)]
-    pub drop_response: bool,
+    pub drop_responses: u64,
 }
 
 async fn suffer(set: &FaultSet, request: Request, next: Next) -> Response {
@@ -97,16 +98,34 @@ async fn suffer(set: &FaultSet, request: Request, next: Next) -> Response {
         return ApiError(status, "fault injected by /_test/faults".into()).into_response();
     }
     let response = next.run(request).await;
-    if !set.drop_response.load(Ordering::SeqCst) {
+    let dropping = set
+        .drop_responses
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if !dropping {
         return response;
     }
-    // The status line goes out, then the body fails: hyper closes the
-    // connection, and the caller sees a broken response after the work.
-    let (mut parts, _) = response.into_parts();
+    // The status line and half the body go out, then the connection
+    // breaks: the caller sees a broken answer to work that was done.
+    let (mut parts, body) = response.into_parts();
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    let broken = futures::stream::once(async {
-        Err::<axum::body::Bytes, _>(std::io::Error::other("fault: dropped response"))
-    });
+    let bytes = axum::body::to_bytes(body, 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    // The pause lets hyper flush the first part before the failure.
+    let broken = futures::StreamExt::then(
+        futures::stream::iter([
+            Ok(half),
+            Err(std::io::Error::other("fault: dropped response")),
+        ]),
+        |part| async move {
+            if part.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            part
+        },
+    );
     Response::from_parts(parts, axum::body::Body::from_stream(broken))
 }
 
@@ -163,8 +182,8 @@ pub async fn set_faults(
     set.latency_ms
         .store(faults.latency_ms.min(120_000), Ordering::SeqCst);
     set.fail_status.store(faults.fail_status, Ordering::SeqCst);
-    set.drop_response
-        .store(faults.drop_response, Ordering::SeqCst);
+    set.drop_responses
+        .store(faults.drop_responses.min(1000), Ordering::SeqCst);
     Ok(StatusCode::NO_CONTENT)
 }
 
