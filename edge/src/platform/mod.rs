@@ -123,7 +123,17 @@ pub(crate) fn internal(context: &'static str) -> impl Fn(worker::Error) -> EdgeE
     }
 }
 
-fn config(env: &Env) -> std::result::Result<EdgeConfig, EdgeError> {
+thread_local! {
+    /// The configuration, parsed once per isolate: vars and secrets are
+    /// fixed for an isolate's life (a change deploys new isolates).
+    static CONFIG: std::cell::RefCell<Option<std::rc::Rc<EdgeConfig>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn config(env: &Env) -> std::result::Result<std::rc::Rc<EdgeConfig>, EdgeError> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
     // A var may be a string or (from a TOML table) an object, read as JSON.
     let lookup = |key: &str| {
         env.secret(key)
@@ -136,13 +146,16 @@ fn config(env: &Env) -> std::result::Result<EdgeConfig, EdgeError> {
                     .map(|v| v.to_string())
             })
     };
-    EdgeConfig::from_lookup(lookup).map_err(|e| {
+    let parsed = EdgeConfig::from_lookup(lookup).map_err(|e| {
         worker::console_error!("edge: refusing to serve: {e}");
         EdgeError::new(
             500,
             "the edge is misconfigured; the operator has been told which key",
         )
-    })
+    })?;
+    let parsed = std::rc::Rc::new(parsed);
+    CONFIG.with(|c| *c.borrow_mut() = Some(parsed.clone()));
+    Ok(parsed)
 }
 
 /// Unix seconds and milliseconds from the platform clock.
@@ -196,19 +209,19 @@ async fn handle(
     if req.headers().has("cookie").unwrap_or(false)
         && matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
     {
-        check_csrf(&req, &method, &url, &config(env)?)?;
+        check_csrf(&req, &method, &url, &*config(env)?)?;
     }
     match route {
         Route::Health => {
             respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered"))
         }
-        Route::Catalog => catalog::get(&req, &config(env)?, ctx, started).await,
-        Route::Purge => purge::purge(req, &config(env)?).await,
-        Route::Session => session::handle(req, env, &config(env)?, rc).await,
-        Route::Orders => orders::get(&req, env, &config(env)?, rc).await,
+        Route::Catalog => catalog::get(&req, &*config(env)?, ctx, started).await,
+        Route::Purge => purge::purge(req, &*config(env)?).await,
+        Route::Session => session::handle(req, env, &*config(env)?, rc).await,
+        Route::Orders => orders::get(&req, env, &*config(env)?, rc).await,
         Route::ViewCart => cart::view(&req, env).await,
-        Route::AddCartItem => cart::add_item(req, env, &config(env)?, ctx).await,
-        Route::Checkout => cart::checkout(req, env, &config(env)?, rc).await,
+        Route::AddCartItem => cart::add_item(req, env, &*config(env)?, ctx).await,
+        Route::Checkout => cart::checkout(req, env, &*config(env)?, rc).await,
         Route::DevPanic => {
             if config(env)?.environment == Environment::Development {
                 panic!("deliberate panic from /__dev/panic");
