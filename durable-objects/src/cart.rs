@@ -1,4 +1,9 @@
 //! A cart and its rules, as plain data: nothing here touches the platform.
+//!
+//! A cart is `open` (lines change), `checking_out` (frozen while its order
+//! waits to be accepted), `checked_out` (the order was placed; a new add
+//! starts a fresh cart) or `closed` (merged into a customer's cart at login).
+//! Every change bumps `version`.
 
 use origin_adapter::wire::Money;
 use serde::{Deserialize, Serialize};
@@ -32,7 +37,15 @@ pub struct CartLine {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CartStatus {
     Open,
-    CheckedOut { order_id: String },
+    /// Frozen: the order keyed `order_key` is on its way to the origin.
+    CheckingOut {
+        order_key: String,
+    },
+    CheckedOut {
+        order_id: String,
+    },
+    /// Merged into a customer's cart; nothing more happens here.
+    Closed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +54,10 @@ pub struct Cart {
     pub version: i64,
     pub status: CartStatus,
     pub lines: Vec<CartLine>,
+    /// What the customer should know about the last change the shop made
+    /// (a refused checkout's reason, a fresh cart after an order).
+    #[serde(default)]
+    pub notice: Option<String>,
 }
 
 impl Default for Cart {
@@ -49,6 +66,7 @@ impl Default for Cart {
             version: 0,
             status: CartStatus::Open,
             lines: Vec::new(),
+            notice: None,
         }
     }
 }
@@ -67,13 +85,30 @@ pub enum CartError {
         cart: String,
         line: String,
     },
-    NotOpen,
-    Empty,
-    /// The cart changed between reading it and recording its checkout.
-    Changed {
-        expected: i64,
-        actual: i64,
+    NoSuchLine {
+        sku: String,
     },
+    /// Frozen for checkout.
+    CheckingOut,
+    CheckedOut,
+    Closed,
+    Empty,
+    /// `If-Match` named another version.
+    Stale {
+        current: i64,
+    },
+}
+
+impl CartError {
+    /// The HTTP status a client gets for this refusal.
+    pub fn status(&self) -> u16 {
+        match self {
+            CartError::NoSuchLine { .. } => 404,
+            CartError::Stale { .. } => 412,
+            CartError::CheckingOut | CartError::CheckedOut | CartError::Closed => 409,
+            _ => 422,
+        }
+    }
 }
 
 impl std::fmt::Display for CartError {
@@ -83,32 +118,110 @@ impl std::fmt::Display for CartError {
                 f.write_str("quantity must be a whole number of at least 1")
             }
             CartError::QuantityTooLarge { max } => {
-                write!(f, "quantity per line is limited to {max}")
+                write!(f, "limit: quantity per line is at most {max}")
             }
             CartError::TooManyLines { max } => {
-                write!(f, "a cart holds at most {max} different products")
+                write!(f, "limit: a cart holds at most {max} different products")
             }
             CartError::CurrencyMismatch { cart, line } => {
                 write!(f, "the cart is priced in {cart}, this product in {line}")
             }
-            CartError::NotOpen => f.write_str("the cart is already checked out"),
-            CartError::Empty => f.write_str("the cart is empty"),
-            CartError::Changed { expected, actual } => {
-                write!(
-                    f,
-                    "the cart changed during checkout (version {expected}, now {actual}); review it and check out again"
-                )
+            CartError::NoSuchLine { sku } => write!(f, "the cart has no line for {sku:?}"),
+            CartError::CheckingOut => {
+                f.write_str("the cart is being checked out; it cannot change until that ends")
             }
+            CartError::CheckedOut => f.write_str("the cart is already checked out"),
+            CartError::Closed => {
+                f.write_str("this cart was merged into a customer's cart and is closed")
+            }
+            CartError::Empty => f.write_str("the cart is empty"),
+            CartError::Stale { current } => write!(
+                f,
+                "the cart has changed: it is at version {current}; reload it and try again"
+            ),
         }
     }
 }
 
+/// What a merge did with each incoming line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeReport {
+    /// SKUs whose quantities were added in full.
+    pub merged: Vec<String>,
+    /// Lines that could not be merged as they were, and why.
+    pub conflicts: Vec<MergeConflict>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeConflict {
+    pub sku: String,
+    pub detail: String,
+}
+
+/// Where a checkout stands after asking to freeze the cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freeze {
+    /// Frozen now: place the order under this key.
+    Started {
+        order_key: String,
+    },
+    /// Already frozen by an earlier request: that order is on its way.
+    Pending {
+        order_key: String,
+    },
+    AlreadyPlaced {
+        order_id: String,
+    },
+}
+
+fn check_quantity(quantity: i64, limits: Limits) -> Result<(), CartError> {
+    if quantity < 1 {
+        return Err(CartError::QuantityNotPositive);
+    }
+    if quantity > limits.max_quantity {
+        return Err(CartError::QuantityTooLarge {
+            max: limits.max_quantity,
+        });
+    }
+    Ok(())
+}
+
 impl Cart {
+    /// `If-Match`: the change applies only to the version the client saw.
+    pub fn check_version(&self, if_match: Option<i64>) -> Result<(), CartError> {
+        match if_match {
+            Some(v) if v != self.version => Err(CartError::Stale {
+                current: self.version,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn ensure_open(&self) -> Result<(), CartError> {
+        match self.status {
+            CartStatus::Open => Ok(()),
+            CartStatus::CheckingOut { .. } => Err(CartError::CheckingOut),
+            CartStatus::CheckedOut { .. } => Err(CartError::CheckedOut),
+            CartStatus::Closed => Err(CartError::Closed),
+        }
+    }
+
+    fn changed(&mut self) {
+        self.version += 1;
+    }
+
     /// Adds `quantity` of a catalog product; an existing line grows and
-    /// takes the catalog's current name and price.
+    /// takes the catalog's current name and price. After an order was
+    /// placed, an add starts a fresh cart (same id, later version).
     pub fn add(&mut self, item: CartLine, limits: Limits) -> Result<(), CartError> {
-        if self.status != CartStatus::Open {
-            return Err(CartError::NotOpen);
+        if let CartStatus::CheckedOut { order_id } = &self.status {
+            check_quantity(item.quantity, limits)?;
+            self.notice = Some(format!("order {order_id} was placed; this is a new cart"));
+            self.status = CartStatus::Open;
+            self.lines.clear();
+        } else {
+            self.ensure_open()?;
+            self.notice = None;
         }
         if item.quantity < 1 {
             return Err(CartError::QuantityNotPositive);
@@ -126,19 +239,11 @@ impl Cart {
         match self.lines.iter_mut().find(|l| l.sku == item.sku) {
             Some(line) => {
                 let quantity = line.quantity.saturating_add(item.quantity);
-                if quantity > limits.max_quantity {
-                    return Err(CartError::QuantityTooLarge {
-                        max: limits.max_quantity,
-                    });
-                }
+                check_quantity(quantity, limits)?;
                 *line = CartLine { quantity, ..item };
             }
             None => {
-                if item.quantity > limits.max_quantity {
-                    return Err(CartError::QuantityTooLarge {
-                        max: limits.max_quantity,
-                    });
-                }
+                check_quantity(item.quantity, limits)?;
                 if self.lines.len() >= limits.max_lines {
                     return Err(CartError::TooManyLines {
                         max: limits.max_lines,
@@ -147,25 +252,179 @@ impl Cart {
                 self.lines.push(item);
             }
         }
-        self.version += 1;
+        self.changed();
         Ok(())
     }
 
-    /// Records that the order for the cart at `version` was placed.
-    pub fn mark_checked_out(&mut self, version: i64, order_id: String) -> Result<(), CartError> {
+    pub fn set_quantity(
+        &mut self,
+        sku: &str,
+        quantity: i64,
+        limits: Limits,
+    ) -> Result<(), CartError> {
+        self.ensure_open()?;
+        check_quantity(quantity, limits)?;
+        let line = self
+            .lines
+            .iter_mut()
+            .find(|l| l.sku == sku)
+            .ok_or_else(|| CartError::NoSuchLine { sku: sku.into() })?;
+        line.quantity = quantity;
+        self.notice = None;
+        self.changed();
+        Ok(())
+    }
+
+    pub fn remove(&mut self, sku: &str) -> Result<(), CartError> {
+        self.ensure_open()?;
+        let before = self.lines.len();
+        self.lines.retain(|l| l.sku != sku);
+        if self.lines.len() == before {
+            return Err(CartError::NoSuchLine { sku: sku.into() });
+        }
+        self.notice = None;
+        self.changed();
+        Ok(())
+    }
+
+    pub fn clear(&mut self) -> Result<(), CartError> {
+        self.ensure_open()?;
+        self.lines.clear();
+        self.notice = None;
+        self.changed();
+        Ok(())
+    }
+
+    /// Adds a guest cart's lines (login): quantities add up to the limit,
+    /// lines beyond the line limit or in another currency are left out,
+    /// and the report says which. A checked-out cart starts afresh first.
+    pub fn merge(&mut self, lines: &[CartLine], limits: Limits) -> Result<MergeReport, CartError> {
+        if let CartStatus::CheckedOut { .. } = self.status {
+            self.status = CartStatus::Open;
+            self.lines.clear();
+        }
+        self.ensure_open()?;
+        let mut report = MergeReport::default();
+        for incoming in lines {
+            let conflict = |detail: String| MergeConflict {
+                sku: incoming.sku.clone(),
+                detail,
+            };
+            if let Some(first) = self.lines.first()
+                && first.unit_price.currency != incoming.unit_price.currency
+            {
+                report.conflicts.push(conflict(format!(
+                    "priced in {}, the cart in {}; not merged",
+                    incoming.unit_price.currency, first.unit_price.currency
+                )));
+                continue;
+            }
+            let full = self.lines.len() >= limits.max_lines;
+            match self.lines.iter_mut().find(|l| l.sku == incoming.sku) {
+                Some(line) => {
+                    let wanted = line.quantity.saturating_add(incoming.quantity);
+                    if wanted > limits.max_quantity {
+                        line.quantity = limits.max_quantity;
+                        report.conflicts.push(conflict(format!(
+                            "quantity limited to {} (the two carts held {wanted})",
+                            limits.max_quantity
+                        )));
+                    } else {
+                        line.quantity = wanted;
+                        report.merged.push(incoming.sku.clone());
+                    }
+                }
+                None if full => {
+                    report.conflicts.push(conflict(format!(
+                        "the cart already holds {} different products; not merged",
+                        limits.max_lines
+                    )));
+                }
+                None => {
+                    let quantity = incoming.quantity.clamp(1, limits.max_quantity);
+                    self.lines.push(CartLine {
+                        quantity,
+                        ..incoming.clone()
+                    });
+                    report.merged.push(incoming.sku.clone());
+                }
+            }
+        }
+        self.notice = None;
+        self.changed();
+        Ok(report)
+    }
+
+    /// Closes a guest cart after its lines were merged elsewhere.
+    pub fn close(&mut self) -> Result<(), CartError> {
+        if self.status == CartStatus::Closed {
+            return Ok(());
+        }
+        self.ensure_open()?;
+        self.status = CartStatus::Closed;
+        self.changed();
+        Ok(())
+    }
+
+    /// Freezes the cart for checkout. The order key names cart and version,
+    /// so however often the order is sent, the origin places it once.
+    pub fn freeze(&mut self, cart_key: &str) -> Result<Freeze, CartError> {
         match &self.status {
-            CartStatus::CheckedOut { order_id: existing } if *existing == order_id => Ok(()),
-            CartStatus::CheckedOut { .. } => Err(CartError::NotOpen),
-            CartStatus::Open if self.version != version => Err(CartError::Changed {
-                expected: version,
-                actual: self.version,
-            }),
-            CartStatus::Open if self.lines.is_empty() => Err(CartError::Empty),
-            CartStatus::Open => {
-                self.status = CartStatus::CheckedOut { order_id };
-                self.version += 1;
+            CartStatus::CheckingOut { order_key } => {
+                return Ok(Freeze::Pending {
+                    order_key: order_key.clone(),
+                });
+            }
+            CartStatus::CheckedOut { order_id } => {
+                return Ok(Freeze::AlreadyPlaced {
+                    order_id: order_id.clone(),
+                });
+            }
+            CartStatus::Closed => return Err(CartError::Closed),
+            CartStatus::Open => {}
+        }
+        if self.lines.is_empty() {
+            return Err(CartError::Empty);
+        }
+        let order_key = format!("cart-{cart_key}-v{}", self.version);
+        self.status = CartStatus::CheckingOut {
+            order_key: order_key.clone(),
+        };
+        self.notice = None;
+        self.changed();
+        Ok(Freeze::Started { order_key })
+    }
+
+    /// The origin accepted the order (harmless to record twice).
+    pub fn placed(&mut self, order_id: &str) -> Result<(), CartError> {
+        match &self.status {
+            CartStatus::CheckedOut { order_id: o } if o == order_id => Ok(()),
+            CartStatus::CheckingOut { .. } => {
+                self.status = CartStatus::CheckedOut {
+                    order_id: order_id.to_owned(),
+                };
+                self.changed();
                 Ok(())
             }
+            CartStatus::CheckedOut { .. } => Err(CartError::CheckedOut),
+            CartStatus::Open => Err(CartError::Empty),
+            CartStatus::Closed => Err(CartError::Closed),
+        }
+    }
+
+    /// The origin refused the order for a reason the customer can act on
+    /// (price, stock): the cart opens again, saying why.
+    pub fn refused(&mut self, reason: &str) -> Result<(), CartError> {
+        match self.status {
+            CartStatus::CheckingOut { .. } => {
+                self.status = CartStatus::Open;
+                self.notice = Some(format!("checkout did not go through: {reason}"));
+                self.changed();
+                Ok(())
+            }
+            CartStatus::Open => Ok(()),
+            CartStatus::CheckedOut { .. } => Err(CartError::CheckedOut),
+            CartStatus::Closed => Err(CartError::Closed),
         }
     }
 
@@ -200,12 +459,17 @@ mod tests {
         }
     }
 
+    fn cart_with(lines: &[(&str, i64)]) -> Cart {
+        let mut cart = Cart::default();
+        for (sku, q) in lines {
+            cart.add(line(sku, *q), Limits::default()).unwrap();
+        }
+        cart
+    }
+
     #[test]
     fn adding_merges_lines_and_bumps_the_version() {
-        let mut cart = Cart::default();
-        cart.add(line("A", 2), Limits::default()).unwrap();
-        cart.add(line("A", 3), Limits::default()).unwrap();
-        cart.add(line("B", 1), Limits::default()).unwrap();
+        let cart = cart_with(&[("A", 2), ("A", 3), ("B", 1)]);
         assert_eq!(cart.lines.len(), 2);
         assert_eq!(cart.lines[0].quantity, 5);
         assert_eq!(cart.version, 3);
@@ -225,14 +489,12 @@ mod tests {
             max_quantity: 5,
         };
         let mut cart = Cart::default();
-        assert_eq!(
-            cart.add(line("A", 0), limits),
-            Err(CartError::QuantityNotPositive)
-        );
-        assert_eq!(
-            cart.add(line("A", -3), limits),
-            Err(CartError::QuantityNotPositive)
-        );
+        for q in [0, -3] {
+            assert_eq!(
+                cart.add(line("A", q), limits),
+                Err(CartError::QuantityNotPositive)
+            );
+        }
         assert_eq!(
             cart.add(line("A", 6), limits),
             Err(CartError::QuantityTooLarge { max: 5 })
@@ -251,35 +513,134 @@ mod tests {
             cart.add(line("A", i64::MAX), limits),
             Err(CartError::QuantityTooLarge { max: 5 })
         );
+        assert_eq!(
+            cart.set_quantity("A", 6, limits),
+            Err(CartError::QuantityTooLarge { max: 5 })
+        );
+        assert_eq!(
+            cart.set_quantity("A", 0, limits),
+            Err(CartError::QuantityNotPositive)
+        );
         assert_eq!(cart, before);
+        assert!(
+            CartError::TooManyLines { max: 1 }
+                .to_string()
+                .starts_with("limit:")
+        );
     }
 
     #[test]
-    fn a_checked_out_cart_is_frozen() {
-        let mut cart = Cart::default();
-        assert_eq!(cart.mark_checked_out(0, "o1".into()), Err(CartError::Empty));
-        cart.add(line("A", 1), Limits::default()).unwrap();
-        let moved = cart.mark_checked_out(0, "o1".into());
+    fn set_remove_and_clear_change_lines_and_versions() {
+        let mut cart = cart_with(&[("A", 2), ("B", 1)]);
+        cart.set_quantity("A", 7, Limits::default()).unwrap();
+        assert_eq!((cart.lines[0].quantity, cart.version), (7, 3));
         assert_eq!(
-            moved,
-            Err(CartError::Changed {
-                expected: 0,
-                actual: 1
+            cart.set_quantity("Z", 1, Limits::default()),
+            Err(CartError::NoSuchLine { sku: "Z".into() })
+        );
+        cart.remove("B").unwrap();
+        assert_eq!(cart.remove("B").unwrap_err().status(), 404);
+        cart.clear().unwrap();
+        assert!(cart.lines.is_empty());
+        assert_eq!(cart.version, 5);
+    }
+
+    #[test]
+    fn if_match_refuses_a_stale_version() {
+        let cart = cart_with(&[("A", 1)]);
+        assert_eq!(cart.check_version(Some(1)), Ok(()));
+        assert_eq!(cart.check_version(None), Ok(()));
+        let stale = cart.check_version(Some(0)).unwrap_err();
+        assert_eq!(
+            (stale.status(), stale.clone()),
+            (412, CartError::Stale { current: 1 })
+        );
+    }
+
+    #[test]
+    fn checkout_freezes_then_places_or_reopens() {
+        let mut cart = Cart::default();
+        assert_eq!(cart.freeze("g1"), Err(CartError::Empty));
+        cart.add(line("A", 1), Limits::default()).unwrap();
+        let key = match cart.freeze("g1").unwrap() {
+            Freeze::Started { order_key } => order_key,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(key, "cart-g1-v1");
+        assert_eq!(
+            cart.freeze("g1"),
+            Ok(Freeze::Pending {
+                order_key: key.clone()
+            }),
+            "a second checkout joins the first"
+        );
+        for refused in [
+            cart.add(line("B", 1), Limits::default()),
+            cart.set_quantity("A", 2, Limits::default()),
+            cart.remove("A"),
+            cart.clear(),
+        ] {
+            assert_eq!(refused, Err(CartError::CheckingOut));
+        }
+        let mut reopened = cart.clone();
+        reopened.refused("only 0 of \"A\" left in stock").unwrap();
+        assert_eq!(reopened.status, CartStatus::Open);
+        assert!(
+            reopened
+                .notice
+                .as_deref()
+                .unwrap()
+                .contains("left in stock")
+        );
+        reopened.add(line("B", 1), Limits::default()).unwrap();
+
+        cart.placed("ord-1").unwrap();
+        cart.placed("ord-1").unwrap();
+        assert_eq!(cart.placed("ord-2"), Err(CartError::CheckedOut));
+        assert_eq!(
+            cart.freeze("g1"),
+            Ok(Freeze::AlreadyPlaced {
+                order_id: "ord-1".into()
             })
         );
-        cart.mark_checked_out(1, "o1".into()).unwrap();
-        let again = cart.mark_checked_out(1, "o1".into());
-        assert_eq!(again, Ok(()), "recording the same order twice is harmless");
-        let other = cart.mark_checked_out(1, "o2".into());
-        assert_eq!(other, Err(CartError::NotOpen));
-        let add = cart.add(line("B", 1), Limits::default());
-        assert_eq!(add, Err(CartError::NotOpen));
+        assert_eq!(cart.remove("A"), Err(CartError::CheckedOut));
+        // An add after the order starts a fresh cart.
+        let before = cart.version;
+        cart.add(line("C", 2), Limits::default()).unwrap();
+        assert_eq!(cart.status, CartStatus::Open);
+        assert_eq!(cart.lines.len(), 1);
+        assert!(cart.version > before);
+        assert!(cart.notice.is_some());
+    }
+
+    #[test]
+    fn merging_adds_quantities_within_limits_and_reports_conflicts() {
+        let limits = Limits {
+            max_lines: 2,
+            max_quantity: 10,
+        };
+        let mut customer = Cart::default();
+        customer.add(line("A", 8), limits).unwrap();
+        let mut eur = line("E", 1);
+        eur.unit_price.currency = "EUR".into();
+        let guest = vec![line("A", 5), line("B", 2), line("C", 1), eur];
+        let report = customer.merge(&guest, limits).unwrap();
+        assert_eq!(report.merged, vec!["B"]);
+        let conflicted: Vec<&str> = report.conflicts.iter().map(|c| c.sku.as_str()).collect();
+        assert_eq!(conflicted, vec!["A", "C", "E"]);
+        assert_eq!(customer.lines[0].quantity, 10);
+        assert_eq!(customer.lines[1].quantity, 2);
+
+        let mut guest_cart = cart_with(&[("A", 1)]);
+        guest_cart.close().unwrap();
+        guest_cart.close().unwrap();
+        assert_eq!(guest_cart.add(line("A", 1), limits), Err(CartError::Closed));
+        assert_eq!(guest_cart.freeze("g"), Err(CartError::Closed));
     }
 
     #[test]
     fn mixed_currencies_are_refused() {
-        let mut cart = Cart::default();
-        cart.add(line("A", 1), Limits::default()).unwrap();
+        let mut cart = cart_with(&[("A", 1)]);
         let mut eur = line("B", 1);
         eur.unit_price.currency = "EUR".into();
         assert!(matches!(

@@ -1,165 +1,552 @@
-//! The `CartObject` Durable Object: one per cart, its state in the object's own
-//! SQLite database. Each change loads, applies the pure rule from
-//! [`crate::cart`], and stores in one synchronous block, so the change
-//! commits atomically and is stored before it is acknowledged.
+//! The `CartObject` Durable Object: one per cart, its state in the object's
+//! own SQLite database. A change loads, applies the pure rule from
+//! [`crate::cart`], stores the cart, its audit entry, the outbox and the
+//! client's request id — all in one synchronous block, so it commits
+//! atomically and is stored before it is acknowledged.
+//!
+//! The alarm does two jobs: it retries a checkout's order from the outbox
+//! until the orders origin has accepted or refused it, and it removes a
+//! cart nobody touched for its idle time.
 
+use std::time::Duration;
+
+use futures::future::{Either, select};
+use origin_adapter::forward::{EdgeContext, ForwardedWrite, signed_headers};
+use origin_adapter::keys::SigningKey;
+use origin_adapter::wire::{Order, OrderLine, OrderRequest, Problem};
 use serde::Deserialize;
 use worker::{
-    DurableObject, Env, Method, Request, Response, Result, SqlStorage, State, durable_object,
+    AbortController, Date, Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit,
+    Response, Result, SqlStorage, State, Url, durable_object,
 };
 
-use crate::cart::{Cart, CartError, CartLine, CartStatus, Limits};
-use crate::cart_api::{ADD_LINE, AddLine, CHECKED_OUT, CartView, CheckedOut, VIEW};
-use crate::respond::{json, problem};
-use origin_adapter::wire::Money;
+use crate::cart::{Cart, CartError, CartStatus, Freeze, Limits};
+use crate::cart_api::{
+    CartView, LOG, LOG_ENTRIES, LogEntry, MUTATE, Mutation, Op, OrderTarget, OutboxView,
+    REMEMBERED_REQUESTS, VIEW, expires_at_ms, fingerprint, next_alarm_ms, outbox_backoff_ms,
+};
+use crate::respond::{alarm_at, json, problem};
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS cart_meta (
-    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-    cart_id   TEXT NOT NULL,
-    version   INTEGER NOT NULL,
-    order_id  TEXT
+CREATE TABLE IF NOT EXISTS cart_state (
+    singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+    cart            TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    last_change_ms  INTEGER NOT NULL,
+    idle_seconds    INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS cart_lines (
-    position     INTEGER NOT NULL,
-    sku          TEXT PRIMARY KEY,
-    name         TEXT NOT NULL,
-    price_minor  INTEGER NOT NULL,
-    currency     TEXT NOT NULL,
-    quantity     INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS outbox (
+    singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
+    order_key   TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL,
+    next_at_ms  INTEGER NOT NULL,
+    last_error  TEXT
+);
+CREATE TABLE IF NOT EXISTS requests (
+    request_id   TEXT PRIMARY KEY,
+    fingerprint  TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    at_ms        INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms    INTEGER NOT NULL,
+    actor    TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    detail   TEXT NOT NULL
 );";
+
+/// How long one outbox attempt may take.
+const OUTBOX_TIMEOUT_MS: u64 = 10_000;
+/// When the edge freezes a cart it places the order itself; the outbox's
+/// first own attempt waits this long in case the edge never reports back.
+const EDGE_GRACE_MS: i64 = 15_000;
 
 #[durable_object]
 pub struct CartObject {
+    state: State,
+    env: Env,
     sql: SqlStorage,
     /// Checked once at construction so a bad schema fails loudly, not per request.
     schema_error: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct MetaRow {
-    cart_id: String,
-    version: i64,
-    order_id: Option<String>,
+struct StateRow {
+    cart: String,
+    body: String,
+    last_change_ms: i64,
+    idle_seconds: i64,
 }
 
 #[derive(Deserialize)]
-struct LineRow {
-    sku: String,
-    name: String,
-    price_minor: i64,
-    currency: String,
-    quantity: i64,
+struct OutboxRow {
+    order_key: String,
+    body: String,
+    target: String,
+    attempts: i64,
+    next_at_ms: i64,
+    last_error: Option<String>,
 }
 
-fn cart_error(e: CartError) -> Result<Response> {
-    match e {
-        CartError::NotOpen | CartError::Changed { .. } => problem(409, e.to_string()),
-        _ => problem(422, e.to_string()),
-    }
+#[derive(Deserialize)]
+struct RequestRow {
+    fingerprint: String,
+    status: u16,
+    body: String,
+}
+
+/// What the object holds, loaded.
+struct Loaded {
+    key: Option<String>,
+    cart: Cart,
+    last_change_ms: i64,
+    idle_seconds: i64,
+    outbox: Option<OutboxRow>,
+}
+
+fn now_ms() -> i64 {
+    Date::now().as_millis() as i64
 }
 
 impl CartObject {
-    fn load(&self) -> Result<(Option<String>, Cart)> {
-        let meta: Vec<MetaRow> = self
+    fn load(&self) -> Result<Loaded> {
+        let rows: Vec<StateRow> = self
             .sql
             .exec(
-                "SELECT cart_id, version, order_id FROM cart_meta WHERE singleton = 1",
+                "SELECT cart, body, last_change_ms, idle_seconds FROM cart_state",
                 None,
             )?
             .to_array()?;
-        let lines: Vec<LineRow> = self
+        let outbox: Vec<OutboxRow> = self
             .sql
-            .exec("SELECT sku, name, price_minor, currency, quantity FROM cart_lines ORDER BY position", None)?
-            .to_array()?;
-        let lines = lines
-            .into_iter()
-            .map(|r| CartLine {
-                sku: r.sku,
-                name: r.name,
-                unit_price: Money {
-                    amount_minor: r.price_minor,
-                    currency: r.currency,
-                },
-                quantity: r.quantity,
-            })
-            .collect();
-        Ok(match meta.into_iter().next() {
-            None => (
+            .exec(
+                "SELECT order_key, body, target, attempts, next_at_ms, last_error FROM outbox",
                 None,
-                Cart {
-                    lines,
-                    ..Cart::default()
-                },
+            )?
+            .to_array()?;
+        let outbox = outbox.into_iter().next();
+        Ok(match rows.into_iter().next() {
+            None => Loaded {
+                key: None,
+                cart: Cart::default(),
+                last_change_ms: 0,
+                idle_seconds: 0,
+                outbox,
+            },
+            Some(r) => Loaded {
+                key: Some(r.cart),
+                cart: serde_json::from_str(&r.body)?,
+                last_change_ms: r.last_change_ms,
+                idle_seconds: r.idle_seconds,
+                outbox,
+            },
+        })
+    }
+
+    fn view(&self, loaded: &Loaded) -> CartView {
+        let key = loaded.key.clone().unwrap_or_default();
+        let mut view = CartView::of(&key, &loaded.cart);
+        if loaded.key.is_some() {
+            view.expires_at_ms = Some(expires_at_ms(loaded.last_change_ms, loaded.idle_seconds));
+        }
+        view.pending_order = loaded.outbox.as_ref().map(|o| OutboxView {
+            order_key: o.order_key.clone(),
+            region: serde_json::from_str::<OrderTarget>(&o.target)
+                .map(|t| t.region)
+                .unwrap_or_default(),
+            attempts: o.attempts,
+            next_attempt_at_ms: o.next_at_ms,
+            last_error: o.last_error.clone(),
+            order_body: o.body.clone(),
+        });
+        view
+    }
+
+    fn store(&self, key: &str, cart: &Cart, now: i64, idle_seconds: i64) -> Result<()> {
+        self.sql.exec(
+            "INSERT INTO cart_state (singleton, cart, body, last_change_ms, idle_seconds)
+             VALUES (1, ?, ?, ?, ?)
+             ON CONFLICT (singleton) DO UPDATE SET body = excluded.body,
+                 last_change_ms = excluded.last_change_ms, idle_seconds = excluded.idle_seconds",
+            vec![
+                key.into(),
+                serde_json::to_string(cart)?.into(),
+                now.into(),
+                idle_seconds.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn audit(&self, now: i64, actor: &str, action: &str, version: i64, detail: &str) -> Result<()> {
+        self.sql.exec(
+            "INSERT INTO audit (at_ms, actor, action, version, detail) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                now.into(),
+                actor.into(),
+                action.into(),
+                version.into(),
+                detail.into(),
+            ],
+        )?;
+        self.sql.exec(
+            "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?",
+            vec![LOG_ENTRIES.into()],
+        )?;
+        Ok(())
+    }
+
+    fn write_outbox(
+        &self,
+        order_key: &str,
+        body: &str,
+        target: &OrderTarget,
+        next_at: i64,
+    ) -> Result<()> {
+        self.sql.exec(
+            "INSERT OR REPLACE INTO outbox (singleton, order_key, body, target, attempts, next_at_ms, last_error)
+             VALUES (1, ?, ?, ?, 0, ?, NULL)",
+            vec![
+                order_key.into(),
+                body.into(),
+                serde_json::to_string(target)?.into(),
+                next_at.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Applies one mutation; everything it writes is written here,
+    /// synchronously. Returns the status and JSON body to answer with.
+    fn apply(&self, m: &Mutation, now: i64) -> Result<(u16, String)> {
+        let mut loaded = self.load()?;
+        if loaded.key.as_deref().is_some_and(|k| k != m.cart) {
+            let p = Problem::new(409, "this cart object belongs to another cart");
+            return Ok((409, p.to_json()));
+        }
+        if let Some(id) = &m.request_id {
+            let seen: Vec<RequestRow> = self
+                .sql
+                .exec(
+                    "SELECT fingerprint, status, body FROM requests WHERE request_id = ?",
+                    vec![id.as_str().into()],
+                )?
+                .to_array()?;
+            if let Some(row) = seen.into_iter().next() {
+                if row.fingerprint == fingerprint(m) {
+                    return Ok((row.status, row.body));
+                }
+                let p = Problem::new(
+                    422,
+                    "this request id was already used for a different change",
+                );
+                return Ok((422, p.to_json()));
+            }
+        }
+        let outcome = self.change(&mut loaded, m, now)?;
+        let (status, body) = match outcome {
+            Ok(None) => (200, serde_json::to_string(&self.view(&loaded))?),
+            Ok(Some(detail)) => {
+                let idle = m.idle_seconds.max(1);
+                self.store(&m.cart, &loaded.cart, now, idle)?;
+                loaded.key = Some(m.cart.clone());
+                loaded.last_change_ms = now;
+                loaded.idle_seconds = idle;
+                self.audit(now, &m.actor, m.op.name(), loaded.cart.version, &detail)?;
+                loaded.outbox = self.load()?.outbox;
+                let mut view = self.view(&loaded);
+                if let Op::Merge { .. } = m.op {
+                    let report = detail
+                        .rsplit_once(" from ")
+                        .map_or(detail.as_str(), |(r, _)| r);
+                    view.merge = serde_json::from_str(report).ok();
+                }
+                (200, serde_json::to_string(&view)?)
+            }
+            Err(e) => (
+                e.status(),
+                Problem::new(e.status(), e.to_string()).to_json(),
             ),
-            Some(m) => {
-                let status = match m.order_id {
-                    Some(order_id) => CartStatus::CheckedOut { order_id },
-                    None => CartStatus::Open,
-                };
-                (
-                    Some(m.cart_id),
-                    Cart {
-                        version: m.version,
-                        status,
-                        lines,
-                    },
-                )
+        };
+        if let Some(id) = &m.request_id {
+            self.sql.exec(
+                "INSERT INTO requests (request_id, fingerprint, status, body, at_ms) VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    id.as_str().into(),
+                    fingerprint(m).into(),
+                    i64::from(status).into(),
+                    body.as_str().into(),
+                    now.into(),
+                ],
+            )?;
+            self.sql.exec(
+                "DELETE FROM requests WHERE request_id NOT IN
+                   (SELECT request_id FROM requests ORDER BY at_ms DESC LIMIT ?)",
+                vec![REMEMBERED_REQUESTS.into()],
+            )?;
+        }
+        Ok((status, body))
+    }
+
+    /// The rule for `m.op`, with its outbox effects: the audit detail of
+    /// a change, `None` when nothing changed, or why the rule refused.
+    fn change(
+        &self,
+        loaded: &mut Loaded,
+        m: &Mutation,
+        now: i64,
+    ) -> Result<std::result::Result<Option<String>, CartError>> {
+        let cart = &mut loaded.cart;
+        if let Err(e) = cart.check_version(m.if_match) {
+            return Ok(Err(e));
+        }
+        let limits = Limits::default();
+        let changed =
+            |r: std::result::Result<(), CartError>, detail: String| r.map(|()| Some(detail));
+        Ok(match &m.op {
+            Op::Add { line } => changed(
+                cart.add(line.clone(), limits),
+                format!(
+                    "{} x{} at {}",
+                    line.sku, line.quantity, line.unit_price.amount_minor
+                ),
+            ),
+            Op::SetQuantity { sku, quantity } => changed(
+                cart.set_quantity(sku, *quantity, limits),
+                format!("{sku} = {quantity}"),
+            ),
+            Op::Remove { sku } => changed(cart.remove(sku), sku.clone()),
+            Op::Clear => changed(cart.clear(), String::new()),
+            Op::Merge { lines, from } => cart
+                .merge(lines, limits)
+                .map(|report| Some(serde_json::to_string(&report).unwrap_or_default()))
+                .map(|d| d.map(|d| format!("{d} from {from}"))),
+            Op::Close => changed(cart.close(), String::new()),
+            Op::Freeze { target } => {
+                let version = cart.version;
+                match cart.freeze(&m.cart) {
+                    Ok(Freeze::Started { order_key }) => {
+                        let order = OrderRequest {
+                            cart_id: m.cart.clone(),
+                            cart_version: version,
+                            lines: cart
+                                .lines
+                                .iter()
+                                .map(|l| OrderLine {
+                                    sku: l.sku.clone(),
+                                    quantity: l.quantity,
+                                    unit_price: l.unit_price.clone(),
+                                })
+                                .collect(),
+                        };
+                        let body = serde_json::to_string(&order)?;
+                        self.write_outbox(&order_key, &body, target, now + EDGE_GRACE_MS)?;
+                        Ok(Some(format!("{order_key} to {}", target.region)))
+                    }
+                    // Already frozen or placed: the answer shows where it stands.
+                    Ok(Freeze::Pending { .. } | Freeze::AlreadyPlaced { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            Op::Placed { order } => {
+                let result = changed(cart.placed(&order.order_id), order.order_id.clone());
+                if result.is_ok() {
+                    self.sql.exec("DELETE FROM outbox", None)?;
+                }
+                result
+            }
+            Op::Deferred { reason } => {
+                if let Some(o) = &loaded.outbox {
+                    let attempts = o.attempts + 1;
+                    self.sql.exec(
+                        "UPDATE outbox SET attempts = ?, next_at_ms = ?, last_error = ?",
+                        vec![
+                            attempts.into(),
+                            (now + outbox_backoff_ms(attempts - 1)).into(),
+                            reason.as_str().into(),
+                        ],
+                    )?;
+                    loaded.outbox = self.load()?.outbox;
+                }
+                Ok(None)
+            }
+            Op::Refused { reason } => {
+                let result = changed(cart.refused(reason), reason.clone());
+                if result.is_ok() {
+                    self.sql.exec("DELETE FROM outbox", None)?;
+                }
+                result
             }
         })
     }
 
-    /// Writes the whole cart; called with no `.await` between load and store.
-    fn store(&self, cart_id: &str, cart: &Cart) -> Result<()> {
-        let order_id = match &cart.status {
-            CartStatus::CheckedOut { order_id } => Some(order_id.clone()),
-            CartStatus::Open => None,
+    async fn schedule(&self) -> Result<()> {
+        let loaded = self.load()?;
+        if loaded.key.is_none() {
+            return Ok(());
+        }
+        let expires = expires_at_ms(loaded.last_change_ms, loaded.idle_seconds);
+        let at = next_alarm_ms(expires, loaded.outbox.as_ref().map(|o| o.next_at_ms));
+        self.state
+            .storage()
+            .set_alarm(alarm_at(at.max(now_ms() + 1)))
+            .await
+    }
+
+    /// One attempt to hand the outbox's order to the orders origin.
+    async fn send_outbox(&self, outbox: &OutboxRow) -> Result<(u16, Vec<u8>)> {
+        let target: OrderTarget = serde_json::from_str(&outbox.target)?;
+        let key = SigningKey::from_config(&self.env.secret("EDGE_SIGNING_KEY")?.to_string())
+            .map_err(|e| worker::Error::RustError(format!("EDGE_SIGNING_KEY: {e}")))?;
+        let url = Url::parse(&target.url)?;
+        let authority =
+            origin_adapter::signature::authority(url.host_str().unwrap_or_default(), url.port());
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| worker::Error::RustError(format!("no randomness: {e}")))?;
+        let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let write = ForwardedWrite {
+            method: "POST",
+            authority: &authority,
+            path: url.path(),
+            query: url.query(),
+            content_type: "application/json",
+            idempotency_key: &outbox.order_key,
+            body: outbox.body.as_bytes(),
+            context: EdgeContext {
+                claims: target.claims.as_deref(),
+                flags: None,
+                request_id: Some(&target.request_id),
+                traceparent: Some(&target.traceparent),
+            },
         };
-        self.sql.exec(
-            "INSERT INTO cart_meta (singleton, cart_id, version, order_id) VALUES (1, ?, ?, ?)
-             ON CONFLICT (singleton) DO UPDATE SET version = excluded.version, order_id = excluded.order_id",
-            vec![cart_id.into(), cart.version.into(), order_id.into()],
-        )?;
-        self.sql.exec("DELETE FROM cart_lines", None)?;
-        for (position, line) in cart.lines.iter().enumerate() {
-            self.sql.exec(
-                "INSERT INTO cart_lines (position, sku, name, price_minor, currency, quantity) VALUES (?, ?, ?, ?, ?, ?)",
-                vec![
-                    (position as i64).into(),
-                    line.sku.as_str().into(),
-                    line.name.as_str().into(),
-                    line.unit_price.amount_minor.into(),
-                    line.unit_price.currency.as_str().into(),
-                    line.quantity.into(),
-                ],
-            )?;
+        let signed = signed_headers(&write, &key, now_ms() / 1000, &nonce)
+            .map_err(|e| worker::Error::RustError(format!("signing: {e}")))?;
+        let headers = Headers::new();
+        for (name, value) in &signed {
+            headers.set(name, value)?;
+        }
+        headers.set("accept", "application/json")?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(outbox.body.clone().into()));
+        let request = Request::new_with_init(&target.url, &init)?;
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let exchange = Box::pin(async move {
+            let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
+            let status = response.status_code();
+            Ok::<_, worker::Error>((status, response.bytes().await?))
+        });
+        let timer = Box::pin(Delay::from(Duration::from_millis(OUTBOX_TIMEOUT_MS)));
+        match select(exchange, timer).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right(((), _)) => {
+                controller.abort();
+                Err(worker::Error::RustError(format!(
+                    "no answer within {OUTBOX_TIMEOUT_MS} ms"
+                )))
+            }
+        }
+    }
+
+    /// Retries the outbox's order if it is due.
+    async fn retry_outbox(&self) -> Result<()> {
+        let loaded = self.load()?;
+        let (Some(outbox), Some(key)) = (loaded.outbox, loaded.key.clone()) else {
+            return Ok(());
+        };
+        if outbox.next_at_ms > now_ms() {
+            return Ok(());
+        }
+        let answer = self.send_outbox(&outbox).await;
+        let now = now_ms();
+        // The order may have been settled by the edge meanwhile.
+        let current = self.load()?;
+        if current.outbox.as_ref().map(|o| &o.order_key) != Some(&outbox.order_key) {
+            return Ok(());
+        }
+        let target: Option<OrderTarget> = serde_json::from_str(&outbox.target).ok();
+        let ids = target
+            .map(|t| format!("request_id={} traceparent={}", t.request_id, t.traceparent))
+            .unwrap_or_default();
+        let settle = |op: Op| -> Result<()> {
+            let m = Mutation {
+                cart: key.clone(),
+                actor: "outbox".into(),
+                if_match: None,
+                request_id: None,
+                idle_seconds: current.idle_seconds,
+                op,
+            };
+            self.apply(&m, now).map(drop)
+        };
+        match answer {
+            Ok((200 | 201, body)) => {
+                let order: Order = serde_json::from_slice(&body)?;
+                worker::console_log!(
+                    "cart {key}: outbox order {} placed as {} after {} attempts {ids}",
+                    outbox.order_key,
+                    order.order_id,
+                    outbox.attempts + 1
+                );
+                settle(Op::Placed { order })?;
+            }
+            Ok((status @ (409 | 422), body)) if !is_in_progress(status, &body) => {
+                let reason = serde_json::from_slice::<Problem>(&body)
+                    .ok()
+                    .and_then(|p| p.detail)
+                    .unwrap_or_else(|| "the orders service refused the order".into());
+                worker::console_log!("cart {key}: outbox order refused: {reason} {ids}");
+                settle(Op::Refused { reason })?;
+            }
+            other => {
+                let error = match other {
+                    Ok((status, _)) => format!("the orders service answered {status}"),
+                    Err(e) => e.to_string(),
+                };
+                let attempts = outbox.attempts + 1;
+                let next = now + outbox_backoff_ms(attempts);
+                worker::console_warn!(
+                    "cart {key}: outbox attempt {attempts} failed ({error}); next in {} ms {ids}",
+                    next - now
+                );
+                self.sql.exec(
+                    "UPDATE outbox SET attempts = ?, next_at_ms = ?, last_error = ?",
+                    vec![attempts.into(), next.into(), error.into()],
+                )?;
+            }
         }
         Ok(())
     }
+}
 
-    /// Loads, applies `change`, stores: one synchronous, atomic step.
-    fn change(
-        &self,
-        cart_id: &str,
-        change: impl FnOnce(&mut Cart) -> std::result::Result<(), CartError>,
-    ) -> Result<Response> {
-        let (stored_id, mut cart) = self.load()?;
-        if stored_id.as_deref().is_some_and(|id| id != cart_id) {
-            return problem(409, "this cart object belongs to another cart id");
-        }
-        if let Err(e) = change(&mut cart) {
-            return cart_error(e);
-        }
-        self.store(cart_id, &cart)?;
-        json(200, &CartView::of(cart_id, &cart))
-    }
+/// An idempotency 409 ("still running") carries `Retry-After`; a body
+/// saying so is the only thing this side sees of it.
+fn is_in_progress(status: u16, body: &[u8]) -> bool {
+    status == 409
+        && serde_json::from_slice::<Problem>(body)
+            .ok()
+            .and_then(|p| p.detail)
+            .is_some_and(|d| d.contains("still being processed"))
 }
 
 impl DurableObject for CartObject {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         let schema_error = sql.exec(SCHEMA, None).err().map(|e| e.to_string());
-        Self { sql, schema_error }
+        Self {
+            state,
+            env,
+            sql,
+            schema_error,
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -171,21 +558,61 @@ impl DurableObject for CartObject {
         let route = format!("https://cart{}", url.path());
         match (req.method(), route.as_str()) {
             (Method::Get, VIEW) => {
-                let (stored_id, cart) = self.load()?;
-                let cart_id = stored_id.unwrap_or_default();
-                json(200, &CartView::of(&cart_id, &cart))
+                let loaded = self.load()?;
+                json(200, &self.view(&loaded))
             }
-            (Method::Post, ADD_LINE) => {
-                let add: AddLine = req.json().await?;
-                self.change(&add.cart_id, |cart| cart.add(add.line, Limits::default()))
+            (Method::Get, LOG) => {
+                let entries: Vec<LogEntry> = self
+                    .sql
+                    .exec(
+                        "SELECT seq, at_ms, actor, action, version, detail FROM audit ORDER BY seq DESC",
+                        None,
+                    )?
+                    .to_array()?;
+                json(200, &serde_json::json!({ "entries": entries }))
             }
-            (Method::Post, CHECKED_OUT) => {
-                let done: CheckedOut = req.json().await?;
-                self.change(&done.cart_id, |cart| {
-                    cart.mark_checked_out(done.version, done.order_id)
-                })
+            (Method::Post, MUTATE) => {
+                let m: Mutation = match req.json().await {
+                    Ok(m) => m,
+                    Err(e) => return problem(400, format!("not a cart mutation: {e}")),
+                };
+                let (status, body) = self.apply(&m, now_ms())?;
+                if status == 200 {
+                    self.schedule().await?;
+                }
+                let headers = Headers::new();
+                let content_type = if status == 200 {
+                    "application/json"
+                } else {
+                    origin_adapter::wire::PROBLEM_JSON
+                };
+                headers.set("content-type", content_type)?;
+                Ok(Response::ok(body)?
+                    .with_status(status)
+                    .with_headers(headers))
             }
             _ => problem(404, "no such cart operation"),
         }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Err(e) = self.retry_outbox().await {
+            worker::console_error!("cart: outbox retry failed: {e}");
+        }
+        let loaded = self.load()?;
+        if loaded.key.is_none() {
+            return Response::ok("empty");
+        }
+        let expires = expires_at_ms(loaded.last_change_ms, loaded.idle_seconds);
+        let frozen = matches!(loaded.cart.status, CartStatus::CheckingOut { .. });
+        if now_ms() >= expires && loaded.outbox.is_none() && !frozen {
+            // Abandoned: everything goes, audit log included. `deleteAll`
+            // drops the tables too; this instance may serve again.
+            self.state.storage().delete_all().await?;
+            self.sql.exec(SCHEMA, None)?;
+            return Response::ok("expired");
+        }
+        self.schedule().await?;
+        Response::ok("scheduled")
     }
 }

@@ -11,7 +11,7 @@ use crate::guard::Failures;
 use crate::guard_api::{
     IS_REVOKED, LOGIN_CHECK, LOGIN_FAILED, LoginAttempt, LoginVerdict, REVOKE, Revoke, Revoked,
 };
-use crate::respond::{json, problem};
+use crate::respond::{alarm_at, json, problem};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS guard (
@@ -51,7 +51,7 @@ impl GuardObject {
         let at_ms = at.saturating_mul(1000);
         let current = self.state.storage().get_alarm().await?;
         if current.is_none_or(|c| c < at_ms) {
-            self.state.storage().set_alarm(at_ms).await?;
+            self.state.storage().set_alarm(alarm_at(at_ms)).await?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use origin_adapter::wire::{PROBLEM_JSON, Problem};
 use serde::Serialize;
-use worker::{Headers, Response, Result};
+use worker::{Headers, Response, Result, ScheduledTime};
 
 /// A JSON response with `status`.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
@@ -22,4 +22,12 @@ fn with_type(status: u16, body: String, content_type: &str) -> Result<Response> 
     Ok(Response::ok(body)?
         .with_status(status)
         .with_headers(headers))
+}
+
+/// An alarm time from Unix milliseconds. `worker` 0.8 reads a bare `i64`
+/// as an offset from now, not a time — this is the one way to say "at".
+pub fn alarm_at(unix_ms: i64) -> ScheduledTime {
+    ScheduledTime::new(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+        unix_ms as f64,
+    )))
 }

@@ -1,121 +1,122 @@
-//! Turning a cart into an order request, and the origin's answer into ours.
+//! The rules around a cart's checkout and its changes that need no
+//! platform: versions as entity tags, and what the orders origin's answer
+//! means for the cart.
 
-use durable_objects::cart::CartStatus;
-use durable_objects::cart_api::CartView;
-use origin_adapter::wire::{Order, OrderLine, OrderRequest, Problem};
+use origin_adapter::wire::{Order, Problem};
 
 use crate::error::EdgeError;
 
-/// The order for a cart at one version; the key makes retries count once.
-pub fn order_request(view: &CartView) -> Result<(OrderRequest, String), EdgeError> {
-    if let CartStatus::CheckedOut { order_id } = &view.status {
-        return Err(EdgeError::new(
-            409,
-            format!("the cart was already checked out as order {order_id}"),
-        ));
+/// A cart version as a strong entity tag: `"v7"`.
+pub fn etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// Reads `If-Match` (RFC 9110 §13.1.1): `None` when absent or `*`;
+/// otherwise the version named. A tag that is not one of ours can never
+/// match, so it is a version no cart has (`-1`), and the change gets 412.
+pub fn if_match(header: Option<&str>) -> Option<i64> {
+    let value = header?.trim();
+    if value == "*" {
+        return None;
     }
-    if view.lines.is_empty() {
-        return Err(EdgeError::new(422, "the cart is empty"));
-    }
-    let request = OrderRequest {
-        cart_id: view.cart_id.clone(),
-        cart_version: view.version,
-        lines: view
-            .lines
-            .iter()
-            .map(|l| OrderLine {
-                sku: l.sku.clone(),
-                quantity: l.quantity,
-                unit_price: l.unit_price.clone(),
-            })
-            .collect(),
+    let version = value.split(',').map(str::trim).find_map(|tag| {
+        tag.strip_prefix("\"v")?
+            .strip_suffix('"')?
+            .parse::<i64>()
+            .ok()
+    });
+    Some(version.unwrap_or(-1))
+}
+
+/// What the orders origin's answer means for a frozen cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accepted: the cart is checked out.
+    Placed(Order),
+    /// Refused for a reason the customer can act on (price, stock): the
+    /// cart opens again and the customer is told why.
+    Refused { status: u16, reason: String },
+    /// Not settled (down, slow, 5xx, or the same order still running):
+    /// the order waits in the cart's outbox and the client polls.
+    Pending(String),
+}
+
+pub fn verdict(status: u16, body: &[u8], retry_after: bool) -> Verdict {
+    let detail = || {
+        serde_json::from_slice::<Problem>(body)
+            .ok()
+            .and_then(|p| p.detail)
     };
-    Ok((request, idempotency_key(&view.cart_id, view.version)))
-}
-
-/// One key per cart version: a retried checkout of the same cart reuses it.
-pub fn idempotency_key(cart_id: &str, version: i64) -> String {
-    format!("cart-{cart_id}-v{version}")
-}
-
-/// Maps the orders origin's answer to the order or to the customer's error.
-pub fn origin_outcome(status: u16, body: &[u8]) -> Result<Order, EdgeError> {
     match status {
-        200 | 201 => serde_json::from_slice(body).map_err(|_| {
-            EdgeError::new(502, "the orders service answered with an unreadable order")
-        }),
-        // Conflicts the customer can act on (price, stock) keep their words.
-        409 | 422 => {
-            let detail = serde_json::from_slice::<Problem>(body)
-                .ok()
-                .and_then(|p| p.detail)
-                .unwrap_or_else(|| "the orders service refused the order".into());
-            Err(EdgeError::new(status, detail))
-        }
-        401 | 403 => Err(EdgeError::new(
-            502,
-            "the orders service refused the edge's signature",
-        )),
-        _ => Err(EdgeError::new(
-            502,
-            format!("the orders service failed (status {status})"),
-        )),
+        200 | 201 => match serde_json::from_slice::<Order>(body) {
+            Ok(order) => Verdict::Placed(order),
+            // Accepted but unreadable: the outbox asks again and reads the replay.
+            Err(_) => Verdict::Pending("the orders service's answer was unreadable".into()),
+        },
+        // The idempotency layer's "still running" says when to come back.
+        409 if retry_after => Verdict::Pending("the order is still being placed".into()),
+        409 | 422 => Verdict::Refused {
+            status,
+            reason: detail().unwrap_or_else(|| "the orders service refused the order".into()),
+        },
+        other => Verdict::Pending(format!("the orders service answered {other}")),
     }
+}
+
+/// The client's error for a refused order.
+pub fn refusal(status: u16, reason: &str) -> EdgeError {
+    EdgeError::new(status, format!("checkout did not go through: {reason}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use durable_objects::cart::{Cart, CartLine, Limits};
-    use origin_adapter::wire::Money;
 
-    fn view(lines: usize) -> CartView {
-        let mut cart = Cart::default();
-        for i in 0..lines {
-            cart.add(
-                CartLine {
-                    sku: format!("S{i}"),
-                    name: "n".into(),
-                    unit_price: Money {
-                        amount_minor: 100,
-                        currency: "USD".into(),
-                    },
-                    quantity: 2,
-                },
-                Limits::default(),
-            )
-            .unwrap();
-        }
-        CartView::of("abc", &cart)
+    #[test]
+    fn if_match_reads_our_tags_and_nothing_else_matches() {
+        assert_eq!(if_match(None), None);
+        assert_eq!(if_match(Some("*")), None);
+        assert_eq!(if_match(Some("\"v7\"")), Some(7));
+        assert_eq!(if_match(Some("\"x\", \"v3\"")), Some(3));
+        assert_eq!(
+            if_match(Some("W/\"v7\"")),
+            Some(-1),
+            "weak tags never match"
+        );
+        assert_eq!(if_match(Some("v7")), Some(-1));
+        assert_eq!(etag(7), "\"v7\"");
+        assert_eq!(if_match(Some(&etag(12))), Some(12));
     }
 
     #[test]
-    fn an_order_carries_the_cart_lines_and_a_version_key() {
-        let (req, key) = order_request(&view(2)).unwrap();
-        assert_eq!(req.lines.len(), 2);
-        assert_eq!(req.cart_version, 2);
-        assert_eq!(key, "cart-abc-v2");
-    }
-
-    #[test]
-    fn empty_and_checked_out_carts_are_refused() {
-        assert_eq!(order_request(&view(0)).unwrap_err().status, 422);
-        let mut v = view(1);
-        v.status = CartStatus::CheckedOut {
-            order_id: "o".into(),
-        };
-        assert_eq!(order_request(&v).unwrap_err().status, 409);
-    }
-
-    #[test]
-    fn origin_answers_map_to_customer_errors() {
+    fn origin_answers_settle_or_wait() {
+        let order = r#"{"order_id":"ord-us-000001","status":"placed","region":"us","cart_id":"g-1",
+            "lines":[],"total":{"amount_minor":0,"currency":"USD"}}"#;
+        assert!(matches!(
+            verdict(201, order.as_bytes(), false),
+            Verdict::Placed(_)
+        ));
+        assert!(matches!(
+            verdict(200, order.as_bytes(), false),
+            Verdict::Placed(_)
+        ));
+        assert!(matches!(
+            verdict(201, b"garbage", false),
+            Verdict::Pending(_)
+        ));
         let conflict = Problem::new(409, "only 1 of \"A\" left in stock").to_json();
         assert_eq!(
-            origin_outcome(409, conflict.as_bytes()).unwrap_err().detail,
-            "only 1 of \"A\" left in stock"
+            verdict(409, conflict.as_bytes(), false),
+            Verdict::Refused {
+                status: 409,
+                reason: "only 1 of \"A\" left in stock".into()
+            }
         );
-        assert_eq!(origin_outcome(401, b"").unwrap_err().status, 502);
-        assert_eq!(origin_outcome(503, b"").unwrap_err().status, 502);
-        assert_eq!(origin_outcome(201, b"garbage").unwrap_err().status, 502);
+        assert!(matches!(
+            verdict(409, conflict.as_bytes(), true),
+            Verdict::Pending(_)
+        ));
+        assert!(matches!(verdict(503, b"", false), Verdict::Pending(_)));
+        assert!(matches!(verdict(401, b"", false), Verdict::Pending(_)));
     }
 }

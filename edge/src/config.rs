@@ -55,6 +55,11 @@ pub struct EdgeConfig {
     /// Failed logins allowed per account, and per client address.
     pub login_account_limit: Limit,
     pub login_address_limit: Limit,
+    /// Seconds an untouched guest cart, and a customer's cart, is kept.
+    pub cart_guest_idle: i64,
+    pub cart_customer_idle: i64,
+    /// Bearer token of the support (and admin) API; `None` refuses it.
+    pub admin_token: Option<String>,
 }
 
 /// A bad or missing configuration key.
@@ -249,6 +254,21 @@ impl EdgeConfig {
             max: seconds("LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1..=10_000)?,
             window: login_window,
         };
+        let cart_guest_idle = seconds("CART_GUEST_IDLE_SECONDS", 30 * 86_400, 1..=365 * 86_400)?;
+        let cart_customer_idle =
+            seconds("CART_CUSTOMER_IDLE_SECONDS", 180 * 86_400, 1..=730 * 86_400)?;
+        let admin_token = match get("ADMIN_TOKEN").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(t) if t.trim().len() >= 32 && t.trim().bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(t.trim().to_owned())
+            }
+            Some(_) => {
+                return Err(err(
+                    "ADMIN_TOKEN",
+                    "must be at least 32 visible ASCII characters (e.g. 32 random bytes, hex)",
+                ));
+            }
+        };
         let mut allowed_origins = Vec::new();
         for o in get("ALLOWED_ORIGINS")
             .unwrap_or_default()
@@ -281,7 +301,18 @@ impl EdgeConfig {
             allowed_origins,
             login_account_limit,
             login_address_limit,
+            cart_guest_idle,
+            cart_customer_idle,
+            admin_token,
         })
+    }
+
+    /// The keys cart cookies are signed with (derived from the session
+    /// keys, so they rotate together); `None` without a session key.
+    pub fn cart_cookie_keys(&self) -> Option<crate::cart_cookie::CookieKeys> {
+        self.session_keys
+            .as_ref()
+            .map(|k| crate::cart_cookie::CookieKeys(k.derive(crate::cart_cookie::KEY_PURPOSE)))
     }
 
     /// The cache windows of a catalog route.
@@ -377,6 +408,9 @@ mod tests {
             ("SESSION_IDLE_SECONDS", "5"),
             ("ALLOWED_ORIGINS", "evil.example"),
             ("SERVICES", "{}"),
+            ("CART_GUEST_IDLE_SECONDS", "0"),
+            ("CART_CUSTOMER_IDLE_SECONDS", "forever"),
+            ("ADMIN_TOKEN", "short"),
             ("SERVICES", ""),
         ] {
             let e = parse(&[(key, value)]).unwrap_err();

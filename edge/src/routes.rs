@@ -14,9 +14,16 @@ pub enum Route {
     Session,
     /// `/api/orders[/{id}]`: the customer's own orders (personal reads).
     Orders,
-    ViewCart,
+    /// `/api/cart`: view (GET), clear (DELETE).
+    Cart,
+    /// `POST /api/cart/items`: add a line.
     AddCartItem,
+    /// `/api/cart/items/{sku}`: set the quantity (PUT, PATCH), remove (DELETE).
+    CartLine,
+    /// `/api/cart/checkout`: check out (POST), where the checkout stands (GET).
     Checkout,
+    /// `GET /api/support/carts/{cart}`: a cart and its audit log, for support.
+    SupportCart,
     /// Development only: panics on purpose to prove panic handling.
     DevPanic,
 }
@@ -32,9 +39,11 @@ const TABLE: &[(&str, &[&str])] = &[
     ("/api/session", &["GET", "HEAD", "POST", "DELETE"]),
     ("/api/orders", &["GET", "HEAD"]),
     ("/api/orders/{id}", &["GET", "HEAD"]),
-    ("/api/cart", &["GET", "HEAD"]),
+    ("/api/cart", &["GET", "HEAD", "DELETE"]),
     ("/api/cart/items", &["POST"]),
-    ("/api/cart/checkout", &["POST"]),
+    ("/api/cart/items/{sku}", &["PUT", "PATCH", "DELETE"]),
+    ("/api/cart/checkout", &["GET", "HEAD", "POST"]),
+    ("/api/support/carts/{cart}", &["GET", "HEAD"]),
     ("/__dev/panic", &["GET"]),
 ];
 
@@ -72,9 +81,11 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
             "/api/purge" => Route::Purge,
             "/api/session" => Route::Session,
             "/api/orders" | "/api/orders/{id}" => Route::Orders,
-            "/api/cart" => Route::ViewCart,
+            "/api/cart" => Route::Cart,
             "/api/cart/items" => Route::AddCartItem,
+            "/api/cart/items/{sku}" => Route::CartLine,
             "/api/cart/checkout" => Route::Checkout,
+            "/api/support/carts/{cart}" => Route::SupportCart,
             _ => Route::DevPanic,
         });
     }
@@ -100,7 +111,16 @@ mod tests {
             route("POST", "/api/cart/items", false),
             Ok(Route::AddCartItem)
         );
-        assert_eq!(route("GET", "/api/cart", false), Ok(Route::ViewCart));
+        assert_eq!(route("GET", "/api/cart", false), Ok(Route::Cart));
+        assert_eq!(route("DELETE", "/api/cart", false), Ok(Route::Cart));
+        assert_eq!(
+            route("PUT", "/api/cart/items/KIT-0001", false),
+            Ok(Route::CartLine)
+        );
+        assert_eq!(
+            route("GET", "/api/support/carts/g-abc", false),
+            Ok(Route::SupportCart)
+        );
         assert_eq!(
             route("POST", "/api/cart/checkout", false),
             Ok(Route::Checkout)

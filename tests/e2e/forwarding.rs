@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Outcome, check, client, expect_problem, header};
 
 /// Logs `email` in and returns the session cookie (`name=value`).
-fn session_of(sys: &System, email: &str) -> Result<String, Failed> {
+pub(crate) fn session_of(sys: &System, email: &str) -> Result<String, Failed> {
     let password = format!("{}-demo-password", email.split('@').next().unwrap_or(""));
     let r = client()
         .post(format!("{}/api/session", sys.edge_url))

@@ -71,7 +71,8 @@ pub struct System {
     pub signing_key: SigningKey,
     /// The origins' own key, with which they sign purges to the edge.
     pub origin_key: SigningKey,
-    /// The back-office bearer token of the origins.
+    /// The back-office bearer token of the origins, and the edge's
+    /// `ADMIN_TOKEN` (support and admin APIs) when secrets are generated.
     pub admin_token: String,
     /// The edge last, so it stops before the origins it talks to.
     edge: Option<Supervised>,
@@ -237,7 +238,13 @@ impl System {
         }
         if generated {
             let env_file = state_dir.join("edge-secrets.env");
-            write_secrets(&env_file, &signing_key, &random_session_key()?, None)?;
+            write_secrets(
+                &env_file,
+                &signing_key,
+                &random_session_key()?,
+                &admin_token,
+                None,
+            )?;
             args.push("--env-file".into());
             args.push(env_file.display().to_string());
         }
@@ -292,6 +299,7 @@ impl System {
             &path,
             &self.signing_key,
             &random_session_key()?,
+            &self.admin_token,
             Some(&current),
         )?;
         self.restart_edge()
@@ -380,10 +388,11 @@ fn write_secrets(
     path: &std::path::Path,
     signing: &SigningKey,
     session: &str,
+    admin: &str,
     previous: Option<&str>,
 ) -> Result<()> {
     let mut text = format!(
-        "EDGE_SIGNING_KEY={}\nSESSION_KEY={session}\n",
+        "EDGE_SIGNING_KEY={}\nSESSION_KEY={session}\nADMIN_TOKEN={admin}\n",
         signing.to_config()
     );
     if let Some(previous) = previous {

@@ -49,6 +49,23 @@ fn dev_signing_key(root: &Path) -> Result<SigningKey> {
         std::fs::write(&path, &text).context("writing .dev.vars")?;
         println!("added a session key to .dev.vars");
     }
+    if !text
+        .lines()
+        .any(|l| l.trim_start().starts_with("ADMIN_TOKEN="))
+    {
+        // The support and admin APIs came later still: add their token.
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| anyhow!("no randomness: {e}"))?;
+        let token: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+        if !text.ends_with('\n') && !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!("ADMIN_TOKEN={token}\n"));
+        std::fs::write(&path, &text).context("writing .dev.vars")?;
+        println!(
+            "added an admin token to .dev.vars (support API: Authorization: Bearer <ADMIN_TOKEN>)"
+        );
+    }
     let value = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("EDGE_SIGNING_KEY="))

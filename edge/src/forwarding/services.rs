@@ -265,6 +265,12 @@ impl ServiceTable {
                 },
             });
         }
+        if services.iter().any(|s| s.name == "orders" && s.failover) {
+            return Err(
+                "services.orders: orders may not fail over: an order's idempotency record lives in one region"
+                    .into(),
+            );
+        }
         for required in REQUIRED_SERVICES {
             if !services.iter().any(|s| s.name == required) {
                 return Err(format!(
@@ -465,6 +471,13 @@ pub(crate) mod tests {
             let e = parse(&doc.to_string()).unwrap_err();
             assert!(e.starts_with(path), "{pointer}: {e}");
         }
+        let mut doc = base.clone();
+        doc["services"]["orders"] = serde_json::json!({ "failover": true });
+        assert!(
+            parse(&doc.to_string())
+                .unwrap_err()
+                .starts_with("services.orders")
+        );
         let mut doc = base.clone();
         doc["services"].as_object_mut().unwrap().remove("orders");
         assert!(

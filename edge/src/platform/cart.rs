@@ -1,20 +1,21 @@
-//! Cart endpoints: the edge prices lines from the catalog and hands them to
-//! the cart's Durable Object; checkout signs the order to the origin.
+//! Cart endpoints. The edge finds the caller's cart (a customer's by user
+//! id, a guest's by the signed cookie), prices lines from the catalog, and
+//! hands each change to the cart's Durable Object; checkout freezes the
+//! cart there, then places the order and reports the origin's answer back.
 
-use durable_objects::cart::Cart;
-use durable_objects::cart::CartLine;
-use durable_objects::cart_api::{self, AddLine, CartView, CheckedOut};
-use durable_objects::respond;
+use durable_objects::cart::{Cart, CartLine, CartStatus};
+use durable_objects::cart_api::{self, CartKey, CartView, Mutation, Op, OrderTarget};
 use origin_adapter::wire::paths;
 use serde::Deserialize;
 use worker::{Context, Env, Method, Request, Response, Stub};
 
 use super::forward::{self, Call};
-use super::{RequestContext, internal, objects, random};
-use crate::cart_cookie;
-use crate::checkout::{order_request, origin_outcome};
+use super::{RequestContext, internal, objects, random, session};
+use crate::cart_cookie::{self, CookieKeys};
+use crate::checkout::{Verdict, etag, if_match, refusal, verdict};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
+use crate::forwarding::client_key;
 use crate::request_body::{check_headers, parse_json};
 
 /// `POST /api/cart/items`. The price is never the client's to say.
@@ -25,68 +26,248 @@ struct AddItem {
     quantity: i64,
 }
 
-fn stub(env: &Env, cart_id: &str) -> Result<Stub, EdgeError> {
-    objects::stub(env, cart_api::BINDING, &cart_api::object_name(cart_id))
+/// `PUT|PATCH /api/cart/items/{sku}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetQuantity {
+    quantity: i64,
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// `GET /api/cart`: a browser without a cart sees an empty one.
-pub(crate) async fn view(req: &Request, env: &Env) -> Result<Response, EdgeError> {
-    match cart_cookie::cart_id(header(req, "cookie").as_deref())? {
-        Some(id) => objects::call(&stub(env, &id)?, cart_api::VIEW, None).await,
-        None => {
-            respond::json(200, &CartView::of("", &Cart::default())).map_err(internal("answered"))
-        }
+/// Whose cart a request is about.
+pub(crate) struct Owner {
+    pub key: CartKey,
+    pub actor: String,
+    pub idle_seconds: i64,
+    /// A customer whose home region is `eu` keeps their cart in the EU.
+    pub jurisdiction: Option<&'static str>,
+    /// A guest cart made by this request: its cookie must be set.
+    pub new_guest: bool,
+    pub session: Option<crate::session::token::SessionClaims>,
+}
+
+fn cookie_keys(config: &EdgeConfig) -> Result<CookieKeys, EdgeError> {
+    config.cart_cookie_keys().ok_or_else(|| {
+        worker::console_error!("edge: carts need SESSION_KEY (their cookies are signed with it)");
+        EdgeError::new(
+            500,
+            "the edge is misconfigured; the operator has been told which key",
+        )
+    })
+}
+
+/// The caller's cart: a logged-in customer's own, else the guest cart in
+/// the cookie, else (if `create`) a new guest cart.
+pub(crate) async fn owner(
+    req: &Request,
+    env: &Env,
+    config: &EdgeConfig,
+    create: bool,
+) -> Result<Option<Owner>, EdgeError> {
+    if let Some(s) = session::active(req, env, config).await? {
+        return Ok(Some(Owner {
+            key: CartKey::Customer(s.sub.clone()),
+            actor: format!("user:{}", s.sub),
+            idle_seconds: config.cart_customer_idle,
+            jurisdiction: (s.region == "eu").then_some("eu"),
+            new_guest: false,
+            session: Some(s),
+        }));
+    }
+    let keys = cookie_keys(config)?;
+    let guest = |id: String, new_guest| Owner {
+        key: CartKey::Guest(id),
+        actor: "guest".into(),
+        idle_seconds: config.cart_guest_idle,
+        jurisdiction: None,
+        new_guest,
+        session: None,
+    };
+    match keys.cart_id(header(req, "cookie").as_deref())? {
+        Some(id) => Ok(Some(guest(id, false))),
+        None if create => Ok(Some(guest(cart_cookie::new_cart_id(random()?), true))),
+        None => Ok(None),
     }
 }
 
+pub(crate) fn stub(env: &Env, owner: &Owner) -> Result<Stub, EdgeError> {
+    objects::stub_in(
+        env,
+        cart_api::BINDING,
+        &owner.key.name(),
+        owner.jurisdiction,
+    )
+}
+
+/// The object's answer as the client gets it: `ETag` from the version,
+/// never cached, and the cookie of a new guest cart.
+async fn answer(
+    mut response: Response,
+    owner: &Owner,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
+    let status = response.status_code();
+    if status != 200 {
+        return Ok(response);
+    }
+    let view: CartView = response.json().await.map_err(internal("read the cart"))?;
+    let mut out = durable_objects::respond::json(200, &view).map_err(internal("answered"))?;
+    let headers = out.headers_mut();
+    let set = || -> worker::Result<()> {
+        headers.set("etag", &etag(view.version))?;
+        headers.set("cache-control", "no-store")?;
+        if owner.new_guest
+            && let CartKey::Guest(id) = &owner.key
+        {
+            headers.set(
+                "set-cookie",
+                &cookie_keys(config)
+                    .map(|k| k.set_cookie(id))
+                    .unwrap_or_default(),
+            )?;
+        }
+        Ok(())
+    };
+    set().map_err(internal("answered"))?;
+    Ok(out)
+}
+
+/// Sends one change to the owner's cart object.
+async fn mutate(req: &Request, env: &Env, owner: &Owner, op: Op) -> Result<Response, EdgeError> {
+    let m = Mutation {
+        cart: owner.key.short(),
+        actor: owner.actor.clone(),
+        if_match: if_match(header(req, "if-match").as_deref()),
+        request_id: client_key(header(req, "idempotency-key").as_deref())?,
+        idle_seconds: owner.idle_seconds,
+        op,
+    };
+    let body = serde_json::to_string(&m)
+        .map_err(|_| EdgeError::new(500, "the edge could not encode the change"))?;
+    objects::call(&stub(env, owner)?, cart_api::MUTATE, Some(body)).await
+}
+
+/// `GET /api/cart` (a browser without a cart sees an empty one) and
+/// `DELETE /api/cart` (empties it).
+pub(crate) async fn cart(
+    req: &Request,
+    env: &Env,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
+    let Some(owner) = owner(req, env, config, false).await? else {
+        if req.method() == Method::Delete {
+            return Err(EdgeError::new(404, "there is no cart to clear"));
+        }
+        let empty = durable_objects::respond::json(200, &CartView::of("", &Cart::default()))
+            .map_err(internal("answered"))?;
+        return Ok(empty);
+    };
+    let response = if req.method() == Method::Delete {
+        mutate(req, env, &owner, Op::Clear).await?
+    } else {
+        objects::call(&stub(env, &owner)?, cart_api::VIEW, None).await?
+    };
+    answer(response, &owner, config).await
+}
+
+async fn json_body<T: serde::de::DeserializeOwned>(req: &mut Request) -> Result<T, EdgeError> {
+    check_headers(
+        header(req, "content-type").as_deref(),
+        header(req, "content-length").as_deref(),
+    )?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| EdgeError::new(400, "the request body could not be read"))?;
+    parse_json(&body)
+}
+
+/// `POST /api/cart/items`: name and price from the catalog (through the cache).
 pub(crate) async fn add_item(
     mut req: Request,
     env: &Env,
     config: &EdgeConfig,
     ctx: &Context,
 ) -> Result<Response, EdgeError> {
-    check_headers(
-        header(&req, "content-type").as_deref(),
-        header(&req, "content-length").as_deref(),
-    )?;
-    let existing = cart_cookie::cart_id(header(&req, "cookie").as_deref())?;
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| EdgeError::new(400, "the request body could not be read"))?;
-    let item: AddItem = parse_json(&body)?;
+    let item: AddItem = json_body(&mut req).await?;
+    let owner = owner(&req, env, config, true)
+        .await?
+        .ok_or_else(|| EdgeError::new(500, "no cart could be made"))?;
     let product = super::catalog::product(config, &item.sku, ctx).await?;
-    let cart_id = match &existing {
-        Some(id) => id.clone(),
-        None => cart_cookie::new_cart_id(random()?),
+    let line = CartLine {
+        sku: product.sku,
+        name: product.name,
+        unit_price: product.price,
+        quantity: item.quantity,
     };
-    let add = AddLine {
-        cart_id: cart_id.clone(),
-        line: CartLine {
-            sku: product.sku,
-            name: product.name,
-            unit_price: product.price,
-            quantity: item.quantity,
-        },
-    };
-    let body = serde_json::to_string(&add)
-        .map_err(|_| EdgeError::new(500, "the edge could not encode the cart line"))?;
-    let mut response = objects::call(&stub(env, &cart_id)?, cart_api::ADD_LINE, Some(body)).await?;
-    if existing.is_none() && response.status_code() == 200 {
-        response
-            .headers_mut()
-            .set("set-cookie", &cart_cookie::set_cookie(&cart_id))
-            .map_err(internal("set the cart cookie"))?;
-    }
-    Ok(response)
+    let response = mutate(&req, env, &owner, Op::Add { line }).await?;
+    answer(response, &owner, config).await
 }
 
-/// `POST /api/cart/checkout`: place the order at the origin, signed, keyed
-/// by cart version so retries place it once; then mark the cart.
+/// `PUT|PATCH /api/cart/items/{sku}` sets a quantity; `DELETE` removes the line.
+pub(crate) async fn line(
+    mut req: Request,
+    env: &Env,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
+    let url = req.url().map_err(internal("read the request URL"))?;
+    let sku = url.path().rsplit('/').next().unwrap_or_default().to_owned();
+    crate::catalog::validate_sku(&sku)?;
+    let op = if req.method() == Method::Delete {
+        Op::Remove { sku }
+    } else {
+        let set: SetQuantity = json_body(&mut req).await?;
+        Op::SetQuantity {
+            sku,
+            quantity: set.quantity,
+        }
+    };
+    let Some(owner) = owner(&req, env, config, false).await? else {
+        return Err(EdgeError::new(404, "there is no cart"));
+    };
+    let response = mutate(&req, env, &owner, op).await?;
+    answer(response, &owner, config).await
+}
+
+/// `GET /api/cart/checkout`: where the checkout stands (the cart, with any
+/// order still waiting in its outbox).
+pub(crate) async fn checkout_status(
+    req: &Request,
+    env: &Env,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
+    let Some(owner) = owner(req, env, config, false).await? else {
+        return Err(EdgeError::new(404, "there is no cart"));
+    };
+    let response = objects::call(&stub(env, &owner)?, cart_api::VIEW, None).await?;
+    answer(response, &owner, config).await
+}
+
+fn placed_answer(
+    status: u16,
+    order: serde_json::Value,
+    cart: &CartView,
+) -> Result<Response, EdgeError> {
+    let mut r = durable_objects::respond::json(
+        status,
+        &serde_json::json!({ "order": order, "cart": cart }),
+    )
+    .map_err(internal("answered"))?;
+    let headers = r.headers_mut();
+    let set = || -> worker::Result<()> {
+        headers.set("etag", &etag(cart.version))?;
+        headers.set("cache-control", "no-store")
+    };
+    set().map_err(internal("answered"))?;
+    Ok(r)
+}
+
+/// `POST /api/cart/checkout`: freeze the cart and write its outbox (one
+/// step in the object), place the order, record the answer. An order the
+/// origin did not settle waits in the outbox: `202` and a status URL.
 pub(crate) async fn checkout(
     req: Request,
     env: &Env,
@@ -98,20 +279,33 @@ pub(crate) async fn checkout(
     if content_type.is_some() || content_length.as_deref().is_some_and(|l| l.trim() != "0") {
         check_headers(content_type.as_deref(), content_length.as_deref())?;
     }
-    let Some(cart_id) = cart_cookie::cart_id(header(&req, "cookie").as_deref())? else {
+    let Some(owner) = owner(&req, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart to check out"));
     };
-    // A logged-in customer's order carries their signed identity.
-    let session = super::session::active(&req, env, config).await?;
-    let claims = session.as_ref().map(super::session::edge_claims);
-    let stub = stub(env, &cart_id)?;
-    let mut current = objects::call(&stub, cart_api::VIEW, None).await?;
-    let view: CartView = current.json().await.map_err(internal("read the cart"))?;
-    let (order, key) = order_request(&view)?;
-    let body = serde_json::to_vec(&order)
-        .map_err(|_| EdgeError::new(500, "the edge could not encode the order"))?;
+    let claims = owner.session.as_ref().map(session::edge_claims);
+    let home = owner.session.as_ref().map(|s| s.region.clone());
+    let (region, base) = forward::region_for(config, rc, "orders", home.as_deref())?;
+    let target = OrderTarget {
+        url: format!("{base}{}", paths::ORDERS),
+        region,
+        claims: claims.clone(),
+        request_id: rc.request_id.clone(),
+        traceparent: rc.trace.to_string(),
+    };
+    let mut frozen = mutate(&req, env, &owner, Op::Freeze { target }).await?;
+    if frozen.status_code() != 200 {
+        return Ok(frozen);
+    }
+    let view: CartView = frozen.json().await.map_err(internal("read the cart"))?;
+    let pending = match (&view.status, &view.pending_order) {
+        (CartStatus::CheckedOut { order_id }, _) => {
+            return placed_answer(200, serde_json::json!({ "order_id": order_id }), &view);
+        }
+        (CartStatus::CheckingOut { .. }, Some(pending)) => pending.clone(),
+        _ => return Err(EdgeError::new(500, "the cart did not freeze for checkout")),
+    };
 
-    let answer = forward::call(
+    let sent = forward::call(
         config,
         rc,
         Call {
@@ -119,36 +313,216 @@ pub(crate) async fn checkout(
             method: Method::Post,
             path: paths::ORDERS,
             query: None,
-            body: Some(&body),
-            idempotency_key: Some(&key),
+            body: Some(pending.order_body.as_bytes()),
+            idempotency_key: Some(&pending.order_key),
             claims: claims.as_deref(),
-            home_region: session.as_ref().map(|s| s.region.as_str()),
+            home_region: home.as_deref(),
         },
     )
-    .await?;
-    let placed = origin_outcome(answer.status, &answer.body)?;
-
-    let done = CheckedOut {
-        cart_id: cart_id.clone(),
-        version: view.version,
-        order_id: placed.order_id.clone(),
+    .await;
+    let outcome = match &sent {
+        Ok(a) => {
+            let retry_after = a.headers.iter().any(|(n, _)| n == "retry-after");
+            verdict(a.status, &a.body, retry_after)
+        }
+        Err(e) => Verdict::Pending(e.detail.clone()),
     };
-    let done = serde_json::to_string(&done)
-        .map_err(|_| EdgeError::new(500, "the edge could not encode the checkout"))?;
-    let mut marked = objects::call(&stub, cart_api::CHECKED_OUT, Some(done)).await?;
-    if marked.status_code() != 200 {
-        // The order stands at the origin; the cart moved on meanwhile (the
-        // freeze-before-order flow of the cart issue closes this window).
-        worker::console_error!(
-            "edge: order {} placed but cart {cart_id} not marked",
-            placed.order_id
-        );
-        return Ok(marked);
+    match outcome {
+        Verdict::Placed(order) => {
+            let order_json = serde_json::to_value(&order).unwrap_or_default();
+            let cart = report_outcome(env, &owner, Op::Placed { order }).await?;
+            placed_answer(201, order_json, &cart)
+        }
+        Verdict::Refused { status, reason } => {
+            report_outcome(
+                env,
+                &owner,
+                Op::Refused {
+                    reason: reason.clone(),
+                },
+            )
+            .await?;
+            Err(refusal(status, &reason))
+        }
+        Verdict::Pending(why) => {
+            worker::console_warn!(
+                "edge: order {} waits in the outbox: {why} request_id={}",
+                pending.order_key,
+                rc.request_id
+            );
+            report_outcome(env, &owner, Op::Deferred { reason: why }).await?;
+            let mut r = durable_objects::respond::json(
+                202,
+                &serde_json::json!({
+                    "status": "pending",
+                    "detail": "the order is waiting to be accepted; it will be placed exactly once",
+                    "status_url": "/api/cart/checkout",
+                    "cart": view,
+                }),
+            )
+            .map_err(internal("answered"))?;
+            let headers = r.headers_mut();
+            let set = || -> worker::Result<()> {
+                headers.set("location", "/api/cart/checkout")?;
+                headers.set("retry-after", "2")?;
+                headers.set("cache-control", "no-store")
+            };
+            set().map_err(internal("answered"))?;
+            Ok(r)
+        }
     }
-    let cart: CartView = marked
+}
+
+/// Records the origin's answer in the cart (no If-Match, no request id:
+/// it is the edge reporting, not the client changing).
+async fn report_outcome(env: &Env, owner: &Owner, op: Op) -> Result<CartView, EdgeError> {
+    let m = Mutation {
+        cart: owner.key.short(),
+        actor: "edge".into(),
+        if_match: None,
+        request_id: None,
+        idle_seconds: owner.idle_seconds,
+        op,
+    };
+    let body = serde_json::to_string(&m)
+        .map_err(|_| EdgeError::new(500, "the edge could not encode the change"))?;
+    let mut r = objects::call(&stub(env, owner)?, cart_api::MUTATE, Some(body)).await?;
+    if r.status_code() != 200 {
+        let text = r.text().await.unwrap_or_default();
+        worker::console_error!("edge: the cart refused the checkout's outcome: {text}");
+        return Err(EdgeError::new(
+            500,
+            "the checkout's outcome could not be recorded",
+        ));
+    }
+    r.json::<CartView>()
+        .await
+        .map_err(internal("read the cart"))
+}
+
+/// `GET /api/support/carts/{g-<id>|u-<user>}[?region=eu]`: the cart and its
+/// audit log, for the shop's support staff (bearer `ADMIN_TOKEN`).
+pub(crate) async fn support(
+    req: &Request,
+    env: &Env,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
+    super::admin::authorise(req, config)?;
+    let url = req.url().map_err(internal("read the request URL"))?;
+    let short = url.path().rsplit('/').next().unwrap_or_default();
+    let key = CartKey::from_short(short).ok_or_else(|| {
+        EdgeError::new(
+            404,
+            "no such cart: ids look like g-<cart id> or u-<user id>",
+        )
+    })?;
+    let jurisdiction = match url.query_pairs().find(|(k, _)| k == "region") {
+        Some((_, r)) if r == "eu" => Some("eu"),
+        Some((_, r)) if r.is_empty() || config.origin(&r).is_some() => None,
+        Some(_) => return Err(EdgeError::new(400, "region: not a region of this shop")),
+        None => None,
+    };
+    let stub = objects::stub_in(env, cart_api::BINDING, &key.name(), jurisdiction)?;
+    let mut view = objects::call(&stub, cart_api::VIEW, None).await?;
+    let mut log = objects::call(&stub, cart_api::LOG, None).await?;
+    let view: serde_json::Value = view.json().await.map_err(internal("read the cart"))?;
+    let log: serde_json::Value = log.json().await.map_err(internal("read the cart log"))?;
+    let mut r = durable_objects::respond::json(
+        200,
+        &serde_json::json!({ "cart": view, "log": log["entries"] }),
+    )
+    .map_err(internal("answered"))?;
+    r.headers_mut()
+        .set("cache-control", "no-store")
+        .map_err(internal("answered"))?;
+    Ok(r)
+}
+
+/// At login: the guest cart in the cookie (if any, open and not empty) is
+/// merged into the customer's cart, then closed. The merge carries a
+/// request id naming the guest cart and version, so a login retried after
+/// a failure between the two steps merges once. Returns the merge report.
+pub(crate) async fn merge_at_login(
+    req: &Request,
+    env: &Env,
+    config: &EdgeConfig,
+    user_id: &str,
+    home_region: &str,
+) -> Result<Option<durable_objects::cart::MergeReport>, EdgeError> {
+    let keys = cookie_keys(config)?;
+    // A forged or stale cookie is simply dropped at login.
+    let Ok(Some(guest_id)) = keys.cart_id(header(req, "cookie").as_deref()) else {
+        return Ok(None);
+    };
+    let guest = Owner {
+        key: CartKey::Guest(guest_id.clone()),
+        actor: format!("user:{user_id}"),
+        idle_seconds: config.cart_guest_idle,
+        jurisdiction: None,
+        new_guest: false,
+        session: None,
+    };
+    let mut viewed = objects::call(&stub(env, &guest)?, cart_api::VIEW, None).await?;
+    let view: CartView = viewed
         .json()
         .await
-        .map_err(internal("read the checked-out cart"))?;
-    respond::json(201, &serde_json::json!({ "order": placed, "cart": cart }))
-        .map_err(internal("answered"))
+        .map_err(internal("read the guest cart"))?;
+    if view.status != CartStatus::Open || view.lines.is_empty() {
+        return Ok(None);
+    }
+    let customer = Owner {
+        key: CartKey::Customer(user_id.to_owned()),
+        actor: format!("user:{user_id}"),
+        idle_seconds: config.cart_customer_idle,
+        jurisdiction: (home_region == "eu").then_some("eu"),
+        new_guest: false,
+        session: None,
+    };
+    let lines = view
+        .lines
+        .iter()
+        .map(|l| CartLine {
+            sku: l.sku.clone(),
+            name: l.name.clone(),
+            unit_price: l.unit_price.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
+    let send = |owner: &Owner, request_id: Option<String>, if_match: Option<i64>, op: Op| {
+        let m = Mutation {
+            cart: owner.key.short(),
+            actor: owner.actor.clone(),
+            if_match,
+            request_id,
+            idle_seconds: owner.idle_seconds,
+            op,
+        };
+        serde_json::to_string(&m)
+            .map_err(|_| EdgeError::new(500, "the edge could not encode the merge"))
+    };
+    let merge = send(
+        &customer,
+        Some(format!("merge-{}-v{}", guest.key.short(), view.version)),
+        None,
+        Op::Merge {
+            lines,
+            from: guest.key.short(),
+        },
+    )?;
+    let mut merged = objects::call(&stub(env, &customer)?, cart_api::MUTATE, Some(merge)).await?;
+    if merged.status_code() != 200 {
+        let text = merged.text().await.unwrap_or_default();
+        worker::console_warn!("edge: guest cart {guest_id} not merged: {text}");
+        return Ok(None);
+    }
+    let merged: CartView = merged
+        .json()
+        .await
+        .map_err(internal("read the merged cart"))?;
+    let close = send(&guest, None, Some(view.version), Op::Close)?;
+    let closed = objects::call(&stub(env, &guest)?, cart_api::MUTATE, Some(close)).await?;
+    if closed.status_code() != 200 {
+        worker::console_warn!("edge: guest cart {guest_id} merged but not closed");
+    }
+    Ok(merged.merge)
 }

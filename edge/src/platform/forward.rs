@@ -217,6 +217,35 @@ async fn attempt(
     })
 }
 
+/// The region (and its base URL) a request to `service` goes to first:
+/// what an order's outbox records, so its retries go where the edge went.
+pub(crate) fn region_for(
+    config: &EdgeConfig,
+    rc: &RequestContext,
+    service: &str,
+    home_region: Option<&str>,
+) -> Result<(String, String), EdgeError> {
+    let service = config.services.service(service).ok_or_else(|| {
+        EdgeError::new(500, "the edge is misconfigured; the operator has been told")
+    })?;
+    let choice = choose(
+        home_region,
+        &rc.location(config.environment),
+        &config.services.nearest,
+        &config.default_region,
+    );
+    let regions = candidates(service, &choice).map_err(|region| {
+        refusal(
+            &service.name,
+            &GaveUp::NoHomeEndpoint { region },
+            service.timeout_ms,
+        )
+    })?;
+    let region = regions.into_iter().next().unwrap_or_default();
+    let base = service.endpoint(&region).unwrap_or_default().to_owned();
+    Ok((region, base))
+}
+
 /// Calls `call.service`, trying as its table entry allows.
 pub(crate) async fn call(
     config: &EdgeConfig,

@@ -1,6 +1,7 @@
 //! The Worker's platform shell: the only code that touches `worker`.
 //! Each handler reads inputs, calls the pure core and performs effects.
 
+mod admin;
 mod cart;
 mod catalog;
 mod forward;
@@ -219,9 +220,12 @@ async fn handle(
         Route::Purge => purge::purge(req, &*config(env)?).await,
         Route::Session => session::handle(req, env, &*config(env)?, rc).await,
         Route::Orders => orders::get(&req, env, &*config(env)?, rc).await,
-        Route::ViewCart => cart::view(&req, env).await,
+        Route::Cart => cart::cart(&req, env, &*config(env)?).await,
         Route::AddCartItem => cart::add_item(req, env, &*config(env)?, ctx).await,
-        Route::Checkout => cart::checkout(req, env, &*config(env)?, rc).await,
+        Route::CartLine => cart::line(req, env, &*config(env)?).await,
+        Route::Checkout if method == "POST" => cart::checkout(req, env, &*config(env)?, rc).await,
+        Route::Checkout => cart::checkout_status(&req, env, &*config(env)?).await,
+        Route::SupportCart => cart::support(&req, env, &*config(env)?).await,
         Route::DevPanic => {
             if config(env)?.environment == Environment::Development {
                 panic!("deliberate panic from /__dev/panic");

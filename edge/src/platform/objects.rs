@@ -1,7 +1,7 @@
 //! Calling Durable Objects: one stub per object name, JSON in, and the
 //! answer copied into a response the edge may still change.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast as _, JsValue};
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use super::internal;
@@ -11,6 +11,53 @@ use crate::error::EdgeError;
 pub(crate) fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub, EdgeError> {
     env.durable_object(binding)
         .and_then(|ns| ns.id_from_name(name)?.get_stub())
+        .map_err(internal("reached a Durable Object"))
+}
+
+/// The stub of the object `name`, created in `jurisdiction` (e.g. `eu`)
+/// when one is given: its data then stays there (Cloudflare's data
+/// location guarantee). `worker` 0.8 has no binding for
+/// `namespace.jurisdiction()`, so it is called through JavaScript.
+pub(crate) fn stub_in(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    jurisdiction: Option<&str>,
+) -> Result<Stub, EdgeError> {
+    let Some(jurisdiction) = jurisdiction else {
+        return stub(env, binding, name);
+    };
+    let namespace = env
+        .durable_object(binding)
+        .map_err(internal("reached a Durable Object"))?;
+    let raw: &JsValue = namespace.as_ref();
+    let restricted = js_sys::Reflect::get(raw, &JsValue::from_str("jurisdiction"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(raw, &JsValue::from_str(jurisdiction)).ok());
+    let Some(restricted) = restricted else {
+        // `wrangler dev` has no jurisdictions; only there is the object
+        // made without one. In production a request is refused rather than
+        // stored outside its jurisdiction.
+        let development = env
+            .var("ENVIRONMENT")
+            .is_ok_and(|v| v.to_string() == "development");
+        if development {
+            worker::console_warn!(
+                "edge: this runtime has no {jurisdiction} jurisdiction; {name} is made without one (development only)"
+            );
+            return stub(env, binding, name);
+        }
+        worker::console_error!("edge: this runtime cannot restrict {binding} to {jurisdiction}");
+        return Err(EdgeError::new(
+            503,
+            "the cart store for your region is unavailable",
+        ));
+    };
+    let restricted: worker::ObjectNamespace = restricted.unchecked_into();
+    restricted
+        .id_from_name(name)
+        .and_then(|id| id.get_stub())
         .map_err(internal("reached a Durable Object"))
 }
 

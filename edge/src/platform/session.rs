@@ -235,8 +235,28 @@ async fn login(
         worker::console_error!("edge: could not seal a session: {e:?}");
         EdgeError::new(500, "the edge could not create the session")
     })?;
-    let response = respond::json(200, &identity).map_err(internal("answered"))?;
-    personal(response, Some(&set_cookie(&token, config.session_absolute)))
+    // The guest cart comes along: merged into the customer's, then closed.
+    let had_cart =
+        header(&req, "cookie").is_some_and(|c| c.contains(crate::cart_cookie::COOKIE_NAME));
+    let merge = super::cart::merge_at_login(&req, env, config, &identity.user_id, &identity.region)
+        .await
+        .unwrap_or_else(|e| {
+            worker::console_warn!("edge: guest cart not merged at login: {e}");
+            None
+        });
+    let mut body = serde_json::to_value(&identity).unwrap_or_default();
+    if let Some(report) = merge {
+        body["cart_merge"] = serde_json::to_value(report).unwrap_or_default();
+    }
+    let response = respond::json(200, &body).map_err(internal("answered"))?;
+    let mut response = personal(response, Some(&set_cookie(&token, config.session_absolute)))?;
+    if had_cart {
+        response
+            .headers_mut()
+            .append("set-cookie", &crate::cart_cookie::clear_cookie())
+            .map_err(internal("cleared the cart cookie"))?;
+    }
+    Ok(response)
 }
 
 /// The claims a forwarded request carries for this session.

@@ -99,6 +99,20 @@ impl std::fmt::Debug for SessionKeys {
 }
 
 impl SessionKeys {
+    /// Keys for another purpose derived from the session keys (HMAC-SHA256
+    /// of `purpose` under each), current first: they rotate together.
+    pub fn derive(&self, purpose: &str) -> Vec<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        self.keys
+            .iter()
+            .filter_map(|k| {
+                let mut mac = Hmac::<sha2::Sha256>::new_from_slice(k.key.as_bytes()).ok()?;
+                mac.update(purpose.as_bytes());
+                Some(mac.finalize().into_bytes().into())
+            })
+            .collect()
+    }
+
     /// `current` seals; `previous` (comma-separated, may be empty) still
     /// opens, so rotating the key logs nobody out.
     pub fn from_config(current: &str, previous: &str) -> Result<Self, String> {

@@ -1,0 +1,30 @@
+//! Who may use the shop's own APIs (support, admin): a bearer token kept
+//! as the `ADMIN_TOKEN` secret, compared in constant time. A wrong or
+//! missing token is a 401 that gives no hint which.
+
+use subtle::ConstantTimeEq as _;
+use worker::Request;
+
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+
+pub(crate) fn authorise(req: &Request, config: &EdgeConfig) -> Result<(), EdgeError> {
+    let denied = || {
+        EdgeError::new(401, "this API needs the shop's bearer token")
+            .with_header("www-authenticate", "Bearer")
+    };
+    let Some(expected) = &config.admin_token else {
+        return Err(denied());
+    };
+    let presented = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .and_then(|v| v.strip_prefix("Bearer ").map(|t| t.trim().to_owned()))
+        .ok_or_else(denied)?;
+    // Equal length first (not secret: the length is public), then bytes.
+    let same = presented.len() == expected.len()
+        && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()));
+    if same { Ok(()) } else { Err(denied()) }
+}
