@@ -80,7 +80,23 @@ pub struct Order {
     pub region: String,
     pub cart_id: String,
     pub lines: Vec<OrderLine>,
+    /// The lines' sum.
+    pub subtotal: Money,
+    /// The promotion applied, if any, and what it took off.
+    pub promotion: Option<String>,
+    pub discount: Money,
+    pub tax: Money,
+    /// What the customer pays: subtotal − discount + tax.
     pub total: Money,
+    pub payment: Payment,
+}
+
+/// The (simulated) payment that captured an order's total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub payment_id: String,
+    pub status: String,
+    pub amount: Money,
 }
 
 /// `POST /api/purge` on the edge: the origin names what changed.

@@ -531,3 +531,58 @@ pub fn an_eu_customers_cart_works(sys: &System) -> Outcome {
     send(sys, reqwest::Method::DELETE, "/api/cart", &bruno, &[], None)?;
     Ok(())
 }
+
+/// The price changed between add and checkout: the origin refuses the
+/// order, the cart opens again saying why, and checking out at the new
+/// price succeeds.
+pub fn a_price_change_reopens_the_cart_with_the_reason(sys: &System) -> Outcome {
+    let r = add_to_cart(sys, None, json!({"sku": "AUD-0050", "quantity": 1}));
+    let cookie = cart_cookie(&r)?;
+    let cart: Value = r.json()?;
+    let price = cart["lines"][0]["unit_price"]["amount_minor"]
+        .as_i64()
+        .ok_or("no price")?;
+    let origin = sys.origin_url("us").unwrap_or_default();
+    let changed = client()
+        .patch(format!("{origin}/catalog/products/AUD-0050"))
+        .bearer_auth(&sys.admin_token)
+        .json(&json!({"price_minor": price + 500}))
+        .send()?;
+    check(
+        changed.status() == 200,
+        format!("back office: {}", changed.status()),
+    )?;
+    let refused = expect_problem(checkout(sys, &cookie)?, 409)?;
+    check(
+        refused["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("price"),
+        format!("says why: {refused}"),
+    )?;
+    let view = view_cart(sys, &cookie)?;
+    check(
+        view["status"]["state"] == "open"
+            && view["notice"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("price"),
+        format!("open again, with the reason: {view}"),
+    )?;
+    // Adding again takes the catalog's new price; then checkout succeeds.
+    let again = add_to_cart(
+        sys,
+        Some(&cookie),
+        json!({"sku": "AUD-0050", "quantity": 1}),
+    );
+    let again: Value = again.json()?;
+    check(
+        again["lines"][0]["unit_price"]["amount_minor"] == price + 500,
+        format!("the new price: {again}"),
+    )?;
+    let placed = checkout(sys, &cookie)?;
+    check(
+        placed.status() == 201,
+        format!("at the new price: {}", placed.status()),
+    )
+}

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use origin_adapter::wire::{Category, Money, Order, OrderLine, OrderRequest, Product};
+use origin_adapter::wire::{Category, Money, Order, OrderLine, OrderRequest, Payment, Product};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::seed;
@@ -99,6 +99,21 @@ pub fn open(path: &Path, currency: &str) -> rusqlite::Result<Connection> {
     )?;
     if !has_user {
         conn.execute("ALTER TABLE orders ADD COLUMN user_id TEXT", [])?;
+    }
+    // …and their charges (promotion, tax, payment) after that.
+    let has_charges: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'tax_minor')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_charges {
+        conn.execute_batch(
+            "ALTER TABLE orders ADD COLUMN subtotal_minor INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE orders ADD COLUMN discount_minor INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE orders ADD COLUMN promotion TEXT;
+             ALTER TABLE orders ADD COLUMN tax_minor INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE orders ADD COLUMN payment_id TEXT;",
+        )?;
     }
     let indexed: i64 = conn.query_row("SELECT COUNT(*) FROM products_fts", [], |r| r.get(0))?;
     if indexed == 0 {
@@ -357,15 +372,25 @@ pub fn place_order(
         total += p.price.amount_minor * line.quantity;
         currency = p.price.currency;
     }
+    let c = crate::pricing::charges(total, region);
+    let promotion = (c.discount > 0).then_some(crate::pricing::PROMOTION_CODE);
     tx.execute(
-        "INSERT INTO orders (public_id, idempotency_key, request_digest, cart_id, cart_version, total_minor, currency, created_at, user_id)
-         VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![idempotency_key, request_digest, request.cart_id, request.cart_version, total, currency, now, user_id],
+        "INSERT INTO orders (public_id, idempotency_key, request_digest, cart_id, cart_version, total_minor, currency, created_at, user_id,
+                             subtotal_minor, discount_minor, promotion, tax_minor)
+         VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![idempotency_key, request_digest, request.cart_id, request.cart_version, c.total, currency, now, user_id,
+                c.subtotal, c.discount, promotion, c.tax],
     )?;
     let id = tx.last_insert_rowid();
+    // The simulated payment captures the total in the same transaction:
+    // an order exists exactly when its payment does.
     tx.execute(
-        "UPDATE orders SET public_id = ?1 WHERE id = ?2",
-        params![format!("ord-{region}-{id:06}"), id],
+        "UPDATE orders SET public_id = ?1, payment_id = ?2 WHERE id = ?3",
+        params![
+            format!("ord-{region}-{id:06}"),
+            format!("pay-{region}-{id:06}"),
+            id
+        ],
     )?;
     for line in &request.lines {
         tx.execute(
@@ -383,11 +408,39 @@ pub fn place_order(
 }
 
 fn load_order(conn: &Connection, id: i64, region: &str) -> rusqlite::Result<Order> {
-    let (public_id, cart_id, total, currency): (String, String, i64, String) = conn.query_row(
-        "SELECT public_id, cart_id, total_minor, currency FROM orders WHERE id = ?1",
+    #[allow(clippy::type_complexity)]
+    let (public_id, cart_id, total, currency, subtotal, discount, promotion, tax, payment_id): (
+        String,
+        String,
+        i64,
+        String,
+        i64,
+        i64,
+        Option<String>,
+        i64,
+        Option<String>,
+    ) = conn.query_row(
+        "SELECT public_id, cart_id, total_minor, currency, subtotal_minor, discount_minor, promotion, tax_minor, payment_id
+         FROM orders WHERE id = ?1",
         [id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+            ))
+        },
     )?;
+    let money = |amount_minor| Money {
+        amount_minor,
+        currency: currency.clone(),
+    };
     let mut stmt = conn.prepare(
         "SELECT sku, quantity, unit_price_minor FROM order_lines WHERE order_id = ?1 ORDER BY sku",
     )?;
@@ -409,9 +462,15 @@ fn load_order(conn: &Connection, id: i64, region: &str) -> rusqlite::Result<Orde
         region: region.to_owned(),
         cart_id,
         lines,
-        total: Money {
-            amount_minor: total,
-            currency,
+        subtotal: money(subtotal),
+        promotion,
+        discount: money(discount),
+        tax: money(tax),
+        total: money(total),
+        payment: Payment {
+            payment_id: payment_id.unwrap_or_default(),
+            status: "captured".into(),
+            amount: money(total),
         },
     })
 }
@@ -530,10 +589,12 @@ mod tests {
         let request = order_for(&conn, sku, 1);
         let (order, created) = place_order(&mut conn, "us", "k1", "d1", &request, 0, None).unwrap();
         assert!(created);
-        assert_eq!(
-            order.total.amount_minor,
-            request.lines[0].unit_price.amount_minor
-        );
+        let price = request.lines[0].unit_price.amount_minor;
+        let charged = crate::pricing::charges(price, "us");
+        assert_eq!(order.subtotal.amount_minor, price);
+        assert_eq!(order.total.amount_minor, charged.total);
+        assert_eq!(order.payment.amount, order.total);
+        assert_eq!(order.payment.payment_id, "pay-us-000001");
         let (again, created) = place_order(&mut conn, "us", "k1", "d1", &request, 0, None).unwrap();
         assert!(!created);
         assert_eq!(again, order);

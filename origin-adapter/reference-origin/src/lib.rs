@@ -10,6 +10,7 @@ pub mod db;
 pub mod hooks;
 pub mod identity;
 pub mod keys_store;
+pub mod pricing;
 pub mod reviews;
 pub mod seed;
 
