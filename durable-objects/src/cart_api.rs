@@ -99,7 +99,7 @@ pub enum Op {
     },
     /// The origin's answer to the order, as the edge received it.
     Placed {
-        order: origin_adapter::wire::Order,
+        order: Box<origin_adapter::wire::Order>,
     },
     Refused {
         reason: String,

@@ -496,7 +496,9 @@ impl CartObject {
                     order.order_id,
                     outbox.attempts + 1
                 );
-                settle(Op::Placed { order })?;
+                settle(Op::Placed {
+                    order: Box::new(order),
+                })?;
             }
             Ok((status @ (409 | 422), body)) if !is_in_progress(status, &body) => {
                 let reason = serde_json::from_slice::<Problem>(&body)

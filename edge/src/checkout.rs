@@ -32,7 +32,7 @@ pub fn if_match(header: Option<&str>) -> Option<i64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Accepted: the cart is checked out.
-    Placed(Order),
+    Placed(Box<Order>),
     /// Refused for a reason the customer can act on (price, stock): the
     /// cart opens again and the customer is told why.
     Refused { status: u16, reason: String },
@@ -49,7 +49,7 @@ pub fn verdict(status: u16, body: &[u8], retry_after: bool) -> Verdict {
     };
     match status {
         200 | 201 => match serde_json::from_slice::<Order>(body) {
-            Ok(order) => Verdict::Placed(order),
+            Ok(order) => Verdict::Placed(Box::new(order)),
             // Accepted but unreadable: the outbox asks again and reads the replay.
             Err(_) => Verdict::Pending("the orders service's answer was unreadable".into()),
         },
