@@ -180,16 +180,20 @@ pub fn session_verify() -> Result<()> {
     Ok(())
 }
 
-/// `only_writes`: just the forwarded-write comparison (`cargo xtask bench writes`).
-pub fn run(only_writes: bool) -> Result<()> {
+/// Which part to run: everything, or one of `writes`, `cart`.
+pub fn run(only: Option<&str>) -> Result<()> {
     e2e::process::stop_children_on_signal()?;
-    if only_writes {
+    if let Some(part) = only {
         let tools = tools::ensure()?;
         build::worker(&tools)?;
         build::origin(&tools)?;
         let sys = System::start(SystemOptions::default())?;
         let client = reqwest::blocking::Client::new();
-        return forwarded_writes(&sys, &client, &cookie_for_writes(&sys, &client)?);
+        return match part {
+            "writes" => forwarded_writes(&sys, &client, &cookie_for_writes(&sys, &client)?),
+            "cart" => cart_mutations(&sys, &client),
+            other => anyhow::bail!("no benchmark part {other:?} (writes, cart)"),
+        };
     }
     // Optimised code for a per-request cost: `cargo xtask` itself is a debug build.
     crate::run::status(std::process::Command::new("cargo").args([
@@ -294,6 +298,7 @@ pub fn run(only_writes: bool) -> Result<()> {
         );
     }
     forwarded_writes(&sys, &client, &cookie_for_writes(&sys, &client)?)?;
+    cart_mutations(&sys, &client)?;
     println!(
         "\nmachine: {} cores; edge under wrangler dev; figures vary ±10% run to run",
         std::thread::available_parallelism()
@@ -388,6 +393,74 @@ fn forwarded_writes(sys: &System, client: &reqwest::blocking::Client, cookie: &s
         ms(&direct, 0.99),
         ms(&via_edge, 0.50) - ms(&direct, 0.50),
         ms(&via_edge, 0.99) - ms(&direct, 0.99),
+    );
+    Ok(())
+}
+
+const CART_MUTATIONS: usize = 400;
+
+/// 5. Mutations of one cart (quantity changes of one line, each a stored,
+///    audited change in the cart's Durable Object): one client in sequence,
+///    then 16 clients at once on the same cart.
+fn cart_mutations(sys: &System, client: &reqwest::blocking::Client) -> Result<()> {
+    let first = client
+        .post(format!("{}/api/cart/items", sys.edge_url))
+        .json(&serde_json::json!({"sku": "KIT-0009", "quantity": 1}))
+        .send()?;
+    let cookie = first
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+        .context("no cart cookie")?;
+    let url = format!("{}/api/cart/items/KIT-0009", sys.edge_url);
+    let put = |i: usize| -> Result<u64> {
+        let started = Instant::now();
+        let r = client
+            .put(&url)
+            .header("cookie", &cookie)
+            .json(&serde_json::json!({"quantity": 1 + i % 99}))
+            .send()?;
+        anyhow::ensure!(r.status() == 200, "mutation: {}", r.status());
+        Ok(started.elapsed().as_micros() as u64)
+    };
+    let started = Instant::now();
+    let mut sequential = (0..CART_MUTATIONS).map(put).collect::<Result<Vec<_>>>()?;
+    let took = started.elapsed();
+    sequential.sort_unstable();
+    println!(
+        "\ncart mutations, one cart, 1 client ({CART_MUTATIONS}): {:.0} per s, p50 {:.2} ms, p99 {:.2} ms",
+        CART_MUTATIONS as f64 / took.as_secs_f64(),
+        percentile(&sequential, 0.50),
+        percentile(&sequential, 0.99)
+    );
+    let started = Instant::now();
+    let mut concurrent: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let put = &put;
+                s.spawn(move || {
+                    (0..CART_MUTATIONS / CLIENTS)
+                        .map(|i| put(c * 1000 + i))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().and_then(Result::ok))
+            .flatten()
+            .collect()
+    });
+    let took = started.elapsed();
+    concurrent.sort_unstable();
+    println!(
+        "cart mutations, one cart, {CLIENTS} clients ({} done): {:.0} per s, p50 {:.2} ms, p99 {:.2} ms",
+        concurrent.len(),
+        concurrent.len() as f64 / took.as_secs_f64(),
+        percentile(&concurrent, 0.50),
+        percentile(&concurrent, 0.99)
     );
     Ok(())
 }

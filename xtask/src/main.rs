@@ -6,7 +6,8 @@
 //! * `build` — install pinned tools and build the Worker;
 //! * `tools` — install pinned tools only;
 //! * `config` — validate wrangler.toml's vars (and secrets) as the edge will;
-//! * `bench` — catalog read figures (prints numbers, never fails on speed).
+//! * `bench` — catalog, session, forwarded-write and cart figures (prints
+//!   numbers, never fails on speed).
 //!
 //! Each installs what is missing first, under the repository (`.tools/`,
 //! `node_modules/`), and is quick when everything is already there.
@@ -29,13 +30,13 @@ const USAGE: &str = "usage: cargo xtask <dev|test|bench|build|tools|config>
   tools   install the pinned tools only
   config  validate wrangler.toml [vars] + secrets (a dotenv file, else .dev.vars) as the edge parses them
   bench   catalog reads under a Zipf workload, sessions, forwarded writes (prints numbers);
-          `bench writes` runs only the forwarded-write comparison";
+          `bench writes` / `bench cart` run only that part";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::run(),
-        Some("bench") => bench::run(args.get(1).map(String::as_str) == Some("writes")),
+        Some("bench") => bench::run(args.get(1).map(String::as_str)),
         Some("bench-session") => bench::session_verify(),
         Some("test") => test::run(),
         Some("build") => tools::ensure().and_then(|t| build::worker(&t)),
