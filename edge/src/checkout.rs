@@ -90,8 +90,28 @@ mod tests {
 
     #[test]
     fn origin_answers_settle_or_wait() {
-        let order = r#"{"order_id":"ord-us-000001","status":"placed","region":"us","cart_id":"g-1",
-            "lines":[],"total":{"amount_minor":0,"currency":"USD"}}"#;
+        let usd = |amount_minor| origin_adapter::wire::Money {
+            amount_minor,
+            currency: "USD".into(),
+        };
+        let order = serde_json::to_string(&Order {
+            order_id: "ord-us-000001".into(),
+            status: "placed".into(),
+            region: "us".into(),
+            cart_id: "g-1".into(),
+            lines: vec![],
+            subtotal: usd(100),
+            promotion: None,
+            discount: usd(0),
+            tax: usd(7),
+            total: usd(107),
+            payment: origin_adapter::wire::Payment {
+                payment_id: "pay-us-000001".into(),
+                status: "captured".into(),
+                amount: usd(107),
+            },
+        })
+        .unwrap();
         assert!(matches!(
             verdict(201, order.as_bytes(), false),
             Verdict::Placed(_)
