@@ -2,7 +2,7 @@
 //!
 //! Pure decisions live in plain modules, unit-tested on the host:
 //! [`routes`], [`config`], [`catalog`], [`cart_cookie`], [`checkout`],
-//! [`request_body`], [`forwarding`], [`error`]. The [`platform`] module is the only one
+//! [`request_body`], [`forwarding`], [`flags`], [`error`]. The [`platform`] module is the only one
 //! that touches `worker`: it reads inputs, calls the core and performs the
 //! effects (Cache API, Durable Objects, origin fetches).
 
@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod config;
 pub mod error;
+pub mod flags;
 pub mod forwarding;
 pub mod request_body;
 pub mod routes;

@@ -6,6 +6,7 @@
 //! * `build` — install pinned tools and build the Worker;
 //! * `tools` — install pinned tools only;
 //! * `config` — validate wrangler.toml's vars (and secrets) as the edge will;
+//! * `flags` — check a flagd document, or evaluate a flag as the edge would;
 //! * `bench` — catalog, session, forwarded-write and cart figures (prints
 //!   numbers, never fails on speed).
 //!
@@ -15,6 +16,7 @@
 mod bench;
 mod build;
 mod config;
+mod flags;
 mod dev;
 mod run;
 mod test;
@@ -22,12 +24,13 @@ mod tools;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <dev|test|bench|build|tools|config>
+const USAGE: &str = "usage: cargo xtask <dev|test|bench|build|tools|config|flags>
 
   dev     build the Worker, start origins (us, eu) and wrangler dev; Ctrl-C stops all
   test    fmt, clippy (native + wasm32), unit tests, end-to-end tests, deploy dry-run size
   build   install the pinned tools and build the Worker (edge/build/)
   tools   install the pinned tools only
+  flags   `flags check <flags.json>`, `flags eval <flags.json> <key> '<context>' [--default <json>]`
   config  validate wrangler.toml [vars] + secrets (a dotenv file, else .dev.vars) as the edge parses them
   bench   catalog reads under a Zipf workload, sessions, forwarded writes (prints numbers);
           `bench writes` / `bench cart` run only that part";
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Some("build") => tools::ensure().and_then(|t| build::worker(&t)),
         Some("tools") => tools::ensure().map(drop),
         Some("config") => config::run(&args[1..]),
+        Some("flags") => flags::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,327 @@
+//! A flagd flag-definition document, read and validated once. Every error
+//! names the JSON path of the first thing wrong, e.g.
+//! `flags.new-checkout.defaultVariant: "blue" is not one of the variants`.
+
+use std::collections::BTreeMap;
+
+use datalogic_rs::{Engine, Logic};
+use serde_json::{Map, Value};
+
+/// The largest document accepted, in bytes.
+pub const MAX_DOCUMENT: usize = 512 * 1024;
+/// The most flags a document may define.
+pub const MAX_FLAGS: usize = 1000;
+/// How deep `$ref`s may nest.
+const MAX_REF_DEPTH: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentError {
+    /// Where, as a dotted JSON path (`flags.<key>.targeting`).
+    pub path: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.problem)
+    }
+}
+
+fn err(path: impl Into<String>, problem: impl Into<String>) -> DocumentError {
+    DocumentError {
+        path: path.into(),
+        problem: problem.into(),
+    }
+}
+
+/// One flag, ready to evaluate.
+pub struct Flag {
+    pub enabled: bool,
+    pub variants: Map<String, Value>,
+    pub default_variant: Option<String>,
+    /// `None` when absent or `{}` (flagd: no targeting).
+    pub targeting: Option<Logic>,
+    /// The document's metadata overlaid with the flag's own.
+    pub metadata: Map<String, Value>,
+}
+
+/// A validated document: its flags with compiled targeting.
+pub struct FlagSet {
+    pub(super) engine: Engine,
+    flags: BTreeMap<String, Flag>,
+    pub metadata: Map<String, Value>,
+}
+
+impl std::fmt::Debug for FlagSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlagSet")
+            .field("flags", &self.flags.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, DocumentError> {
+    value
+        .as_object()
+        .ok_or_else(|| err(path, "must be an object"))
+}
+
+fn only_keys(map: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<(), DocumentError> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(err(
+            format!("{path}.{k}"),
+            format!(
+                "is not part of the flagd schema (allowed: {})",
+                allowed.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// flagd metadata: a flat object of strings, numbers and booleans.
+fn metadata(value: Option<&Value>, path: &str) -> Result<Map<String, Value>, DocumentError> {
+    let Some(value) = value else {
+        return Ok(Map::new());
+    };
+    let map = object(value, path)?;
+    for (k, v) in map {
+        if !(v.is_string() || v.is_number() || v.is_boolean()) {
+            return Err(err(
+                format!("{path}.{k}"),
+                "metadata values are strings, numbers or booleans",
+            ));
+        }
+    }
+    Ok(map.clone())
+}
+
+/// Replaces every `{"$ref": "name"}` with the shared evaluator `name`.
+fn resolve_refs(
+    rule: &Value,
+    evaluators: &Map<String, Value>,
+    path: &str,
+    depth: usize,
+) -> Result<Value, DocumentError> {
+    if depth > MAX_REF_DEPTH {
+        return Err(err(path, "$ref nests too deep (a cycle?)"));
+    }
+    match rule {
+        Value::Object(map) if map.len() == 1 && map.contains_key("$ref") => {
+            let name = map["$ref"]
+                .as_str()
+                .ok_or_else(|| err(format!("{path}.$ref"), "must name an evaluator"))?;
+            let target = evaluators.get(name).ok_or_else(|| {
+                err(
+                    format!("{path}.$ref"),
+                    format!("no evaluator {name:?} in $evaluators"),
+                )
+            })?;
+            resolve_refs(
+                target,
+                evaluators,
+                &format!("$evaluators.{name}"),
+                depth + 1,
+            )
+        }
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                out.insert(
+                    k.clone(),
+                    resolve_refs(v, evaluators, &format!("{path}.{k}"), depth)?,
+                );
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| resolve_refs(v, evaluators, &format!("{path}[{i}]"), depth))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        other => Ok(other.clone()),
+    }
+}
+
+/// Refuses an operation the engine does not know, at load: `datalogic-rs`
+/// would compile it and fail (or answer oddly) only when evaluated.
+fn check_operations(rule: &Value, known: &[&str], path: &str) -> Result<(), DocumentError> {
+    match rule {
+        Value::Object(map) if map.is_empty() => Ok(()),
+        Value::Object(map) if map.len() == 1 => {
+            let (op, args) = map.iter().next().ok_or_else(|| err(path, "empty"))?;
+            if !known.contains(&op.as_str()) {
+                return Err(err(path.to_owned(), format!("unknown operation {op:?}")));
+            }
+            check_operations(args, known, &format!("{path}.{op}"))
+        }
+        Value::Object(map) => Err(err(
+            path,
+            format!(
+                "an operation has exactly one key, not {}",
+                map.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        )),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_operations(v, known, &format!("{path}[{i}]"))),
+        _ => Ok(()),
+    }
+}
+
+/// The JSON type a variant value has, for the one-type-per-flag rule.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Bool(_) => "boolean",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::Null => "null",
+    }
+}
+
+/// An engine with flagd's operations, and nothing a rule may not use.
+pub fn engine() -> Engine {
+    Engine::builder().build()
+}
+
+impl FlagSet {
+    /// Reads and validates a document.
+    pub fn parse(text: &str) -> Result<Self, DocumentError> {
+        if text.len() > MAX_DOCUMENT {
+            return Err(err(
+                "$",
+                format!("the document exceeds {MAX_DOCUMENT} bytes"),
+            ));
+        }
+        let root: Value =
+            serde_json::from_str(text).map_err(|e| err("$", format!("not JSON: {e}")))?;
+        Self::from_value(&root)
+    }
+
+    pub fn from_value(root: &Value) -> Result<Self, DocumentError> {
+        let root = object(root, "$")?;
+        only_keys(root, &["$schema", "flags", "$evaluators", "metadata"], "$")?;
+        let set_metadata = metadata(root.get("metadata"), "metadata")?;
+        let empty = Map::new();
+        let evaluators = match root.get("$evaluators") {
+            None => &empty,
+            Some(v) => object(v, "$evaluators")?,
+        };
+        let flags = object(
+            root.get("flags")
+                .ok_or_else(|| err("flags", "is missing"))?,
+            "flags",
+        )?;
+        if flags.len() > MAX_FLAGS {
+            return Err(err("flags", format!("more than {MAX_FLAGS} flags")));
+        }
+        let engine = engine();
+        let known: Vec<&str> = engine.builtin_operator_names().collect();
+        let mut out = BTreeMap::new();
+        for (key, definition) in flags {
+            let at = |field: &str| format!("flags.{key}.{field}");
+            if key.is_empty() || key.len() > 128 {
+                return Err(err(
+                    format!("flags.{key}"),
+                    "a flag key is 1 to 128 characters",
+                ));
+            }
+            let def = object(definition, &format!("flags.{key}"))?;
+            only_keys(
+                def,
+                &[
+                    "state",
+                    "variants",
+                    "defaultVariant",
+                    "targeting",
+                    "metadata",
+                ],
+                &format!("flags.{key}"),
+            )?;
+            let enabled = match def.get("state").and_then(Value::as_str) {
+                Some("ENABLED") => true,
+                Some("DISABLED") => false,
+                _ => return Err(err(at("state"), "must be \"ENABLED\" or \"DISABLED\"")),
+            };
+            let variants = object(
+                def.get("variants")
+                    .ok_or_else(|| err(at("variants"), "is missing"))?,
+                &at("variants"),
+            )?;
+            // One type per flag: the default variant's (else the first's).
+            let reference = def
+                .get("defaultVariant")
+                .and_then(Value::as_str)
+                .and_then(|d| variants.get(d))
+                .or_else(|| variants.values().next());
+            let first = reference
+                .map(kind)
+                .ok_or_else(|| err(at("variants"), "must define at least one variant"))?;
+            if first == "null" || first == "array" {
+                return Err(err(
+                    at("variants"),
+                    "variants are booleans, strings, numbers or objects",
+                ));
+            }
+            if let Some((name, value)) = variants.iter().find(|(_, v)| kind(v) != first) {
+                return Err(err(
+                    format!("{}.{name}", at("variants")),
+                    format!("is a {}, the other variants are {first}s", kind(value)),
+                ));
+            }
+            let default_variant = match def.get("defaultVariant") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(v)) if variants.contains_key(v) => Some(v.clone()),
+                Some(Value::String(v)) => {
+                    return Err(err(
+                        at("defaultVariant"),
+                        format!("{v:?} is not one of the variants"),
+                    ));
+                }
+                Some(_) => return Err(err(at("defaultVariant"), "must be a variant name or null")),
+            };
+            let targeting =
+                match def.get("targeting") {
+                    None => None,
+                    Some(Value::Object(m)) if m.is_empty() => None,
+                    Some(rule @ Value::Object(_)) => {
+                        let resolved = resolve_refs(rule, evaluators, &at("targeting"), 0)?;
+                        check_operations(&resolved, &known, &at("targeting"))?;
+                        Some(engine.compile(&resolved).map_err(|e| {
+                            err(at("targeting"), format!("is not a valid rule: {e}"))
+                        })?)
+                    }
+                    Some(_) => return Err(err(at("targeting"), "must be a JsonLogic object")),
+                };
+            let mut flag_metadata = set_metadata.clone();
+            flag_metadata.extend(metadata(def.get("metadata"), &at("metadata"))?);
+            out.insert(
+                key.clone(),
+                Flag {
+                    enabled,
+                    variants: variants.clone(),
+                    default_variant,
+                    targeting,
+                    metadata: flag_metadata,
+                },
+            );
+        }
+        Ok(Self {
+            engine,
+            flags: out,
+            metadata: set_metadata,
+        })
+    }
+
+    pub fn flag(&self, key: &str) -> Option<&Flag> {
+        self.flags.get(key)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.flags.keys().map(String::as_str)
+    }
+}
