@@ -10,7 +10,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import RustEdge from "./build/index.js";
 
-export { CartObject, GuardObject } from "./build/index.js";
+export { CartObject, FlagsObject, GuardObject } from "./build/index.js";
 
 const inFlight = new Set();
 

@@ -26,6 +26,8 @@ use serde_json::{Value, json};
 mod cart;
 #[path = "e2e/catalog.rs"]
 mod catalog;
+#[path = "e2e/flags.rs"]
+mod flags;
 #[path = "e2e/forwarding.rs"]
 mod forwarding;
 #[path = "e2e/session.rs"]
@@ -842,6 +844,10 @@ fn main() {
     trials.push(Trial::test(
         "isolated::cart_an_idle_guest_cart_expires",
         cart::an_idle_guest_cart_expires,
+    ));
+    trials.push(Trial::test(
+        "isolated::flags_admin_api_kill_switch_and_maintenance",
+        flags::admin_api_kill_switch_and_maintenance,
     ));
     trials.push(Trial::test(
         "isolated::cart_survives_a_restart_of_wrangler_dev",

@@ -6,15 +6,19 @@
 //! * [`cart_object`]: the `CartObject` Durable Object itself — SQLite storage and
 //!   the glue that calls [`cart`];
 //! * [`guard`], [`guard_api`], [`guard_object`]: the same three parts for
-//!   the session guard (revocations, failed-login counters).
+//!   the session guard (revocations, failed-login counters);
+//! * [`flags_object`]: the flag document's single writer (compare-and-set on
+//!   its version), publishing to Workers KV.
 
 pub mod cart;
 pub mod cart_api;
 pub mod cart_object;
+pub mod flags_object;
 pub mod guard;
 pub mod guard_api;
 pub mod guard_object;
 pub mod respond;
 
 pub use cart_object::CartObject;
+pub use flags_object::FlagsObject;
 pub use guard_object::GuardObject;

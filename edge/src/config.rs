@@ -60,6 +60,8 @@ pub struct EdgeConfig {
     pub cart_customer_idle: i64,
     /// Bearer token of the support (and admin) API; `None` refuses it.
     pub admin_token: Option<String>,
+    /// How long an isolate keeps the flag document before reading KV again.
+    pub flags_cache_seconds: i64,
 }
 
 /// A bad or missing configuration key.
@@ -269,6 +271,7 @@ impl EdgeConfig {
                 ));
             }
         };
+        let flags_cache_seconds = seconds("FLAGS_CACHE_SECONDS", 5, 0..=300)?;
         let mut allowed_origins = Vec::new();
         for o in get("ALLOWED_ORIGINS")
             .unwrap_or_default()
@@ -304,6 +307,7 @@ impl EdgeConfig {
             cart_guest_idle,
             cart_customer_idle,
             admin_token,
+            flags_cache_seconds,
         })
     }
 
@@ -411,6 +415,7 @@ mod tests {
             ("CART_GUEST_IDLE_SECONDS", "0"),
             ("CART_CUSTOMER_IDLE_SECONDS", "forever"),
             ("ADMIN_TOKEN", "short"),
+            ("FLAGS_CACHE_SECONDS", "3601"),
             ("SERVICES", ""),
         ] {
             let e = parse(&[(key, value)]).unwrap_err();

@@ -21,3 +21,4 @@ mod platform;
 
 // The Durable Object classes are exported from the Worker's module.
 pub use durable_objects::CartObject;
+pub use durable_objects::FlagsObject;

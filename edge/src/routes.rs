@@ -24,6 +24,10 @@ pub enum Route {
     Checkout,
     /// `GET /api/support/carts/{cart}`: a cart and its audit log, for support.
     SupportCart,
+    /// `GET /api/flags`: the browser's flags.
+    Flags,
+    /// `/admin/flags`: read (GET) or replace (PUT) the flag document.
+    AdminFlags,
     /// Development only: panics on purpose to prove panic handling.
     DevPanic,
 }
@@ -44,6 +48,8 @@ const TABLE: &[(&str, &[&str])] = &[
     ("/api/cart/items/{sku}", &["PUT", "PATCH", "DELETE"]),
     ("/api/cart/checkout", &["GET", "HEAD", "POST"]),
     ("/api/support/carts/{cart}", &["GET", "HEAD"]),
+    ("/api/flags", &["GET", "HEAD"]),
+    ("/admin/flags", &["GET", "HEAD", "PUT"]),
     ("/__dev/panic", &["GET"]),
 ];
 
@@ -86,6 +92,8 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
             "/api/cart/items/{sku}" => Route::CartLine,
             "/api/cart/checkout" => Route::Checkout,
             "/api/support/carts/{cart}" => Route::SupportCart,
+            "/api/flags" => Route::Flags,
+            "/admin/flags" => Route::AdminFlags,
             _ => Route::DevPanic,
         });
     }

@@ -286,18 +286,20 @@ pub fn only_the_edge_speaks_to_the_origin(sys: &System) -> Outcome {
     let seen = signed_for(&derived)?;
     let value = |name: &str| seen.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     check(!seen.is_empty(), "the origin recorded the write's headers")?;
-    for name in [
-        "x-user-id",
-        "x-forwarded-for",
-        "forwarded",
-        "x-edge-flags",
-        "cookie",
-    ] {
+    for name in ["x-user-id", "x-forwarded-for", "forwarded", "cookie"] {
         check(
             value(name).is_none(),
             format!("client header {name} reached the origin: {seen:?}"),
         )?;
     }
+    // The flags are the edge's evaluation, not the client's header.
+    let flags = value("x-edge-flags")
+        .and_then(|f| origin_adapter::forward::decode_flags(&f))
+        .ok_or("no flags")?;
+    check(
+        flags.get("checkout-enabled") == Some(&json!(true)),
+        format!("the edge's evaluated flags: {flags:?}"),
+    )?;
     let claims = value("x-edge-claims")
         .and_then(|c| origin_adapter::forward::decode_claims(&c))
         .ok_or("no claims")?;

@@ -16,8 +16,8 @@
 mod bench;
 mod build;
 mod config;
-mod flags;
 mod dev;
+mod flags;
 mod run;
 mod test;
 mod tools;

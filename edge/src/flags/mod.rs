@@ -10,6 +10,54 @@
 
 pub mod document;
 
+/// Flags the edge itself obeys. Their built-in values (in `flags/flags.json`,
+/// compiled in) apply until a document says otherwise.
+pub mod obeyed {
+    /// `false` refuses checkout with 503; carts are untouched.
+    pub const CHECKOUT_ENABLED: &str = "checkout-enabled";
+    /// `true` refuses every write with 503 while reads keep working.
+    pub const MAINTENANCE_MODE: &str = "maintenance-mode";
+    /// A number of seconds caps how long catalog answers are fresh.
+    pub const CATALOG_MAX_AGE: &str = "catalog-max-age";
+}
+
+/// The document the edge uses until one is saved (and when none can be read).
+pub const BUILT_IN: &str = include_str!("../../../flags/flags.json");
+
+/// The evaluation context of a request: `targetingKey` (the user id, else
+/// the anonymous id), the session's roles, and the request's attributes.
+pub fn context(
+    user_id: Option<&str>,
+    anonymous_id: Option<&str>,
+    roles: &[String],
+    country: Option<&str>,
+    continent: Option<&str>,
+    path: &str,
+) -> Map<String, Value> {
+    let mut c = Map::new();
+    if let Some(key) = user_id.or(anonymous_id) {
+        c.insert("targetingKey".into(), Value::from(key));
+    }
+    if let Some(user) = user_id {
+        c.insert("userId".into(), Value::from(user));
+    }
+    c.insert("roles".into(), Value::from(roles.to_vec()));
+    c.insert("loggedIn".into(), Value::from(user_id.is_some()));
+    if let Some(country) = country {
+        c.insert("country".into(), Value::from(country));
+    }
+    if let Some(continent) = continent {
+        c.insert("continent".into(), Value::from(continent));
+    }
+    c.insert("path".into(), Value::from(path));
+    c
+}
+
+/// Whether a flag's metadata marks it for the browser (`clientVisible: true`).
+pub fn client_visible(flag: &Flag) -> bool {
+    flag.metadata.get("clientVisible") == Some(&Value::Bool(true))
+}
+
 use datalogic_rs::bumpalo::Bump;
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -279,11 +279,42 @@ pub(crate) async fn checkout(
     if content_type.is_some() || content_length.as_deref().is_some_and(|l| l.trim() != "0") {
         check_headers(content_type.as_deref(), content_length.as_deref())?;
     }
+    let checkout_on = super::flags::enabled(
+        env,
+        config,
+        &req,
+        rc,
+        crate::flags::obeyed::CHECKOUT_ENABLED,
+        true,
+    )
+    .await;
+    if !checkout_on {
+        return Err(EdgeError::new(
+            503,
+            "checkout is switched off for a moment; your cart is kept as it is — please try again shortly",
+        )
+        .with_header("retry-after", "60"));
+    }
     let Some(owner) = owner(&req, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart to check out"));
     };
     let claims = owner.session.as_ref().map(session::edge_claims);
     let home = owner.session.as_ref().map(|s| s.region.clone());
+    let flags = origin_adapter::forward::encode_flags(
+        &super::flags::values_for(
+            env,
+            config,
+            &req,
+            rc,
+            owner.session.as_ref().map(|s| s.sub.as_str()),
+            owner
+                .session
+                .as_ref()
+                .map(|s| s.roles.as_slice())
+                .unwrap_or(&[]),
+        )
+        .await,
+    );
     let (region, base) = forward::region_for(config, rc, "orders", home.as_deref())?;
     let target = OrderTarget {
         url: format!("{base}{}", paths::ORDERS),
@@ -317,6 +348,7 @@ pub(crate) async fn checkout(
             idempotency_key: Some(&pending.order_key),
             claims: claims.as_deref(),
             home_region: home.as_deref(),
+            flags: Some(&flags),
         },
     )
     .await;

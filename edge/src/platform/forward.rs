@@ -84,6 +84,8 @@ pub(crate) struct Call<'a> {
     pub claims: Option<&'a str>,
     /// The customer's home region, if logged in.
     pub home_region: Option<&'a str>,
+    /// The flags evaluated for the request, encoded (`x-edge-flags`).
+    pub flags: Option<&'a str>,
 }
 
 /// What the origin answered, and where.
@@ -129,7 +131,7 @@ fn sign(
     let traceparent = rc.trace.to_string();
     let context = EdgeContext {
         claims: call.claims,
-        flags: None,
+        flags: call.flags,
         request_id: Some(&rc.request_id),
         traceparent: Some(&traceparent),
     };

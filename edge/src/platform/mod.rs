@@ -4,6 +4,7 @@
 mod admin;
 mod cart;
 mod catalog;
+mod flags;
 mod forward;
 mod guard;
 mod objects;
@@ -203,6 +204,9 @@ async fn handle(
                 }
             };
             check_csrf(&req, &method, &url, &config)?;
+            if is_write(&method) {
+                refuse_in_maintenance(&req, env, &config, rc).await?;
+            }
             return proxy::forward(req, env, &config, rc, &forwarded).await;
         }
         Err(e) => return Err(e),
@@ -211,6 +215,9 @@ async fn handle(
         && matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
     {
         check_csrf(&req, &method, &url, &*config(env)?)?;
+    }
+    if is_write(&method) && !matches!(route, Route::Purge | Route::AdminFlags) {
+        refuse_in_maintenance(&req, env, &*config(env)?, rc).await?;
     }
     match route {
         Route::Health => {
@@ -226,6 +233,8 @@ async fn handle(
         Route::Checkout if method == "POST" => cart::checkout(req, env, &*config(env)?, rc).await,
         Route::Checkout => cart::checkout_status(&req, env, &*config(env)?).await,
         Route::SupportCart => cart::support(&req, env, &*config(env)?).await,
+        Route::Flags => flags::browser(&req, env, &*config(env)?, rc).await,
+        Route::AdminFlags => flags::admin(req, env, &*config(env)?).await,
         Route::DevPanic => {
             if config(env)?.environment == Environment::Development {
                 panic!("deliberate panic from /__dev/panic");
@@ -256,4 +265,34 @@ fn check_csrf(
         &url.origin().ascii_serialization(),
         &config.allowed_origins,
     )
+}
+
+fn is_write(method: &str) -> bool {
+    matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
+}
+
+/// The maintenance-mode flag: writes wait, reads go on.
+async fn refuse_in_maintenance(
+    req: &Request,
+    env: &Env,
+    config: &EdgeConfig,
+    rc: &RequestContext,
+) -> std::result::Result<(), EdgeError> {
+    let on = flags::enabled(
+        env,
+        config,
+        req,
+        rc,
+        crate::flags::obeyed::MAINTENANCE_MODE,
+        false,
+    )
+    .await;
+    if on {
+        return Err(EdgeError::new(
+            503,
+            "the shop is in maintenance: browsing works, changes are paused for a few minutes",
+        )
+        .with_header("retry-after", "60"));
+    }
+    Ok(())
 }

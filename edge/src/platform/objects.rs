@@ -67,23 +67,32 @@ pub(crate) async fn call(
     url: &str,
     body: Option<String>,
 ) -> Result<Response, EdgeError> {
-    let mut init = RequestInit::new();
     match body {
-        Some(body) => {
-            let headers = Headers::new();
-            headers
-                .set("content-type", "application/json")
-                .map_err(internal("called a Durable Object"))?;
-            init.with_method(Method::Post)
-                .with_headers(headers)
-                .with_body(Some(JsValue::from_str(&body)));
-        }
-        None => {
-            init.with_method(Method::Get);
-        }
+        Some(body) => call_method(stub, url, Method::Post, body).await,
+        None => send(stub, url, RequestInit::new().with_method(Method::Get)).await,
     }
-    let request =
-        Request::new_with_init(url, &init).map_err(internal("called a Durable Object"))?;
+}
+
+/// `method url` with a JSON `body`.
+pub(crate) async fn call_method(
+    stub: &Stub,
+    url: &str,
+    method: Method,
+    body: String,
+) -> Result<Response, EdgeError> {
+    let mut init = RequestInit::new();
+    let headers = Headers::new();
+    headers
+        .set("content-type", "application/json")
+        .map_err(internal("called a Durable Object"))?;
+    init.with_method(method)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&body)));
+    send(stub, url, &init).await
+}
+
+async fn send(stub: &Stub, url: &str, init: &RequestInit) -> Result<Response, EdgeError> {
+    let request = Request::new_with_init(url, init).map_err(internal("called a Durable Object"))?;
     let mut answer = stub
         .fetch_with_request(request)
         .await

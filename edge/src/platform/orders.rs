@@ -46,6 +46,7 @@ pub(crate) async fn get(
             idempotency_key: None,
             claims: Some(&encoded),
             home_region: Some(&claims.region),
+            flags: None,
         },
     )
     .await?;

@@ -58,6 +58,16 @@ pub(crate) async fn forward(
         (Some(bytes), Some(key))
     };
     let claims = session.as_ref().map(session::edge_claims);
+    let flags = super::flags::values_for(
+        env,
+        config,
+        &req,
+        rc,
+        session.as_ref().map(|s| s.sub.as_str()),
+        session.as_ref().map(|s| s.roles.as_slice()).unwrap_or(&[]),
+    )
+    .await;
+    let flags = origin_adapter::forward::encode_flags(&flags);
     let answer = forward::call(
         config,
         rc,
@@ -70,6 +80,7 @@ pub(crate) async fn forward(
             idempotency_key: key.as_deref(),
             claims: claims.as_deref(),
             home_region: session.as_ref().map(|s| s.region.as_str()),
+            flags: Some(&flags),
         },
     )
     .await?;

@@ -192,6 +192,7 @@ async fn login(
             idempotency_key: Some(&format!("login-{key}")),
             claims: None,
             home_region: None,
+            flags: None,
         },
     )
     .await?;
