@@ -62,6 +62,9 @@ pub struct EdgeConfig {
     pub admin_token: Option<String>,
     /// How long an isolate keeps the flag document before reading KV again.
     pub flags_cache_seconds: i64,
+    /// Set per request from the `catalog-max-age` flag: a freshness
+    /// lifetime that wins over the origin's and the defaults.
+    pub catalog_max_age_override: Option<i64>,
 }
 
 /// A bad or missing configuration key.
@@ -308,6 +311,7 @@ impl EdgeConfig {
             cart_customer_idle,
             admin_token,
             flags_cache_seconds,
+            catalog_max_age_override: None,
         })
     }
 

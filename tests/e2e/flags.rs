@@ -170,6 +170,27 @@ pub fn admin_api_kill_switch_and_maintenance() -> Outcome {
         format!("checkout again: {}", placed.status()),
     )?;
 
+    // The catalog's freshness lifetime follows the flag over the origin's 60 s.
+    let (etag, _) = get_flags(&sys)?;
+    let short = with_default(&doc, "catalog-max-age", "ten-seconds");
+    let r = put_flags(&sys, &etag, &short)?;
+    check(r.status() == 200, format!("save: {}", r.status()))?;
+    thread::sleep(TTL);
+    let product = format!("{base}/api/products/KIT-0061");
+    client().get(&product).send()?;
+    let hit = client().get(&product).send()?;
+    let status = header(&hit, "cache-status");
+    let ttl: i64 = status
+        .split("ttl=")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| format!("no ttl in {status:?}"))?;
+    check(
+        ttl <= 10,
+        format!("a 10 s lifetime, not the origin's 60 s: {status}"),
+    )?;
+
     // The browser sees only client-visible flags, and gets a bucket cookie.
     let r = client().get(format!("{base}/api/flags")).send()?;
     let cookie = header(&r, "set-cookie");

@@ -357,3 +357,17 @@ fn details_serialise_as_openfeature_names_them() {
     assert_eq!(ok["reason"], "STATIC");
     assert_eq!(ok["errorCode"], Value::Null);
 }
+
+#[test]
+fn the_built_in_document_is_valid_and_defines_what_the_edge_obeys() {
+    let s = FlagSet::parse(BUILT_IN).unwrap();
+    let none = Map::new();
+    let on = s.evaluate(obeyed::CHECKOUT_ENABLED, &none, &json!(true), NOW);
+    assert_eq!(on.value, json!(true));
+    let maintenance = s.evaluate(obeyed::MAINTENANCE_MODE, &none, &json!(false), NOW);
+    assert_eq!(maintenance.value, json!(false));
+    let ttl = s.evaluate(obeyed::CATALOG_MAX_AGE, &none, &json!(0), NOW);
+    assert_eq!(ttl.value, json!(-1), "no override unless someone sets one");
+    assert!(client_visible(s.flag("new-checkout-flow").unwrap()));
+    assert!(!client_visible(s.flag("maintenance-mode").unwrap()));
+}

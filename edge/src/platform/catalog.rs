@@ -210,7 +210,12 @@ async fn fetch_and_store(config: EdgeConfig, query: CatalogQuery) -> Fetch {
         .map_err(internal("read the catalog's answer"))?;
     let origin_ms = now_ms() - started;
     let windows = match status {
-        200 => windows_for(cache_control.as_deref(), config.windows(query.route())),
+        200 => windows_for(cache_control.as_deref(), config.windows(query.route())).map(|w| {
+            match config.catalog_max_age_override {
+                Some(max_age) => Windows { max_age, ..w },
+                None => w,
+            }
+        }),
         404 => windows_for(
             cache_control.as_deref(),
             Windows {

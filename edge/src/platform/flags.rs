@@ -326,3 +326,24 @@ pub(crate) async fn admin(
         .map_err(internal("answered"))?;
     Ok(out)
 }
+
+/// The configuration for a catalog read: with the `catalog-max-age` flag's
+/// lifetime when it names one (a number of seconds, 0 or more).
+pub(crate) async fn catalog_config(
+    env: &Env,
+    config: &EdgeConfig,
+    req: &Request,
+    rc: &RequestContext,
+) -> EdgeConfig {
+    let (set, _) = current(env, config).await;
+    let ctx = request_context(req, config, rc, None, &[]);
+    let details = set.evaluate(
+        flags::obeyed::CATALOG_MAX_AGE,
+        &ctx,
+        &Value::Null,
+        now_ms() / 1000,
+    );
+    let mut config = config.clone();
+    config.catalog_max_age_override = details.value.as_i64().filter(|n| *n >= 0);
+    config
+}

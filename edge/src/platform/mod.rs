@@ -223,7 +223,10 @@ async fn handle(
         Route::Health => {
             respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered"))
         }
-        Route::Catalog => catalog::get(&req, &*config(env)?, ctx, started).await,
+        Route::Catalog => {
+            let config = flags::catalog_config(env, &*config(env)?, &req, rc).await;
+            catalog::get(&req, &config, ctx, started).await
+        }
         Route::Purge => purge::purge(req, &*config(env)?).await,
         Route::Session => session::handle(req, env, &*config(env)?, rc).await,
         Route::Orders => orders::get(&req, env, &*config(env)?, rc).await,
