@@ -28,6 +28,8 @@ pub enum Route {
     Flags,
     /// `/admin/flags`: read (GET) or replace (PUT) the flag document.
     AdminFlags,
+    /// `POST /admin/flags/overrides`: a signed QA override token.
+    FlagOverride,
     /// Development only: panics on purpose to prove panic handling.
     DevPanic,
 }
@@ -49,7 +51,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ("/api/cart/checkout", &["GET", "HEAD", "POST"]),
     ("/api/support/carts/{cart}", &["GET", "HEAD"]),
     ("/api/flags", &["GET", "HEAD"]),
+    ("/api/flags/{key}", &["GET", "HEAD"]),
     ("/admin/flags", &["GET", "HEAD", "PUT"]),
+    ("/admin/flags/overrides", &["POST"]),
     ("/__dev/panic", &["GET"]),
 ];
 
@@ -92,8 +96,9 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
             "/api/cart/items/{sku}" => Route::CartLine,
             "/api/cart/checkout" => Route::Checkout,
             "/api/support/carts/{cart}" => Route::SupportCart,
-            "/api/flags" => Route::Flags,
+            "/api/flags" | "/api/flags/{key}" => Route::Flags,
             "/admin/flags" => Route::AdminFlags,
+            "/admin/flags/overrides" => Route::FlagOverride,
             _ => Route::DevPanic,
         });
     }

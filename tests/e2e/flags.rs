@@ -202,5 +202,49 @@ pub fn admin_api_kill_switch_and_maintenance() -> Outcome {
     check(
         keys == ["new-checkout-flow"] && cookie.starts_with("__Host-anon="),
         format!("client-visible flags only: {v}, cookie {cookie:?}"),
-    )
+    )?;
+
+    // Asked by name: an unknown (or hidden) flag is the caller's default
+    // with FLAG_NOT_FOUND, never an error page.
+    for key in ["no-such-flag", "maintenance-mode"] {
+        let r = client()
+            .get(format!("{base}/api/flags/{key}?default=false"))
+            .send()?;
+        check(r.status() == 200, format!("{key}: {}", r.status()))?;
+        let d: Value = r.json()?;
+        check(
+            d["value"] == false && d["reason"] == "ERROR" && d["errorCode"] == "FLAG_NOT_FOUND",
+            format!("{key}: {d}"),
+        )?;
+    }
+
+    // A signed QA override forces a variant; an unsigned one is ignored.
+    let issued: Value = client()
+        .post(format!("{base}/admin/flags/overrides"))
+        .bearer_auth(&sys.admin_token)
+        .json(&json!({"variants": {"new-checkout-flow": "new"}, "ttl_seconds": 600}))
+        .send()?
+        .json()?;
+    let token = issued["token"].as_str().ok_or("no token")?;
+    let ask = |override_token: Option<&str>| -> Result<Value, Failed> {
+        let mut req = client().get(format!("{base}/api/flags/new-checkout-flow?default=false"));
+        if let Some(t) = override_token {
+            req = req.header("x-flag-override", t);
+        }
+        Ok(req.send()?.json()?)
+    };
+    let forced = ask(Some(token))?;
+    check(
+        forced["value"] == true && forced["variant"] == "new",
+        format!("forced by QA: {forced}"),
+    )?;
+    let payload = token.split('.').next().unwrap_or_default();
+    for fake in [payload.to_owned(), format!("{payload}.AAAA")] {
+        let d = ask(Some(&fake))?;
+        check(
+            d["value"] == false,
+            format!("an unsigned override is ignored: {d}"),
+        )?;
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@
 //! come from `datalogic-rs`; only flagd's resolution rules are written here.
 
 pub mod document;
+pub mod overrides;
 
 /// Flags the edge itself obeys. Their built-in values (in `flags/flags.json`,
 /// compiled in) apply until a document says otherwise.
@@ -133,6 +134,17 @@ fn same_type(default: &Value, value: &Value) -> bool {
 }
 
 impl FlagSet {
+    /// What asking for an undefined flag answers: the caller's default,
+    /// reason `ERROR`, code `FLAG_NOT_FOUND`.
+    pub fn not_found(&self, key: &str, default: &Value) -> Details {
+        Details::error(
+            default,
+            ErrorCode::FlagNotFound,
+            format!("flag {key:?} is not defined"),
+            self.metadata.clone(),
+        )
+    }
+
     /// Evaluates flag `key` for `context` (which carries `targetingKey` and
     /// any attributes), as flagd does. `default` is the caller's default
     /// value (and type); `now` is Unix seconds, offered to rules as
@@ -144,6 +156,35 @@ impl FlagSet {
         default: &Value,
         now: i64,
     ) -> Details {
+        self.evaluate_with(key, context, default, now, None)
+    }
+
+    /// [`Self::evaluate`], with a QA override's forced variants: a forced
+    /// variant of an enabled flag wins over targeting (reason
+    /// `TARGETING_MATCH`); an unknown variant is ignored.
+    pub fn evaluate_with(
+        &self,
+        key: &str,
+        context: &Map<String, Value>,
+        default: &Value,
+        now: i64,
+        forced: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Details {
+        if let Some(flag) = self.flag(key)
+            && flag.enabled
+            && let Some(variant) = forced.and_then(|f| f.get(key))
+            && let Some(value) = flag.variants.get(variant)
+            && same_type(default, value)
+        {
+            return Details {
+                value: value.clone(),
+                variant: Some(variant.clone()),
+                reason: Reason::TargetingMatch,
+                error_code: None,
+                error_message: None,
+                flag_metadata: flag.metadata.clone(),
+            };
+        }
         let Some(flag) = self.flag(key) else {
             return Details::error(
                 default,

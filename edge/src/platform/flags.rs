@@ -113,6 +113,24 @@ fn anonymous_id(req: &Request) -> Option<String> {
         })
 }
 
+/// The variants a valid QA override token forces for this request, if any.
+fn forced(
+    req: &Request,
+    config: &EdgeConfig,
+) -> Option<std::collections::BTreeMap<String, String>> {
+    let key = flags::overrides::key(config.admin_token.as_deref()?);
+    let header = req.headers().get(flags::overrides::HEADER).ok().flatten();
+    let cookie = || {
+        let header = req.headers().get("cookie").ok().flatten()?;
+        cookie::Cookie::split_parse(header)
+            .flatten()
+            .find(|c| c.name() == flags::overrides::COOKIE)
+            .map(|c| c.value().to_owned())
+    };
+    let token = header.or_else(cookie)?;
+    flags::overrides::verify(&token, &key, now_ms() / 1000)
+}
+
 /// Evaluates one boolean flag the edge obeys for this request.
 pub(crate) async fn enabled(
     env: &Env,
@@ -124,10 +142,16 @@ pub(crate) async fn enabled(
 ) -> bool {
     let (set, _) = current(env, config).await;
     let ctx = request_context(req, config, rc, None, &[]);
-    set.evaluate(key, &ctx, &Value::Bool(default), now_ms() / 1000)
-        .value
-        .as_bool()
-        .unwrap_or(default)
+    set.evaluate_with(
+        key,
+        &ctx,
+        &Value::Bool(default),
+        now_ms() / 1000,
+        forced(req, config).as_ref(),
+    )
+    .value
+    .as_bool()
+    .unwrap_or(default)
 }
 
 fn request_context(
@@ -162,8 +186,14 @@ pub(crate) async fn values_for(
     let (set, _) = current(env, config).await;
     let ctx = request_context(req, config, rc, user, roles);
     let now = now_ms() / 1000;
+    let forced = forced(req, config);
     set.keys()
-        .map(|k| (k.to_owned(), set.evaluate(k, &ctx, &Value::Null, now).value))
+        .map(|k| {
+            let value = set
+                .evaluate_with(k, &ctx, &Value::Null, now, forced.as_ref())
+                .value;
+            (k.to_owned(), value)
+        })
         .collect()
 }
 
@@ -196,10 +226,32 @@ pub(crate) async fn browser(
         &path,
     );
     let now = now_ms() / 1000;
+    let forced = forced(req, config);
+    // One flag asked by name: its details, the caller's default on any
+    // error (an unknown or hidden flag is FLAG_NOT_FOUND), never an error page.
+    let url = req.url().map_err(internal("read the request URL"))?;
+    if let Some(key) = url.path().strip_prefix("/api/flags/") {
+        let default = url
+            .query_pairs()
+            .find(|(k, _)| k == "default")
+            .and_then(|(_, v)| serde_json::from_str(&v).ok())
+            .unwrap_or(Value::Null);
+        let visible = set.flag(key).is_some_and(flags::client_visible);
+        let details = if visible {
+            set.evaluate_with(key, &ctx, &default, now, forced.as_ref())
+        } else {
+            set.not_found(key, &default)
+        };
+        let mut r = durable_objects::respond::json(200, &details).map_err(internal("answered"))?;
+        r.headers_mut()
+            .set("cache-control", "private, no-store")
+            .map_err(internal("answered"))?;
+        return Ok(r);
+    }
     let mut out = Map::new();
     for key in set.keys() {
         if set.flag(key).is_some_and(flags::client_visible) {
-            let d = set.evaluate(key, &ctx, &Value::Null, now);
+            let d = set.evaluate_with(key, &ctx, &Value::Null, now, forced.as_ref());
             out.insert(
                 key.to_owned(),
                 serde_json::json!({ "value": d.value, "variant": d.variant, "reason": d.reason }),
@@ -337,13 +389,55 @@ pub(crate) async fn catalog_config(
 ) -> EdgeConfig {
     let (set, _) = current(env, config).await;
     let ctx = request_context(req, config, rc, None, &[]);
-    let details = set.evaluate(
+    let details = set.evaluate_with(
         flags::obeyed::CATALOG_MAX_AGE,
         &ctx,
         &Value::Null,
         now_ms() / 1000,
+        forced(req, config).as_ref(),
     );
     let mut config = config.clone();
     config.catalog_max_age_override = details.value.as_i64().filter(|n| *n >= 0);
     config
+}
+
+/// `POST /admin/flags/overrides` (bearer `ADMIN_TOKEN`):
+/// `{"variants": {"flag": "variant"}, "ttl_seconds": 3600}` → a token a
+/// tester sends as `x-flag-override` (or the `__Host-flag-override` cookie).
+pub(crate) async fn override_token(
+    mut req: Request,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
+    super::admin::authorise(&req, config)?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Ask {
+        variants: std::collections::BTreeMap<String, String>,
+        ttl_seconds: i64,
+    }
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| EdgeError::new(400, "the body could not be read"))?;
+    let ask: Ask = crate::request_body::parse_json(&body)?;
+    if !(1..=flags::overrides::MAX_LIFETIME).contains(&ask.ttl_seconds) {
+        return Err(EdgeError::new(
+            422,
+            format!(
+                "ttl_seconds must be 1 to {}",
+                flags::overrides::MAX_LIFETIME
+            ),
+        ));
+    }
+    let admin = config
+        .admin_token
+        .as_deref()
+        .ok_or_else(|| EdgeError::new(401, "this API needs the shop's bearer token"))?;
+    let expires = now_ms() / 1000 + ask.ttl_seconds;
+    let token = flags::overrides::sign(&ask.variants, expires, &flags::overrides::key(admin));
+    durable_objects::respond::json(
+        200,
+        &serde_json::json!({ "token": token, "expires_at": expires, "header": flags::overrides::HEADER }),
+    )
+    .map_err(internal("answered"))
 }

@@ -216,7 +216,12 @@ async fn handle(
     {
         check_csrf(&req, &method, &url, &*config(env)?)?;
     }
-    if is_write(&method) && !matches!(route, Route::Purge | Route::AdminFlags) {
+    if is_write(&method)
+        && !matches!(
+            route,
+            Route::Purge | Route::AdminFlags | Route::FlagOverride
+        )
+    {
         refuse_in_maintenance(&req, env, &*config(env)?, rc).await?;
     }
     match route {
@@ -238,6 +243,7 @@ async fn handle(
         Route::SupportCart => cart::support(&req, env, &*config(env)?).await,
         Route::Flags => flags::browser(&req, env, &*config(env)?, rc).await,
         Route::AdminFlags => flags::admin(req, env, &*config(env)?).await,
+        Route::FlagOverride => flags::override_token(req, &*config(env)?).await,
         Route::DevPanic => {
             if config(env)?.environment == Environment::Development {
                 panic!("deliberate panic from /__dev/panic");
