@@ -14,6 +14,7 @@
 //! `node_modules/`), and is quick when everything is already there.
 
 mod bench;
+mod bench_flags;
 mod build;
 mod config;
 mod dev;
@@ -33,13 +34,15 @@ const USAGE: &str = "usage: cargo xtask <dev|test|bench|build|tools|config|flags
   flags   `flags check <flags.json>`, `flags eval <flags.json> <key> '<context>' [--default <json>]`
   config  validate wrangler.toml [vars] + secrets (a dotenv file, else .dev.vars) as the edge parses them
   bench   catalog reads under a Zipf workload, sessions, forwarded writes (prints numbers);
-          `bench writes` / `bench cart` run only that part";
+          `bench writes` / `bench cart` / `bench flags` run only that part";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::run(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("flags") => bench_flags::run(),
         Some("bench") => bench::run(args.get(1).map(String::as_str)),
+        Some("bench-flags-native") => bench_flags::native(),
         Some("bench-session") => bench::session_verify(),
         Some("test") => test::run(),
         Some("build") => tools::ensure().and_then(|t| build::worker(&t)),
