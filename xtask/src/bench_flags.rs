@@ -42,7 +42,11 @@ pub fn realistic_document() -> Value {
 
 fn context(i: usize) -> serde_json::Map<String, Value> {
     let country = ["US", "DE", "FR", "GB"][i % 4];
-    let segment = if i % 10 == 0 { "vip" } else { "regular" };
+    let segment = if i.is_multiple_of(10) {
+        "vip"
+    } else {
+        "regular"
+    };
     json!({
         "targetingKey": format!("user-{i:06}"),
         "country": country,

@@ -42,6 +42,11 @@ pub fn context(
     if let Some(user) = user_id {
         c.insert("userId".into(), Value::from(user));
     }
+    // Kept after login too, so a rule can bucket by it and a guest keeps
+    // their variant when they log in (see the README).
+    if let Some(anonymous) = anonymous_id {
+        c.insert("anonymousId".into(), Value::from(anonymous));
+    }
     c.insert("roles".into(), Value::from(roles.to_vec()));
     c.insert("loggedIn".into(), Value::from(user_id.is_some()));
     if let Some(country) = country {

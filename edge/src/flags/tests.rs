@@ -371,3 +371,27 @@ fn the_built_in_document_is_valid_and_defines_what_the_edge_obeys() {
     assert!(client_visible(s.flag("new-checkout-flow").unwrap()));
     assert!(!client_visible(s.flag("maintenance-mode").unwrap()));
 }
+
+#[test]
+fn the_request_context_keys_by_user_then_anonymous_id() {
+    let roles = vec!["support".to_owned()];
+    let guest = context(
+        None,
+        Some("anon-1"),
+        &[],
+        Some("DE"),
+        Some("EU"),
+        "/api/flags",
+    );
+    assert_eq!(guest["targetingKey"], "anon-1");
+    assert_eq!(guest["loggedIn"], false);
+    assert_eq!(guest["country"], "DE");
+    let customer = context(Some("user-0001"), Some("anon-1"), &roles, None, None, "/");
+    assert_eq!(customer["targetingKey"], "user-0001");
+    assert_eq!(
+        customer["anonymousId"], "anon-1",
+        "kept for rules that bucket by it"
+    );
+    assert_eq!(customer["roles"], json!(["support"]));
+    assert!(!context(None, None, &[], None, None, "/").contains_key("targetingKey"));
+}
