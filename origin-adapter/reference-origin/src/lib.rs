@@ -303,25 +303,12 @@ async fn place_order(
     }
 }
 
-fn customer(verified: &VerifiedEdge) -> Result<String, ApiError> {
-    verified
-        .claims
-        .as_ref()
-        .map(|c| c.user_id.clone())
-        .ok_or_else(|| {
-            ApiError(
-                StatusCode::UNAUTHORIZED,
-                "orders are personal: the edge must vouch for a customer".into(),
-            )
-        })
-}
-
 /// `GET /orders`: the vouched-for customer's orders, never cached.
 async fn list_orders(
     State(state): State<AppState>,
-    Extension(verified): Extension<VerifiedEdge>,
+    Customer(claims): Customer,
 ) -> Result<Response, ApiError> {
-    let user = customer(&verified)?;
+    let user = claims.user_id;
     let region = state.region.clone();
     let orders = with_db(&state, move |c| {
         db::orders_of(c, &user, &region).map_err(ApiError::internal)
@@ -337,10 +324,10 @@ async fn list_orders(
 /// `GET /orders/{id}`: another customer's order is a 404, as if absent.
 async fn get_order(
     State(state): State<AppState>,
-    Extension(verified): Extension<VerifiedEdge>,
+    Customer(claims): Customer,
     axum::extract::Path(order_id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = customer(&verified)?;
+    let user = claims.user_id;
     let region = state.region.clone();
     let lookup = order_id.clone();
     let order = with_db(&state, move |c| {
