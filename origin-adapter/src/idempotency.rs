@@ -31,8 +31,7 @@ use http_body::Body;
 use http_body_util::{BodyExt as _, Full, Limited};
 
 use crate::forward::{REPLAYED_HEADER, validate_idempotency_key};
-use crate::layer::{Clock, VerifiedEdge};
-use crate::wire::{PROBLEM_JSON, Problem};
+use crate::layer::{Clock, VerifiedEdge, problem};
 
 /// How long a key is remembered, seconds (the draft asks for at least 24 h).
 pub const RETENTION: i64 = 25 * 3600;
@@ -175,16 +174,6 @@ impl<S: Clone, St> Clone for Idempotent<S, St> {
             clock: self.clock.clone(),
         }
     }
-}
-
-fn problem(status: StatusCode, detail: &str) -> Response<Full<Bytes>> {
-    let body = Problem::new(status.as_u16(), detail).to_json();
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    response
 }
 
 fn replay(stored: StoredResponse) -> Response<Full<Bytes>> {

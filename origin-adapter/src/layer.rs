@@ -108,14 +108,19 @@ pub struct VerifyEdge<S> {
     verifier: Arc<Verifier>,
 }
 
-fn reject<RB>(status: StatusCode, detail: String) -> Response<Either<Full<Bytes>, RB>> {
+/// An RFC 9457 problem response, as every origin-side layer answers.
+pub(crate) fn problem(status: StatusCode, detail: &str) -> Response<Full<Bytes>> {
     let body = Problem::new(status.as_u16(), detail).to_json();
-    let mut response = Response::new(Either::Left(Full::new(Bytes::from(body))));
+    let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     response
+}
+
+fn reject<RB>(status: StatusCode, detail: String) -> Response<Either<Full<Bytes>, RB>> {
+    problem(status, &detail).map(Either::Left)
 }
 
 impl Verifier {

@@ -180,22 +180,9 @@ pub fn session_verify() -> Result<()> {
     Ok(())
 }
 
-/// Which part to run: everything, or one of `writes`, `cart`.
-pub fn run(only: Option<&str>) -> Result<()> {
-    e2e::process::stop_children_on_signal()?;
-    if let Some(part) = only {
-        let tools = tools::ensure()?;
-        build::worker(&tools)?;
-        build::origin(&tools)?;
-        let sys = System::start(SystemOptions::default())?;
-        let client = reqwest::blocking::Client::new();
-        return match part {
-            "writes" => forwarded_writes(&sys, &client, &cookie_for_writes(&sys, &client)?),
-            "cart" => cart_mutations(&sys, &client),
-            other => anyhow::bail!("no benchmark part {other:?} (writes, cart)"),
-        };
-    }
-    // Optimised code for a per-request cost: `cargo xtask` itself is a debug build.
+/// Runs an xtask command optimised, for a per-request cost: `cargo xtask`
+/// itself is a debug build.
+pub(crate) fn release(command: &str) -> Result<()> {
     crate::run::status(std::process::Command::new("cargo").args([
         "run",
         "--quiet",
@@ -203,8 +190,31 @@ pub fn run(only: Option<&str>) -> Result<()> {
         "--package",
         "xtask",
         "--",
-        "bench-session",
-    ]))?;
+        command,
+    ]))
+}
+
+/// The Worker and origin built, and the whole system started on scratch state.
+pub(crate) fn built_system() -> Result<System> {
+    let tools = tools::ensure()?;
+    build::worker(&tools)?;
+    build::origin(&tools)?;
+    System::start(SystemOptions::default())
+}
+
+/// Which part to run: everything, or one of `writes`, `cart`.
+pub fn run(only: Option<&str>) -> Result<()> {
+    e2e::process::stop_children_on_signal()?;
+    if let Some(part) = only {
+        let sys = built_system()?;
+        let client = reqwest::blocking::Client::new();
+        return match part {
+            "writes" => forwarded_writes(&sys, &client, &cookie_for_writes(&sys, &client)?),
+            "cart" => cart_mutations(&sys, &client),
+            other => anyhow::bail!("no benchmark part {other:?} (writes, cart)"),
+        };
+    }
+    release("bench-session")?;
     let tools = tools::ensure()?;
     build::worker(&tools)?;
     build::origin(&tools)?;

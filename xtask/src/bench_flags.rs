@@ -6,11 +6,8 @@
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use e2e::{System, SystemOptions};
 use edge::flags::FlagSet;
 use serde_json::{Value, json};
-
-use crate::{build, tools};
 
 const FLAGS: usize = 50;
 
@@ -100,19 +97,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Both halves: native in release, then through the edge.
 pub fn run() -> Result<()> {
-    crate::run::status(std::process::Command::new("cargo").args([
-        "run",
-        "--quiet",
-        "--release",
-        "--package",
-        "xtask",
-        "--",
-        "bench-flags-native",
-    ]))?;
-    let tools = tools::ensure()?;
-    build::worker(&tools)?;
-    build::origin(&tools)?;
-    let sys = System::start(SystemOptions::default())?;
+    crate::bench::release("bench-flags-native")?;
+    let sys = crate::bench::built_system()?;
     let client = reqwest::blocking::Client::new();
     let base = &sys.edge_url;
     let measure = |label: &str| -> Result<()> {

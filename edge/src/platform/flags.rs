@@ -379,14 +379,15 @@ pub(crate) async fn admin(
     Ok(out)
 }
 
-/// The configuration for a catalog read: with the `catalog-max-age` flag's
-/// lifetime when it names one (a number of seconds, 0 or more).
+/// The configuration for a catalog read when the `catalog-max-age` flag
+/// names a lifetime (a number of seconds, 0 or more); `None` otherwise, so
+/// the usual read copies nothing.
 pub(crate) async fn catalog_config(
     env: &Env,
     config: &EdgeConfig,
     req: &Request,
     rc: &RequestContext,
-) -> EdgeConfig {
+) -> Option<EdgeConfig> {
     let (set, _) = current(env, config).await;
     let ctx = request_context(req, config, rc, None, &[]);
     let details = set.evaluate_with(
@@ -396,9 +397,10 @@ pub(crate) async fn catalog_config(
         now_ms() / 1000,
         forced(req, config).as_ref(),
     );
+    let max_age = details.value.as_i64().filter(|n| *n >= 0)?;
     let mut config = config.clone();
-    config.catalog_max_age_override = details.value.as_i64().filter(|n| *n >= 0);
-    config
+    config.catalog_max_age_override = Some(max_age);
+    Some(config)
 }
 
 /// `POST /admin/flags/overrides` (bearer `ADMIN_TOKEN`):

@@ -229,8 +229,11 @@ async fn handle(
             respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered"))
         }
         Route::Catalog => {
-            let config = flags::catalog_config(env, &*config(env)?, &req, rc).await;
-            catalog::get(&req, &config, ctx, started).await
+            let config = config(env)?;
+            match flags::catalog_config(env, &config, &req, rc).await {
+                Some(overridden) => catalog::get(&req, &overridden, ctx, started).await,
+                None => catalog::get(&req, &config, ctx, started).await,
+            }
         }
         Route::Purge => purge::purge(req, &*config(env)?).await,
         Route::Session => session::handle(req, env, &*config(env)?, rc).await,
