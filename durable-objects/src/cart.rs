@@ -50,6 +50,13 @@ pub enum CartStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cart {
+    /// Which life of this cart id this is: an expired cart's id comes back
+    /// (the cookie or the user id outlives it) and its versions start
+    /// again, so every key derived from the cart — the order's, a merge's
+    /// — names the generation too and never repeats. Made by
+    /// [`Cart::new`]; empty in carts stored before generations existed.
+    #[serde(default)]
+    pub generation: String,
     /// Bumped by every change; clients use it to order responses.
     pub version: i64,
     pub status: CartStatus,
@@ -63,6 +70,7 @@ pub struct Cart {
 impl Default for Cart {
     fn default() -> Self {
         Self {
+            generation: String::new(),
             version: 0,
             status: CartStatus::Open,
             lines: Vec::new(),
@@ -174,7 +182,10 @@ pub enum Freeze {
     },
 }
 
-fn check_quantity(quantity: i64, limits: Limits) -> Result<(), CartError> {
+/// A quantity within the limits, or the refusal naming the limit. The
+/// edge checks a client's quantity with this before it crosses into the
+/// cart object; the cart checks again.
+pub fn check_quantity(quantity: i64, limits: Limits) -> Result<(), CartError> {
     if quantity < 1 {
         return Err(CartError::QuantityNotPositive);
     }
@@ -187,6 +198,17 @@ fn check_quantity(quantity: i64, limits: Limits) -> Result<(), CartError> {
 }
 
 impl Cart {
+    /// An empty cart starting a new life: `created_ms` (Unix milliseconds)
+    /// and 32 random bits name the generation, so two lives of one cart id
+    /// never share it, even within one millisecond.
+    pub fn new(created_ms: i64, entropy: [u8; 4]) -> Self {
+        let random: String = entropy.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            generation: format!("{created_ms:x}{random}"),
+            ..Self::default()
+        }
+    }
+
     /// `If-Match`: the change applies only to the version the client saw.
     pub fn check_version(&self, if_match: Option<i64>) -> Result<(), CartError> {
         match if_match {
@@ -366,8 +388,9 @@ impl Cart {
         Ok(())
     }
 
-    /// Freezes the cart for checkout. The order key names cart and version,
-    /// so however often the order is sent, the origin places it once.
+    /// Freezes the cart for checkout. The order key names cart, generation
+    /// and version, so however often the order is sent the origin places
+    /// it once, and no later order of the same cart id can share its key.
     pub fn freeze(&mut self, cart_key: &str) -> Result<Freeze, CartError> {
         match &self.status {
             CartStatus::CheckingOut { order_key } => {
@@ -386,7 +409,10 @@ impl Cart {
         if self.lines.is_empty() {
             return Err(CartError::Empty);
         }
-        let order_key = format!("cart-{cart_key}-v{}", self.version);
+        let order_key = match self.generation.as_str() {
+            "" => format!("cart-{cart_key}-v{}", self.version),
+            generation => format!("cart-{cart_key}-{generation}-v{}", self.version),
+        };
         self.status = CartStatus::CheckingOut {
             order_key: order_key.clone(),
         };
@@ -636,6 +662,29 @@ mod tests {
         guest_cart.close().unwrap();
         assert_eq!(guest_cart.add(line("A", 1), limits), Err(CartError::Closed));
         assert_eq!(guest_cart.freeze("g"), Err(CartError::Closed));
+    }
+
+    #[test]
+    fn a_cart_id_living_again_never_repeats_an_order_key() {
+        let key_of = |mut cart: Cart| {
+            cart.add(line("A", 1), Limits::default()).unwrap();
+            match cart.freeze("g-1").unwrap() {
+                Freeze::Started { order_key } => order_key,
+                other => panic!("{other:?}"),
+            }
+        };
+        let first = key_of(Cart::new(1_700_000_000_000, [1, 2, 3, 4]));
+        // Expired and made again from the same cookie, same versions.
+        let again = key_of(Cart::new(1_700_000_000_000, [9, 9, 9, 9]));
+        let later = key_of(Cart::new(1_700_000_006_000, [1, 2, 3, 4]));
+        assert_eq!(first, "cart-g-1-18bcfe5680001020304-v1");
+        assert_ne!(first, again);
+        assert_ne!(first, later);
+        // A generation is kept through every change.
+        let mut cart = Cart::new(5, [0; 4]);
+        cart.add(line("A", 1), Limits::default()).unwrap();
+        cart.clear().unwrap();
+        assert_eq!(cart.generation, "500000000");
     }
 
     #[test]

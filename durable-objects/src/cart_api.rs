@@ -3,7 +3,8 @@
 //! small pure rules the object applies around a change (expiry, outbox
 //! backoff, request de-duplication).
 
-use origin_adapter::wire::Money;
+use origin_adapter::digest::{content_digest, fingerprint};
+use origin_adapter::wire::{Money, Order, Problem};
 use serde::{Deserialize, Serialize};
 
 use crate::cart::{Cart, CartLine, CartStatus, MergeReport};
@@ -101,7 +102,9 @@ pub enum Op {
     Placed {
         order: Box<origin_adapter::wire::Order>,
     },
+    /// `status` is the origin's (409 or 422), passed on to the client.
     Refused {
+        status: u16,
         reason: String,
     },
     /// The edge's own attempt did not settle the order: the outbox takes
@@ -129,6 +132,27 @@ impl Op {
     }
 }
 
+/// A request id (a client's `Idempotency-Key`, or one the edge derives)
+/// and the fingerprint of what was asked: the same id with the same
+/// fingerprint is a retry and gets the first answer; with another, `422`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRequest {
+    pub id: String,
+    pub fingerprint: String,
+}
+
+impl ClientRequest {
+    /// A client's request: its fingerprint is what the client sent —
+    /// method, path and body — never what the edge adds (request ids,
+    /// trace, the catalog's price), so a retry always matches.
+    pub fn from_client(id: String, method: &str, path: &str, body: &[u8]) -> Self {
+        Self {
+            id,
+            fingerprint: fingerprint(method, path, &content_digest(body)),
+        }
+    }
+}
+
 /// `POST MUTATE`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mutation {
@@ -138,8 +162,10 @@ pub struct Mutation {
     pub actor: String,
     /// `If-Match`: the version the client saw.
     pub if_match: Option<i64>,
-    /// A client's request id (`Idempotency-Key`): a retry counts once.
-    pub request_id: Option<String>,
+    /// The request this change answers: a retry counts once. On the
+    /// outcome of a checkout (`Placed`, `Refused`) it is the checkout's, so
+    /// the checkout's final answer is what a retry gets.
+    pub request: Option<ClientRequest>,
     /// How long the cart lives without changes (seconds).
     pub idle_seconds: i64,
     pub op: Op,
@@ -172,6 +198,10 @@ pub struct OutboxView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartView {
     pub cart_id: String,
+    /// See [`Cart::generation`]; with `version` it names one state of the
+    /// cart over its whole life.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub generation: String,
     pub version: i64,
     pub status: CartStatus,
     pub lines: Vec<LineView>,
@@ -191,6 +221,7 @@ impl CartView {
     pub fn of(cart_id: &str, cart: &Cart) -> Self {
         Self {
             cart_id: cart_id.to_owned(),
+            generation: cart.generation.clone(),
             version: cart.version,
             status: cart.status.clone(),
             lines: cart
@@ -237,12 +268,15 @@ pub fn expires_at_ms(last_change_ms: i64, idle_seconds: i64) -> i64 {
     last_change_ms.saturating_add(idle_seconds.saturating_mul(1000))
 }
 
-/// The wait before outbox attempt `attempts + 1`: 1 s, doubling, at most a
-/// minute — an origin back from an outage gets its order within a minute.
-pub fn outbox_backoff_ms(attempts: i64) -> i64 {
-    1000_i64
-        .saturating_mul(1 << attempts.clamp(0, 6))
-        .min(60_000)
+/// When the outbox tries again after `attempts_made` attempts that did
+/// not settle the order (the edge's own counts as one): 1 s after the
+/// first, doubling, at most a minute — an origin back from an outage gets
+/// its order within a minute. The edge and the alarm both use this.
+pub fn outbox_retry_at_ms(now_ms: i64, attempts_made: i64) -> i64 {
+    let wait = 1000_i64
+        .saturating_mul(1 << (attempts_made - 1).clamp(0, 6))
+        .min(60_000);
+    now_ms.saturating_add(wait)
 }
 
 /// The alarm time: the earlier of the outbox's next attempt and expiry.
@@ -250,9 +284,55 @@ pub fn next_alarm_ms(expires_at_ms: i64, outbox_next_ms: Option<i64>) -> i64 {
     outbox_next_ms.map_or(expires_at_ms, |o| o.min(expires_at_ms))
 }
 
-/// What identifies a mutation for de-duplication: the op and its target.
-pub fn fingerprint(m: &Mutation) -> String {
-    serde_json::to_string(&(&m.cart, &m.op)).unwrap_or_default()
+/// A checkout's answer when the order was placed: `201` (and what a
+/// retry with the same `Idempotency-Key` gets again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutAnswer {
+    pub order: Order,
+    pub cart: CartView,
+}
+
+/// What the orders origin's answer means for a frozen cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accepted: the cart is checked out.
+    Placed(Box<Order>),
+    /// Refused for a reason the customer can act on (price, stock): the
+    /// cart opens again and the customer is told why.
+    Refused { status: u16, reason: String },
+    /// Not settled (down, slow, 5xx, unreadable, or the same order still
+    /// running): the order waits in the outbox, which backs off.
+    Pending(String),
+}
+
+/// Reads the orders origin's answer: `status`, `body`, and whether it came
+/// with `Retry-After` — the idempotency layer's typed "still running"
+/// signal (a `409` with `Retry-After`), never matched from its text. The
+/// edge's own attempt and the outbox's alarm both decide with this.
+pub fn verdict(status: u16, body: &[u8], retry_after: bool) -> Verdict {
+    let detail = || {
+        serde_json::from_slice::<Problem>(body)
+            .ok()
+            .and_then(|p| p.detail)
+    };
+    match status {
+        200 | 201 => match serde_json::from_slice::<Order>(body) {
+            Ok(order) => Verdict::Placed(Box::new(order)),
+            // Accepted but unreadable: asking again later reads the replay.
+            Err(_) => Verdict::Pending("the orders service's answer was unreadable".into()),
+        },
+        409 if retry_after => Verdict::Pending("the order is still being placed".into()),
+        409 | 422 => Verdict::Refused {
+            status,
+            reason: detail().unwrap_or_else(|| "the orders service refused the order".into()),
+        },
+        other => Verdict::Pending(format!("the orders service answered {other}")),
+    }
+}
+
+/// The client's problem detail for a refused order.
+pub fn refusal_detail(reason: &str) -> String {
+    format!("checkout did not go through: {reason}")
 }
 
 #[cfg(test)]
@@ -274,14 +354,87 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_a_minute_and_the_alarm_takes_the_earlier() {
-        let waits: Vec<i64> = (0..9).map(outbox_backoff_ms).collect();
+        let waits: Vec<i64> = (1..10).map(|n| outbox_retry_at_ms(0, n)).collect();
         assert_eq!(
             waits,
             [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]
         );
+        assert_eq!(outbox_retry_at_ms(5_000, 1), 6_000);
+        assert_eq!(outbox_retry_at_ms(i64::MAX, 9), i64::MAX);
         assert_eq!(expires_at_ms(1_000, 30), 31_000);
         assert_eq!(next_alarm_ms(31_000, Some(5_000)), 5_000);
         assert_eq!(next_alarm_ms(31_000, None), 31_000);
+    }
+
+    #[test]
+    fn a_request_is_fingerprinted_by_what_the_client_sent() {
+        let body = br#"{"sku":"KIT-0001","quantity":2}"#;
+        let a = ClientRequest::from_client("k1".into(), "POST", "/api/cart/items", body);
+        let again = ClientRequest::from_client("k1".into(), "POST", "/api/cart/items", body);
+        assert_eq!(a, again, "a retry matches, whatever the edge adds");
+        let other_body = ClientRequest::from_client("k1".into(), "POST", "/api/cart/items", b"{}");
+        let other_route =
+            ClientRequest::from_client("k1".into(), "POST", "/api/cart/checkout", body);
+        let other_method = ClientRequest::from_client("k1".into(), "PUT", "/api/cart/items", body);
+        for other in [other_body, other_route, other_method] {
+            assert_ne!(a.fingerprint, other.fingerprint);
+        }
+    }
+
+    #[test]
+    fn origin_answers_settle_or_wait() {
+        let usd = |amount_minor| Money {
+            amount_minor,
+            currency: "USD".into(),
+        };
+        let order = serde_json::to_string(&Order {
+            order_id: "ord-us-000001".into(),
+            status: "placed".into(),
+            region: "us".into(),
+            cart_id: "g-1".into(),
+            lines: vec![],
+            subtotal: usd(100),
+            promotion: None,
+            discount: usd(0),
+            tax: usd(7),
+            total: usd(107),
+            payment: origin_adapter::wire::Payment {
+                payment_id: "pay-us-000001".into(),
+                status: "captured".into(),
+                amount: usd(107),
+            },
+        })
+        .unwrap();
+        assert!(matches!(
+            verdict(201, order.as_bytes(), false),
+            Verdict::Placed(_)
+        ));
+        assert!(matches!(
+            verdict(200, order.as_bytes(), false),
+            Verdict::Placed(_)
+        ));
+        // Accepted but unreadable: not settled, so the outbox backs off
+        // rather than re-sending at once.
+        assert!(matches!(
+            verdict(201, b"garbage", false),
+            Verdict::Pending(_)
+        ));
+        let conflict = Problem::new(409, "only 1 of \"A\" left in stock").to_json();
+        assert_eq!(
+            verdict(409, conflict.as_bytes(), false),
+            Verdict::Refused {
+                status: 409,
+                reason: "only 1 of \"A\" left in stock".into()
+            }
+        );
+        // The same order still running: Retry-After says so, whatever the text.
+        let running = Problem::new(409, "anything at all").to_json();
+        assert!(matches!(
+            verdict(409, running.as_bytes(), true),
+            Verdict::Pending(_)
+        ));
+        assert!(matches!(verdict(503, b"", false), Verdict::Pending(_)));
+        assert!(matches!(verdict(401, b"", false), Verdict::Pending(_)));
     }
 
     #[test]

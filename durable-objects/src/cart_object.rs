@@ -13,17 +13,19 @@ use std::time::Duration;
 use futures::future::{Either, select};
 use origin_adapter::forward::{EdgeContext, ForwardedWrite, signed_headers};
 use origin_adapter::keys::SigningKey;
-use origin_adapter::wire::{Order, OrderLine, OrderRequest, Problem};
+use origin_adapter::wire::{OrderLine, OrderRequest, Problem};
 use serde::Deserialize;
 use worker::{
     AbortController, Date, Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit,
     Response, Result, SqlStorage, State, Url, durable_object,
 };
 
+use crate::body::{MAX_OBJECT_CALL, read_json};
 use crate::cart::{Cart, CartError, CartStatus, Freeze, Limits};
 use crate::cart_api::{
-    CartView, LOG, LOG_ENTRIES, LogEntry, MUTATE, Mutation, Op, OrderTarget, OutboxView,
-    REMEMBERED_REQUESTS, VIEW, expires_at_ms, fingerprint, next_alarm_ms, outbox_backoff_ms,
+    CartView, CheckoutAnswer, LOG, LOG_ENTRIES, LogEntry, MUTATE, Mutation, Op, OrderTarget,
+    OutboxView, REMEMBERED_REQUESTS, VIEW, Verdict, expires_at_ms, next_alarm_ms,
+    outbox_retry_at_ms, refusal_detail, verdict,
 };
 use crate::respond::{alarm_at, json, problem};
 
@@ -59,6 +61,11 @@ CREATE TABLE IF NOT EXISTS audit (
     version  INTEGER NOT NULL,
     detail   TEXT NOT NULL
 );";
+
+/// The status recorded for a request whose final answer is not known yet
+/// (a checkout while its order is on its way): a retry runs again rather
+/// than replaying a half-way answer.
+const NOT_FINAL: i64 = 0;
 
 /// How long one outbox attempt may take.
 const OUTBOX_TIMEOUT_MS: u64 = 10_000;
@@ -113,6 +120,21 @@ fn now_ms() -> i64 {
     Date::now().as_millis() as i64
 }
 
+fn entropy<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| worker::Error::RustError(format!("no randomness: {e}")))?;
+    Ok(bytes)
+}
+
+/// What [`CartObject::apply`] answers: status, JSON body, and whether it
+/// is a recorded answer given again (`Idempotent-Replayed`).
+struct Applied {
+    status: u16,
+    body: String,
+    replayed: bool,
+}
+
 impl CartObject {
     fn load(&self) -> Result<Loaded> {
         let rows: Vec<StateRow> = self
@@ -131,9 +153,11 @@ impl CartObject {
             .to_array()?;
         let outbox = outbox.into_iter().next();
         Ok(match rows.into_iter().next() {
+            // A cart not stored (never, or no more: expired) starts a new
+            // life; its generation is stored with its first change.
             None => Loaded {
                 key: None,
-                cart: Cart::default(),
+                cart: Cart::new(now_ms(), entropy()?),
                 last_change_ms: 0,
                 idle_seconds: 0,
                 outbox,
@@ -222,30 +246,48 @@ impl CartObject {
     }
 
     /// Applies one mutation; everything it writes is written here,
-    /// synchronously. Returns the status and JSON body to answer with.
-    fn apply(&self, m: &Mutation, now: i64) -> Result<(u16, String)> {
+    /// synchronously.
+    fn apply(&self, m: &Mutation, now: i64) -> Result<Applied> {
         let mut loaded = self.load()?;
         if loaded.key.as_deref().is_some_and(|k| k != m.cart) {
             let p = Problem::new(409, "this cart object belongs to another cart");
-            return Ok((409, p.to_json()));
+            return Ok(Applied {
+                status: 409,
+                body: p.to_json(),
+                replayed: false,
+            });
         }
-        if let Some(id) = &m.request_id {
+        let reporting = matches!(
+            m.op,
+            Op::Placed { .. } | Op::Refused { .. } | Op::Deferred { .. }
+        );
+        if let Some(request) = m.request.as_ref().filter(|_| !reporting) {
             let seen: Vec<RequestRow> = self
                 .sql
                 .exec(
                     "SELECT fingerprint, status, body FROM requests WHERE request_id = ?",
-                    vec![id.as_str().into()],
+                    vec![request.id.as_str().into()],
                 )?
                 .to_array()?;
             if let Some(row) = seen.into_iter().next() {
-                if row.fingerprint == fingerprint(m) {
-                    return Ok((row.status, row.body));
+                if row.fingerprint != request.fingerprint {
+                    let p = Problem::new(
+                        422,
+                        "this Idempotency-Key was already used for a different request",
+                    );
+                    return Ok(Applied {
+                        status: 422,
+                        body: p.to_json(),
+                        replayed: false,
+                    });
                 }
-                let p = Problem::new(
-                    422,
-                    "this request id was already used for a different change",
-                );
-                return Ok((422, p.to_json()));
+                if i64::from(row.status) != NOT_FINAL {
+                    return Ok(Applied {
+                        status: row.status,
+                        body: row.body,
+                        replayed: true,
+                    });
+                }
             }
         }
         let outcome = self.change(&mut loaded, m, now)?;
@@ -273,24 +315,68 @@ impl CartObject {
                 Problem::new(e.status(), e.to_string()).to_json(),
             ),
         };
-        if let Some(id) = &m.request_id {
-            self.sql.exec(
-                "INSERT INTO requests (request_id, fingerprint, status, body, at_ms) VALUES (?, ?, ?, ?, ?)",
-                vec![
-                    id.as_str().into(),
-                    fingerprint(m).into(),
-                    i64::from(status).into(),
-                    body.as_str().into(),
-                    now.into(),
-                ],
-            )?;
-            self.sql.exec(
-                "DELETE FROM requests WHERE request_id NOT IN
-                   (SELECT request_id FROM requests ORDER BY at_ms DESC LIMIT ?)",
-                vec![REMEMBERED_REQUESTS.into()],
-            )?;
+        if let Some(request) = &m.request {
+            self.remember(request, &m.op, status, &body, &loaded, now)?;
         }
-        Ok((status, body))
+        Ok(Applied {
+            status,
+            body,
+            replayed: false,
+        })
+    }
+
+    /// Records the answer a retry of `request` gets. A checkout's answer
+    /// is final only once its order is settled: the freeze records a
+    /// placeholder, and the outcome the edge reports (`Placed`,
+    /// `Refused`, under the checkout's request) records what the client
+    /// was told.
+    fn remember(
+        &self,
+        request: &crate::cart_api::ClientRequest,
+        op: &Op,
+        status: u16,
+        body: &str,
+        loaded: &Loaded,
+        now: i64,
+    ) -> Result<()> {
+        let (status, body) = match op {
+            Op::Freeze { .. } if status == 200 => (NOT_FINAL, String::new()),
+            Op::Deferred { .. } => return Ok(()),
+            Op::Placed { order } if status == 200 => {
+                let answer = CheckoutAnswer {
+                    order: (**order).clone(),
+                    cart: self.view(loaded),
+                };
+                (201, serde_json::to_string(&answer)?)
+            }
+            Op::Refused {
+                status: refused,
+                reason,
+            } if status == 200 => (
+                i64::from(*refused),
+                Problem::new(*refused, refusal_detail(reason)).to_json(),
+            ),
+            // The outcome could not be recorded: the placeholder stays.
+            Op::Placed { .. } | Op::Refused { .. } => return Ok(()),
+            _ => (i64::from(status), body.to_owned()),
+        };
+        self.sql.exec(
+            "INSERT OR REPLACE INTO requests (request_id, fingerprint, status, body, at_ms)
+             VALUES (?, ?, ?, ?, ?)",
+            vec![
+                request.id.as_str().into(),
+                request.fingerprint.as_str().into(),
+                status.into(),
+                body.into(),
+                now.into(),
+            ],
+        )?;
+        self.sql.exec(
+            "DELETE FROM requests WHERE request_id NOT IN
+               (SELECT request_id FROM requests ORDER BY at_ms DESC LIMIT ?)",
+            vec![REMEMBERED_REQUESTS.into()],
+        )?;
+        Ok(())
     }
 
     /// The rule for `m.op`, with its outbox effects: the audit detail of
@@ -367,7 +453,7 @@ impl CartObject {
                         "UPDATE outbox SET attempts = ?, next_at_ms = ?, last_error = ?",
                         vec![
                             attempts.into(),
-                            (now + outbox_backoff_ms(attempts - 1)).into(),
+                            outbox_retry_at_ms(now, attempts).into(),
                             reason.as_str().into(),
                         ],
                     )?;
@@ -375,7 +461,7 @@ impl CartObject {
                 }
                 Ok(None)
             }
-            Op::Refused { reason } => {
+            Op::Refused { reason, .. } => {
                 let result = changed(cart.refused(reason), reason.clone());
                 if result.is_ok() {
                     self.sql.exec("DELETE FROM outbox", None)?;
@@ -399,7 +485,8 @@ impl CartObject {
     }
 
     /// One attempt to hand the outbox's order to the orders origin.
-    async fn send_outbox(&self, outbox: &OutboxRow) -> Result<(u16, Vec<u8>)> {
+    /// Answers status, body, and whether it carried `Retry-After`.
+    async fn send_outbox(&self, outbox: &OutboxRow) -> Result<(u16, Vec<u8>, bool)> {
         let target: OrderTarget = serde_json::from_str(&outbox.target)?;
         let key = SigningKey::from_config(&self.env.secret("EDGE_SIGNING_KEY")?.to_string())
             .map_err(|e| worker::Error::RustError(format!("EDGE_SIGNING_KEY: {e}")))?;
@@ -442,7 +529,8 @@ impl CartObject {
         let exchange = Box::pin(async move {
             let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
             let status = response.status_code();
-            Ok::<_, worker::Error>((status, response.bytes().await?))
+            let retry_after = response.headers().has("retry-after")?;
+            Ok::<_, worker::Error>((status, response.bytes().await?, retry_after))
         });
         let timer = Box::pin(Delay::from(Duration::from_millis(OUTBOX_TIMEOUT_MS)));
         match select(exchange, timer).await {
@@ -481,40 +569,35 @@ impl CartObject {
                 cart: key.clone(),
                 actor: "outbox".into(),
                 if_match: None,
-                request_id: None,
+                request: None,
                 idle_seconds: current.idle_seconds,
                 op,
             };
             self.apply(&m, now).map(drop)
         };
-        match answer {
-            Ok((200 | 201, body)) => {
-                let order: Order = serde_json::from_slice(&body)?;
+        let outcome = match answer {
+            Ok((status, body, retry_after)) => verdict(status, &body, retry_after),
+            Err(e) => Verdict::Pending(e.to_string()),
+        };
+        match outcome {
+            Verdict::Placed(order) => {
                 worker::console_log!(
                     "cart {key}: outbox order {} placed as {} after {} attempts {ids}",
                     outbox.order_key,
                     order.order_id,
                     outbox.attempts + 1
                 );
-                settle(Op::Placed {
-                    order: Box::new(order),
-                })?;
+                settle(Op::Placed { order })?;
             }
-            Ok((status @ (409 | 422), body)) if !is_in_progress(status, &body) => {
-                let reason = serde_json::from_slice::<Problem>(&body)
-                    .ok()
-                    .and_then(|p| p.detail)
-                    .unwrap_or_else(|| "the orders service refused the order".into());
+            Verdict::Refused { status, reason } => {
                 worker::console_log!("cart {key}: outbox order refused: {reason} {ids}");
-                settle(Op::Refused { reason })?;
+                settle(Op::Refused { status, reason })?;
             }
-            other => {
-                let error = match other {
-                    Ok((status, _)) => format!("the orders service answered {status}"),
-                    Err(e) => e.to_string(),
-                };
+            // Every outcome that is not final backs off, an unreadable
+            // acceptance included.
+            Verdict::Pending(error) => {
                 let attempts = outbox.attempts + 1;
-                let next = now + outbox_backoff_ms(attempts);
+                let next = outbox_retry_at_ms(now, attempts);
                 worker::console_warn!(
                     "cart {key}: outbox attempt {attempts} failed ({error}); next in {} ms {ids}",
                     next - now
@@ -527,16 +610,6 @@ impl CartObject {
         }
         Ok(())
     }
-}
-
-/// An idempotency 409 ("still running") carries `Retry-After`; a body
-/// saying so is the only thing this side sees of it.
-fn is_in_progress(status: u16, body: &[u8]) -> bool {
-    status == 409
-        && serde_json::from_slice::<Problem>(body)
-            .ok()
-            .and_then(|p| p.detail)
-            .is_some_and(|d| d.contains("still being processed"))
 }
 
 impl DurableObject for CartObject {
@@ -574,21 +647,28 @@ impl DurableObject for CartObject {
                 json(200, &serde_json::json!({ "entries": entries }))
             }
             (Method::Post, MUTATE) => {
-                let m: Mutation = match req.json().await {
+                let m: Mutation = match read_json(&mut req, MAX_OBJECT_CALL).await {
                     Ok(m) => m,
                     Err(e) => return problem(400, format!("not a cart mutation: {e}")),
                 };
-                let (status, body) = self.apply(&m, now_ms())?;
-                if status == 200 {
+                let Applied {
+                    status,
+                    body,
+                    replayed,
+                } = self.apply(&m, now_ms())?;
+                if status == 200 && !replayed {
                     self.schedule().await?;
                 }
                 let headers = Headers::new();
-                let content_type = if status == 200 {
+                let content_type = if (200..300).contains(&status) {
                     "application/json"
                 } else {
                     origin_adapter::wire::PROBLEM_JSON
                 };
                 headers.set("content-type", content_type)?;
+                if replayed {
+                    headers.set("idempotent-replayed", "true")?;
+                }
                 Ok(Response::ok(body)?
                     .with_status(status)
                     .with_headers(headers))
@@ -599,7 +679,15 @@ impl DurableObject for CartObject {
 
     async fn alarm(&self) -> Result<Response> {
         if let Err(e) = self.retry_outbox().await {
+            // Whatever failed, the next attempt still backs off: an alarm
+            // re-armed at once would spin.
             worker::console_error!("cart: outbox retry failed: {e}");
+            let now = now_ms();
+            self.sql.exec(
+                "UPDATE outbox SET attempts = attempts + 1,
+                     next_at_ms = MAX(next_at_ms, ?), last_error = ?",
+                vec![outbox_retry_at_ms(now, 6).into(), e.to_string().into()],
+            )?;
         }
         let loaded = self.load()?;
         if loaded.key.is_none() {

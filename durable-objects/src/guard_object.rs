@@ -7,9 +7,11 @@ use worker::{
     DurableObject, Env, Method, Request, Response, Result, SqlStorage, State, durable_object,
 };
 
+use crate::body::{MAX_OBJECT_CALL, read_json};
 use crate::guard::Failures;
 use crate::guard_api::{
-    IS_REVOKED, LOGIN_CHECK, LOGIN_FAILED, LoginAttempt, LoginVerdict, REVOKE, Revoke, Revoked,
+    IS_REVOKED, LOGIN_RELEASE, LOGIN_RESERVE, LoginAttempt, LoginRelease, LoginVerdict, REVOKE,
+    Revoke, Revoked,
 };
 use crate::respond::{alarm_at, json, problem};
 
@@ -46,6 +48,14 @@ impl GuardObject {
             .one()
     }
 
+    fn store(&self, failures: Failures) -> Result<()> {
+        self.sql.exec(
+            "UPDATE guard SET window_start = ?, failures = ?",
+            vec![failures.window_start.into(), failures.count.into()],
+        )?;
+        Ok(())
+    }
+
     /// Forget everything at `at` (Unix seconds), unless already due later.
     async fn forget_at(&self, at: i64) -> Result<()> {
         let at_ms = at.saturating_mul(1000);
@@ -76,7 +86,10 @@ impl DurableObject for GuardObject {
         let route = format!("https://guard{}", req.url()?.path());
         match (req.method(), route.as_str()) {
             (Method::Post, REVOKE) => {
-                let revoke: Revoke = req.json().await?;
+                let revoke: Revoke = match read_json(&mut req, MAX_OBJECT_CALL).await {
+                    Ok(r) => r,
+                    Err(e) => return problem(400, format!("not a revocation: {e}")),
+                };
                 self.sql.exec(
                     "UPDATE guard SET revoked_until = MAX(COALESCE(revoked_until, 0), ?)",
                     vec![revoke.until.into()],
@@ -93,46 +106,50 @@ impl DurableObject for GuardObject {
                     },
                 )
             }
-            (Method::Post, LOGIN_CHECK) => {
-                let attempt: LoginAttempt = req.json().await?;
+            (Method::Post, LOGIN_RESERVE) => {
+                let attempt: LoginAttempt = match read_json(&mut req, MAX_OBJECT_CALL).await {
+                    Ok(a) => a,
+                    Err(e) => return problem(400, format!("not a login attempt: {e}")),
+                };
                 let row = self.row()?;
                 let failures = Failures {
                     window_start: row.window_start,
                     count: row.failures,
                 };
-                let verdict = match failures.check(attempt.now, attempt.limit) {
-                    Ok(()) => LoginVerdict {
-                        allowed: true,
-                        retry_after: 0,
-                    },
+                // Check and take in one synchronous step: no other request
+                // to this object runs between the two.
+                let verdict = match failures.reserve(attempt.now, attempt.limit) {
+                    Ok(taken) => {
+                        self.store(taken)?;
+                        self.forget_at(taken.window_start + attempt.limit.window)
+                            .await?;
+                        LoginVerdict {
+                            allowed: true,
+                            retry_after: 0,
+                            window_start: taken.window_start,
+                        }
+                    }
                     Err(retry_after) => LoginVerdict {
                         allowed: false,
                         retry_after,
+                        window_start: failures.window_start,
                     },
                 };
                 json(200, &verdict)
             }
-            (Method::Post, LOGIN_FAILED) => {
-                let attempt: LoginAttempt = req.json().await?;
+            (Method::Post, LOGIN_RELEASE) => {
+                let release: LoginRelease = match read_json(&mut req, MAX_OBJECT_CALL).await {
+                    Ok(r) => r,
+                    Err(e) => return problem(400, format!("not a release: {e}")),
+                };
                 let row = self.row()?;
                 let failures = Failures {
                     window_start: row.window_start,
                     count: row.failures,
                 }
-                .record(attempt.now, attempt.limit);
-                self.sql.exec(
-                    "UPDATE guard SET window_start = ?, failures = ?",
-                    vec![failures.window_start.into(), failures.count.into()],
-                )?;
-                self.forget_at(failures.window_start + attempt.limit.window)
-                    .await?;
-                json(
-                    200,
-                    &LoginVerdict {
-                        allowed: true,
-                        retry_after: 0,
-                    },
-                )
+                .release(release.window_start);
+                self.store(failures)?;
+                json(200, &failures)
             }
             _ => problem(404, "no such guard operation"),
         }

@@ -7,9 +7,11 @@
 //!   the glue that calls [`cart`];
 //! * [`guard`], [`guard_api`], [`guard_object`]: the same three parts for
 //!   the session guard (revocations, failed-login counters);
+//! * [`body`]: the one bounded reader for request bodies (edge and objects);
 //! * [`flags_object`]: the flag document's single writer (compare-and-set on
 //!   its version), publishing to Workers KV.
 
+pub mod body;
 pub mod cart;
 pub mod cart_api;
 pub mod cart_object;

@@ -34,6 +34,18 @@ pub enum Route {
     DevPanic,
 }
 
+/// `Cache-Control` of every answer but a catalog read: the cart, session,
+/// orders, account, flags and admin answers are someone's own, and errors
+/// and other answers are not worth keeping. No shared cache may store them.
+pub const PRIVATE: &str = "private, no-store";
+
+/// Whether the answer to `method` `path` may be shared (stored by caches
+/// and served to others): catalog reads only. Every other answer, errors
+/// included, carries [`PRIVATE`].
+pub fn is_shared(method: &str, path: &str) -> bool {
+    matches!(route(method, path, false), Ok(Route::Catalog))
+}
+
 /// (path pattern, methods) — a trailing `{…}` matches one path segment.
 const TABLE: &[(&str, &[&str])] = &[
     ("/healthz", &["GET", "HEAD"]),
@@ -154,6 +166,32 @@ mod tests {
         let e = route("DELETE", "/api/cart/items", false).unwrap_err();
         assert_eq!(e.status, 405);
         assert_eq!(e.headers, vec![("allow", "POST".to_owned())]);
+    }
+
+    #[test]
+    fn unknown_methods_are_405_never_another_methods_answer() {
+        for method in ["PROPFIND", "get", "OPTIONS", "TRACE", "CONNECT", "FOO"] {
+            let e = route(method, "/api/cart", false).unwrap_err();
+            assert_eq!(e.status, 405, "{method}");
+            assert_eq!(e.headers, vec![("allow", "GET, HEAD, DELETE".to_owned())]);
+        }
+    }
+
+    #[test]
+    fn only_catalog_reads_are_shared() {
+        assert!(is_shared("GET", "/api/products/KIT-0001"));
+        assert!(is_shared("HEAD", "/api/search"));
+        for (method, path) in [
+            ("GET", "/api/cart"),
+            ("GET", "/api/session"),
+            ("GET", "/api/orders"),
+            ("GET", "/api/flags"),
+            ("POST", "/api/products"),
+            ("GET", "/api/account/addresses"),
+            ("GET", "/nowhere"),
+        ] {
+            assert!(!is_shared(method, path), "{method} {path}");
+        }
     }
 
     #[test]

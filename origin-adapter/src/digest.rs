@@ -14,6 +14,14 @@ pub fn content_digest(body: &[u8]) -> String {
     format!("sha-256=:{}:", STANDARD.encode(sum))
 }
 
+/// What identifies a request's payload for idempotency (the draft's
+/// "fingerprint"): method, path and the body's `Content-Digest` — what the
+/// client sent, never metadata the receiver adds. The origin's idempotency
+/// layer and the cart's request ids both use it.
+pub fn fingerprint(method: &str, path: &str, content_digest: &str) -> String {
+    format!("{method} {path} {}", content_digest.trim())
+}
+
 /// Why a `Content-Digest` did not vouch for a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DigestError {

@@ -90,10 +90,7 @@ pub fn decide(existing: Option<&Record>, fingerprint: &str, now: i64) -> Decisio
     }
 }
 
-/// What identifies a payload: method, path and its verified digest.
-pub fn fingerprint(method: &str, path: &str, content_digest: &str) -> String {
-    format!("{method} {path} {}", content_digest.trim())
-}
+pub use crate::digest::fingerprint;
 
 /// A store failed; the request is refused with 503 rather than run unkeyed.
 #[derive(Debug, Clone, PartialEq, Eq)]

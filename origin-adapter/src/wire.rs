@@ -195,6 +195,17 @@ pub struct Address {
 /// The media type of RFC 9457 problem details.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The largest integer every JSON reader reads exactly (RFC 7493 I-JSON
+/// §2.2): JavaScript's `JSON.parse`, and so a Durable Object's or KV's
+/// reader, rounds anything larger. Numbers that cross into the platform
+/// are checked against it first.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// Whether `n` survives a trip through JavaScript unchanged.
+pub fn is_safe_integer(n: i64) -> bool {
+    (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&n)
+}
+
 /// An RFC 9457 problem details body. `type` defaults to `about:blank`,
 /// whose title is the HTTP status phrase; `detail` says what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,9 @@
 //! Catalog reads at the edge, as plain decisions: which request it is
 //! ([`query`]), how long an answer may be served ([`freshness`]), what it
-//! depends on ([`tags`]) and how that is reported ([`report`]).
+//! depends on ([`tags`]), how that is reported ([`report`]) and how
+//! concurrent misses share one fetch ([`coalesce`]).
 
+pub mod coalesce;
 pub mod freshness;
 pub mod query;
 pub mod report;

@@ -52,6 +52,21 @@ pub fn purge_tags(purge: &PurgeRequest) -> Vec<String> {
     tags
 }
 
+/// The cache keys a purge deletes by name, index or not: each SKU's own
+/// product entry. A tag's index is capped (and an update to it can be
+/// lost), so listings and searches may fall out of it — the product
+/// entry, which shows the price a cart line takes, never does.
+pub fn purge_keys(purge: &PurgeRequest) -> Vec<String> {
+    purge
+        .skus
+        .iter()
+        .map(|sku| {
+            let product = CatalogQuery::Product { sku: sku.clone() };
+            super::cache_key(&product.canonical())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +124,27 @@ mod tests {
             &json!({"products": [{"sku": "KIT-0001"}]}),
         );
         assert!(listing.iter().any(|t| tags.contains(t)));
+    }
+
+    #[test]
+    fn a_purge_names_each_skus_product_entry_whatever_the_index_holds() {
+        let p = PurgeRequest {
+            skus: vec!["KIT-0001".into(), "COF-0042".into()],
+            categories: vec!["kitchen".into()],
+        };
+        let product_key = |sku: &str| {
+            crate::catalog::cache_key(&CatalogQuery::Product { sku: sku.into() }.canonical())
+        };
+        assert_eq!(
+            purge_keys(&p),
+            [product_key("KIT-0001"), product_key("COF-0042")]
+        );
+        assert!(
+            purge_keys(&PurgeRequest {
+                skus: vec![],
+                categories: vec!["kitchen".into()]
+            })
+            .is_empty()
+        );
     }
 }

@@ -13,6 +13,11 @@ pub const MAX_DOCUMENT: usize = 512 * 1024;
 pub const MAX_FLAGS: usize = 1000;
 /// How deep `$ref`s may nest.
 const MAX_REF_DEPTH: usize = 16;
+/// How many JSON values all targeting rules may hold once every `$ref` is
+/// replaced by its evaluator: shallow references can still multiply (ten
+/// levels of an evaluator naming the next twice is 2^10 copies), and each
+/// copy is compiled and kept in every isolate.
+pub const MAX_EXPANDED_VALUES: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentError {
@@ -96,16 +101,64 @@ fn metadata(value: Option<&Value>, path: &str) -> Result<Map<String, Value>, Doc
     Ok(map.clone())
 }
 
-/// Replaces every `{"$ref": "name"}` with the shared evaluator `name`.
+/// Refuses any number a JavaScript reader would not read exactly (beyond
+/// ±2^53, RFC 7493 I-JSON): a `fractional` weight, a variant, a rule's
+/// constant. The document is stored in KV and read back by the platform.
+fn check_numbers(value: &Value, path: &str) -> Result<(), DocumentError> {
+    match value {
+        Value::Number(n) => {
+            let safe = match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => origin_adapter::wire::is_safe_integer(i),
+                (None, Some(_), _) => false,
+                (None, None, Some(f)) => f.abs() <= origin_adapter::wire::MAX_SAFE_INTEGER as f64,
+                _ => false,
+            };
+            if safe {
+                Ok(())
+            } else {
+                Err(err(
+                    path,
+                    format!("{n} is outside ±(2^53 − 1), which JavaScript cannot read exactly"),
+                ))
+            }
+        }
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            check_numbers(v, &at)
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_numbers(v, &format!("{path}[{i}]"))),
+        _ => Ok(()),
+    }
+}
+
+/// Replaces every `{"$ref": "name"}` with the shared evaluator `name`,
+/// counting every value produced against `budget` (what is left of
+/// [`MAX_EXPANDED_VALUES`] for the whole document).
 fn resolve_refs(
     rule: &Value,
     evaluators: &Map<String, Value>,
     path: &str,
     depth: usize,
+    budget: &mut usize,
 ) -> Result<Value, DocumentError> {
     if depth > MAX_REF_DEPTH {
         return Err(err(path, "$ref nests too deep (a cycle?)"));
     }
+    *budget = budget.checked_sub(1).ok_or_else(|| {
+        err(
+            path,
+            format!(
+                "the rules expand to more than {MAX_EXPANDED_VALUES} values once $refs are resolved"
+            ),
+        )
+    })?;
     match rule {
         Value::Object(map) if map.len() == 1 && map.contains_key("$ref") => {
             let name = map["$ref"]
@@ -117,11 +170,14 @@ fn resolve_refs(
                     format!("no evaluator {name:?} in $evaluators"),
                 )
             })?;
+            // The reference itself produced no value of its own.
+            *budget += 1;
             resolve_refs(
                 target,
                 evaluators,
                 &format!("$evaluators.{name}"),
                 depth + 1,
+                budget,
             )
         }
         Value::Object(map) => {
@@ -129,7 +185,7 @@ fn resolve_refs(
             for (k, v) in map {
                 out.insert(
                     k.clone(),
-                    resolve_refs(v, evaluators, &format!("{path}.{k}"), depth)?,
+                    resolve_refs(v, evaluators, &format!("{path}.{k}"), depth, budget)?,
                 );
             }
             Ok(Value::Object(out))
@@ -137,7 +193,7 @@ fn resolve_refs(
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(i, v)| resolve_refs(v, evaluators, &format!("{path}[{i}]"), depth))
+            .map(|(i, v)| resolve_refs(v, evaluators, &format!("{path}[{i}]"), depth, budget))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
         other => Ok(other.clone()),
@@ -203,8 +259,10 @@ impl FlagSet {
     }
 
     pub fn from_value(root: &Value) -> Result<Self, DocumentError> {
+        check_numbers(root, "")?;
         let root = object(root, "$")?;
         only_keys(root, &["$schema", "flags", "$evaluators", "metadata"], "$")?;
+        let mut budget = MAX_EXPANDED_VALUES;
         let set_metadata = metadata(root.get("metadata"), "metadata")?;
         let empty = Map::new();
         let evaluators = match root.get("$evaluators") {
@@ -289,7 +347,8 @@ impl FlagSet {
                     None => None,
                     Some(Value::Object(m)) if m.is_empty() => None,
                     Some(rule @ Value::Object(_)) => {
-                        let resolved = resolve_refs(rule, evaluators, &at("targeting"), 0)?;
+                        let resolved =
+                            resolve_refs(rule, evaluators, &at("targeting"), 0, &mut budget)?;
                         check_operations(&resolved, &known, &at("targeting"))?;
                         Some(engine.compile(&resolved).map_err(|e| {
                             err(at("targeting"), format!("is not a valid rule: {e}"))

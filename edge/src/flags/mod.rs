@@ -59,6 +59,13 @@ pub fn context(
     c
 }
 
+/// The context of a decision about shared state (how long a catalog
+/// entry lives): the resource's path and nothing of the requester's, so
+/// every requester gets the same answer.
+pub fn shared_context(path: &str) -> Map<String, Value> {
+    context(None, None, &[], None, None, path)
+}
+
 /// Whether a flag's metadata marks it for the browser (`clientVisible: true`).
 pub fn client_visible(flag: &Flag) -> bool {
     flag.metadata.get("clientVisible") == Some(&Value::Bool(true))

@@ -395,3 +395,78 @@ fn the_request_context_keys_by_user_then_anonymous_id() {
     assert_eq!(customer["roles"], json!(["support"]));
     assert!(!context(None, None, &[], None, None, "/").contains_key("targetingKey"));
 }
+
+#[test]
+fn a_shared_decision_knows_nothing_of_the_requester() {
+    let shared = shared_context("/api/products/KIT-0001");
+    assert!(!shared.contains_key("targetingKey"));
+    assert!(!shared.contains_key("anonymousId"));
+    assert!(!shared.contains_key("country"));
+    assert_eq!(shared["loggedIn"], false);
+    assert_eq!(shared["path"], "/api/products/KIT-0001");
+}
+
+#[test]
+fn numbers_javascript_cannot_read_exactly_are_refused() {
+    let with_weight = |weight: Value| {
+        json!({"flags": {"f": {
+            "state": "ENABLED",
+            "variants": {"a": true, "b": false},
+            "defaultVariant": "a",
+            "targeting": {"fractional": [["a", weight], ["b", 1]]}
+        }}})
+    };
+    assert!(FlagSet::from_value(&with_weight(json!(50))).is_ok());
+    for weight in [
+        json!(9_007_199_254_740_993_i64),
+        json!(18_446_744_073_709_551_615_u64),
+        json!(-9_007_199_254_740_993_i64),
+        json!(1e300),
+    ] {
+        let e = FlagSet::from_value(&with_weight(weight.clone()))
+            .err()
+            .unwrap_or_else(|| panic!("{weight} accepted"));
+        assert!(e.path.starts_with("flags.f.targeting"), "{e}");
+        assert!(e.problem.contains("2^53"), "{e}");
+    }
+    let big_variant = json!({"flags": {"n": {
+        "state": "ENABLED", "variants": {"big": 9_007_199_254_740_992_i64}, "defaultVariant": "big"
+    }}});
+    assert!(FlagSet::from_value(&big_variant).is_err());
+}
+
+#[test]
+fn refs_that_multiply_are_bounded_by_their_expanded_size() {
+    // Each evaluator names the next one twice: 2^15 copies at depth 16,
+    // within the depth limit but past the expanded-size limit.
+    let mut evaluators = serde_json::Map::new();
+    for level in 0..15 {
+        let next = json!({"$ref": format!("e{}", level + 1)});
+        evaluators.insert(format!("e{level}"), json!({"or": [next.clone(), next]}));
+    }
+    evaluators.insert("e15".into(), json!({"==": [1, 1]}));
+    let doc = json!({
+        "$evaluators": evaluators,
+        "flags": {"f": {
+            "state": "ENABLED",
+            "variants": {"on": true, "off": false},
+            "defaultVariant": "off",
+            "targeting": {"if": [{"$ref": "e0"}, "on", "off"]}
+        }}
+    });
+    let Err(e) = FlagSet::from_value(&doc) else {
+        panic!("a document whose rules multiply was accepted")
+    };
+    assert!(e.problem.contains("expand to more than"), "{e}");
+    // A few references of modest size are fine.
+    let small = json!({
+        "$evaluators": {"eu": {"in": [{"var": "country"}, ["DE", "FR"]]}},
+        "flags": {"f": {
+            "state": "ENABLED",
+            "variants": {"on": true, "off": false},
+            "defaultVariant": "off",
+            "targeting": {"if": [{"and": [{"$ref": "eu"}, {"$ref": "eu"}]}, "on", "off"]}
+        }}
+    });
+    assert!(FlagSet::from_value(&small).is_ok());
+}

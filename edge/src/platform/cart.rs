@@ -3,8 +3,11 @@
 //! hands each change to the cart's Durable Object; checkout freezes the
 //! cart there, then places the order and reports the origin's answer back.
 
-use durable_objects::cart::{Cart, CartLine, CartStatus};
-use durable_objects::cart_api::{self, CartKey, CartView, Mutation, Op, OrderTarget};
+use durable_objects::cart::{Cart, CartLine, CartStatus, Limits, MergeReport, check_quantity};
+use durable_objects::cart_api::{
+    self, CartKey, CartView, ClientRequest, Mutation, Op, OrderTarget, Verdict, refusal_detail,
+    verdict,
+};
 use origin_adapter::wire::paths;
 use serde::Deserialize;
 use worker::{Context, Env, Method, Request, Response, Stub};
@@ -12,7 +15,7 @@ use worker::{Context, Env, Method, Request, Response, Stub};
 use super::forward::{self, Call};
 use super::{RequestContext, internal, objects, random, session};
 use crate::cart_cookie::{self, CookieKeys};
-use crate::checkout::{Verdict, etag, if_match, refusal, verdict};
+use crate::checkout::{etag, if_match};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::client_key;
@@ -113,12 +116,15 @@ async fn answer(
     if status != 200 {
         return Ok(response);
     }
+    let replayed = response.headers().get("idempotent-replayed").ok().flatten();
     let view: CartView = response.json().await.map_err(internal("read the cart"))?;
     let mut out = durable_objects::respond::json(200, &view).map_err(internal("answered"))?;
     let headers = out.headers_mut();
     let set = || -> worker::Result<()> {
         headers.set("etag", &etag(view.version))?;
-        headers.set("cache-control", "no-store")?;
+        if let Some(replayed) = &replayed {
+            headers.set("idempotent-replayed", replayed)?;
+        }
         if owner.new_guest
             && let CartKey::Guest(id) = &owner.key
         {
@@ -135,13 +141,43 @@ async fn answer(
     Ok(out)
 }
 
+/// The client's `Idempotency-Key` for a cart change, fingerprinted by
+/// what the client sent: method, path and `body`.
+fn client_request(req: &Request, body: &[u8]) -> Result<Option<ClientRequest>, EdgeError> {
+    let Some(id) = client_key(header(req, "idempotency-key").as_deref())? else {
+        return Ok(None);
+    };
+    let url = req.url().map_err(internal("read the request URL"))?;
+    Ok(Some(ClientRequest::from_client(
+        id,
+        &req.inner().method(),
+        url.path(),
+        body,
+    )))
+}
+
+/// A client's quantity, checked against the cart's limits at the edge so
+/// no number a cart cannot hold (one past 2^53 included) crosses into the
+/// cart object: `422` naming the limit.
+fn checked_quantity(quantity: i64) -> Result<i64, EdgeError> {
+    check_quantity(quantity, Limits::default())
+        .map(|()| quantity)
+        .map_err(|e| EdgeError::new(e.status(), e.to_string()))
+}
+
 /// Sends one change to the owner's cart object.
-async fn mutate(req: &Request, env: &Env, owner: &Owner, op: Op) -> Result<Response, EdgeError> {
+async fn mutate(
+    req: &Request,
+    env: &Env,
+    owner: &Owner,
+    op: Op,
+    request: Option<ClientRequest>,
+) -> Result<Response, EdgeError> {
     let m = Mutation {
         cart: owner.key.short(),
         actor: owner.actor.clone(),
         if_match: if_match(header(req, "if-match").as_deref()),
-        request_id: client_key(header(req, "idempotency-key").as_deref())?,
+        request,
         idle_seconds: owner.idle_seconds,
         op,
     };
@@ -161,28 +197,29 @@ pub(crate) async fn cart(
         if req.method() == Method::Delete {
             return Err(EdgeError::new(404, "there is no cart to clear"));
         }
-        let empty = durable_objects::respond::json(200, &CartView::of("", &Cart::default()))
+        let empty = CartView::of("", &Cart::default());
+        let mut r = durable_objects::respond::json(200, &empty).map_err(internal("answered"))?;
+        r.headers_mut()
+            .set("etag", &etag(empty.version))
             .map_err(internal("answered"))?;
-        return Ok(empty);
+        return Ok(r);
     };
     let response = if req.method() == Method::Delete {
-        mutate(req, env, &owner, Op::Clear).await?
+        let request = client_request(req, b"")?;
+        mutate(req, env, &owner, Op::Clear, request).await?
     } else {
         objects::call(&stub(env, &owner)?, cart_api::VIEW, None).await?
     };
     answer(response, &owner, config).await
 }
 
-async fn json_body<T: serde::de::DeserializeOwned>(req: &mut Request) -> Result<T, EdgeError> {
-    check_headers(
-        header(req, "content-type").as_deref(),
-        header(req, "content-length").as_deref(),
-    )?;
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| EdgeError::new(400, "the request body could not be read"))?;
-    parse_json(&body)
+/// A JSON body parsed into `T`, and the client request it makes (if keyed).
+async fn json_body<T: serde::de::DeserializeOwned>(
+    req: &mut Request,
+) -> Result<(T, Option<ClientRequest>), EdgeError> {
+    let body = super::body::json_bytes(req).await?;
+    let parsed = parse_json(&body)?;
+    Ok((parsed, client_request(req, &body)?))
 }
 
 /// `POST /api/cart/items`: name and price from the catalog (through the cache).
@@ -192,7 +229,8 @@ pub(crate) async fn add_item(
     config: &EdgeConfig,
     ctx: &Context,
 ) -> Result<Response, EdgeError> {
-    let item: AddItem = json_body(&mut req).await?;
+    let (item, request): (AddItem, _) = json_body(&mut req).await?;
+    let quantity = checked_quantity(item.quantity)?;
     let owner = owner(&req, env, config, true)
         .await?
         .ok_or_else(|| EdgeError::new(500, "no cart could be made"))?;
@@ -201,9 +239,9 @@ pub(crate) async fn add_item(
         sku: product.sku,
         name: product.name,
         unit_price: product.price,
-        quantity: item.quantity,
+        quantity,
     };
-    let response = mutate(&req, env, &owner, Op::Add { line }).await?;
+    let response = mutate(&req, env, &owner, Op::Add { line }, request).await?;
     answer(response, &owner, config).await
 }
 
@@ -216,19 +254,20 @@ pub(crate) async fn line(
     let url = req.url().map_err(internal("read the request URL"))?;
     let sku = url.path().rsplit('/').next().unwrap_or_default().to_owned();
     crate::catalog::validate_sku(&sku)?;
-    let op = if req.method() == Method::Delete {
-        Op::Remove { sku }
+    let (op, request) = if req.method() == Method::Delete {
+        (Op::Remove { sku }, client_request(&req, b"")?)
     } else {
-        let set: SetQuantity = json_body(&mut req).await?;
-        Op::SetQuantity {
+        let (set, request): (SetQuantity, _) = json_body(&mut req).await?;
+        let op = Op::SetQuantity {
             sku,
-            quantity: set.quantity,
-        }
+            quantity: checked_quantity(set.quantity)?,
+        };
+        (op, request)
     };
     let Some(owner) = owner(&req, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart"));
     };
-    let response = mutate(&req, env, &owner, op).await?;
+    let response = mutate(&req, env, &owner, op, request).await?;
     answer(response, &owner, config).await
 }
 
@@ -256,12 +295,9 @@ fn placed_answer(
         &serde_json::json!({ "order": order, "cart": cart }),
     )
     .map_err(internal("answered"))?;
-    let headers = r.headers_mut();
-    let set = || -> worker::Result<()> {
-        headers.set("etag", &etag(cart.version))?;
-        headers.set("cache-control", "no-store")
-    };
-    set().map_err(internal("answered"))?;
+    r.headers_mut()
+        .set("etag", &etag(cart.version))
+        .map_err(internal("answered"))?;
     Ok(r)
 }
 
@@ -269,16 +305,22 @@ fn placed_answer(
 /// step in the object), place the order, record the answer. An order the
 /// origin did not settle waits in the outbox: `202` and a status URL.
 pub(crate) async fn checkout(
-    req: Request,
+    mut req: Request,
     env: &Env,
     config: &EdgeConfig,
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
     let content_type = header(&req, "content-type");
     let content_length = header(&req, "content-length");
-    if content_type.is_some() || content_length.as_deref().is_some_and(|l| l.trim() != "0") {
+    // A checkout has no body; a client that sends one sends JSON.
+    let declared = content_length.as_deref().is_some_and(|l| l.trim() != "0");
+    let body = if content_type.is_some() || declared {
         check_headers(content_type.as_deref(), content_length.as_deref())?;
-    }
+        super::body::bytes(&mut req, crate::request_body::MAX_JSON_BODY).await?
+    } else {
+        Vec::new()
+    };
+    let request = client_request(&req, &body)?;
     let checkout_on = super::flags::enabled(
         env,
         config,
@@ -323,7 +365,8 @@ pub(crate) async fn checkout(
         request_id: rc.request_id.clone(),
         traceparent: rc.trace.to_string(),
     };
-    let mut frozen = mutate(&req, env, &owner, Op::Freeze { target }).await?;
+    let mut frozen = mutate(&req, env, &owner, Op::Freeze { target }, request.clone()).await?;
+    // Refused, or a retry of a checkout whose answer is recorded: as is.
     if frozen.status_code() != 200 {
         return Ok(frozen);
     }
@@ -362,7 +405,7 @@ pub(crate) async fn checkout(
     match outcome {
         Verdict::Placed(order) => {
             let order_json = serde_json::to_value(&order).unwrap_or_default();
-            let cart = report_outcome(env, &owner, Op::Placed { order }).await?;
+            let cart = report_outcome(env, &owner, Op::Placed { order }, request).await?;
             placed_answer(201, order_json, &cart)
         }
         Verdict::Refused { status, reason } => {
@@ -370,11 +413,13 @@ pub(crate) async fn checkout(
                 env,
                 &owner,
                 Op::Refused {
+                    status,
                     reason: reason.clone(),
                 },
+                request,
             )
             .await?;
-            Err(refusal(status, &reason))
+            Err(EdgeError::new(status, refusal_detail(&reason)))
         }
         Verdict::Pending(why) => {
             worker::console_warn!(
@@ -382,7 +427,7 @@ pub(crate) async fn checkout(
                 pending.order_key,
                 rc.request_id
             );
-            report_outcome(env, &owner, Op::Deferred { reason: why }).await?;
+            report_outcome(env, &owner, Op::Deferred { reason: why }, request).await?;
             let mut r = durable_objects::respond::json(
                 202,
                 &serde_json::json!({
@@ -397,7 +442,7 @@ pub(crate) async fn checkout(
             let set = || -> worker::Result<()> {
                 headers.set("location", "/api/cart/checkout")?;
                 headers.set("retry-after", "2")?;
-                headers.set("cache-control", "no-store")
+                headers.set("etag", &etag(view.version))
             };
             set().map_err(internal("answered"))?;
             Ok(r)
@@ -405,14 +450,20 @@ pub(crate) async fn checkout(
     }
 }
 
-/// Records the origin's answer in the cart (no If-Match, no request id:
-/// it is the edge reporting, not the client changing).
-async fn report_outcome(env: &Env, owner: &Owner, op: Op) -> Result<CartView, EdgeError> {
+/// Records the origin's answer in the cart (no If-Match: it is the edge
+/// reporting, not the client changing), and with it, under the checkout's
+/// request id, the answer a retry of that checkout gets.
+async fn report_outcome(
+    env: &Env,
+    owner: &Owner,
+    op: Op,
+    request: Option<ClientRequest>,
+) -> Result<CartView, EdgeError> {
     let m = Mutation {
         cart: owner.key.short(),
         actor: "edge".into(),
         if_match: None,
-        request_id: None,
+        request,
         idle_seconds: owner.idle_seconds,
         op,
     };
@@ -459,32 +510,47 @@ pub(crate) async fn support(
     let mut log = objects::call(&stub, cart_api::LOG, None).await?;
     let view: serde_json::Value = view.json().await.map_err(internal("read the cart"))?;
     let log: serde_json::Value = log.json().await.map_err(internal("read the cart log"))?;
-    let mut r = durable_objects::respond::json(
+    durable_objects::respond::json(
         200,
         &serde_json::json!({ "cart": view, "log": log["entries"] }),
     )
-    .map_err(internal("answered"))?;
-    r.headers_mut()
-        .set("cache-control", "no-store")
-        .map_err(internal("answered"))?;
-    Ok(r)
+    .map_err(internal("answered"))
+}
+
+/// What became of the guest cart at login.
+pub(crate) enum GuestCart {
+    /// No guest cart, or nothing in it to bring along.
+    None,
+    /// Merged into the customer's cart (and closed).
+    Merged(MergeReport),
+    /// Left as it is — its merge failed, or its order is still on its
+    /// way — so its cookie must stay.
+    Kept,
+}
+
+impl GuestCart {
+    /// Whether the guest cart's cookie may be cleared: nothing waits in it.
+    pub(crate) fn cookie_may_go(&self) -> bool {
+        !matches!(self, GuestCart::Kept)
+    }
 }
 
 /// At login: the guest cart in the cookie (if any, open and not empty) is
 /// merged into the customer's cart, then closed. The merge carries a
-/// request id naming the guest cart and version, so a login retried after
-/// a failure between the two steps merges once. Returns the merge report.
+/// request id naming the guest cart, its generation and version, so a
+/// login retried after a failure between the two steps merges once, and a
+/// guest cart that expired and lived again is merged anew.
 pub(crate) async fn merge_at_login(
     req: &Request,
     env: &Env,
     config: &EdgeConfig,
     user_id: &str,
     home_region: &str,
-) -> Result<Option<durable_objects::cart::MergeReport>, EdgeError> {
+) -> Result<GuestCart, EdgeError> {
     let keys = cookie_keys(config)?;
     // A forged or stale cookie is simply dropped at login.
     let Ok(Some(guest_id)) = keys.cart_id(header(req, "cookie").as_deref()) else {
-        return Ok(None);
+        return Ok(GuestCart::None);
     };
     let guest = Owner {
         key: CartKey::Guest(guest_id.clone()),
@@ -499,8 +565,11 @@ pub(crate) async fn merge_at_login(
         .json()
         .await
         .map_err(internal("read the guest cart"))?;
-    if view.status != CartStatus::Open || view.lines.is_empty() {
-        return Ok(None);
+    match view.status {
+        // Its order is still on its way: the customer may need the cart.
+        CartStatus::CheckingOut { .. } => return Ok(GuestCart::Kept),
+        CartStatus::Open if !view.lines.is_empty() => {}
+        _ => return Ok(GuestCart::None),
     }
     let customer = Owner {
         key: CartKey::Customer(user_id.to_owned()),
@@ -520,21 +589,30 @@ pub(crate) async fn merge_at_login(
             quantity: l.quantity,
         })
         .collect();
-    let send = |owner: &Owner, request_id: Option<String>, if_match: Option<i64>, op: Op| {
+    let send = |owner: &Owner, request: Option<ClientRequest>, if_match: Option<i64>, op: Op| {
         let m = Mutation {
             cart: owner.key.short(),
             actor: owner.actor.clone(),
             if_match,
-            request_id,
+            request,
             idle_seconds: owner.idle_seconds,
             op,
         };
         serde_json::to_string(&m)
             .map_err(|_| EdgeError::new(500, "the edge could not encode the merge"))
     };
+    let merge_id = format!(
+        "merge-{}-{}-v{}",
+        guest.key.short(),
+        view.generation,
+        view.version
+    );
     let merge = send(
         &customer,
-        Some(format!("merge-{}-v{}", guest.key.short(), view.version)),
+        Some(ClientRequest {
+            fingerprint: merge_id.clone(),
+            id: merge_id,
+        }),
         None,
         Op::Merge {
             lines,
@@ -545,7 +623,7 @@ pub(crate) async fn merge_at_login(
     if merged.status_code() != 200 {
         let text = merged.text().await.unwrap_or_default();
         worker::console_warn!("edge: guest cart {guest_id} not merged: {text}");
-        return Ok(None);
+        return Ok(GuestCart::Kept);
     }
     let merged: CartView = merged
         .json()
@@ -554,7 +632,10 @@ pub(crate) async fn merge_at_login(
     let close = send(&guest, None, Some(view.version), Op::Close)?;
     let closed = objects::call(&stub(env, &guest)?, cart_api::MUTATE, Some(close)).await?;
     if closed.status_code() != 200 {
+        // Merged but open: keep the cookie, so the next login finds it
+        // and the merge's request id answers without merging twice.
         worker::console_warn!("edge: guest cart {guest_id} merged but not closed");
+        return Ok(GuestCart::Kept);
     }
-    Ok(merged.merge)
+    Ok(GuestCart::Merged(merged.merge.unwrap_or_default()))
 }

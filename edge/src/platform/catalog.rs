@@ -12,6 +12,7 @@ use origin_adapter::wire::Product;
 use worker::{Cache, Context, Delay, Headers, Method, Request, RequestInit, Response};
 
 use super::{internal, now_ms, origin};
+use crate::catalog::coalesce::{Leader, Step, step};
 use crate::catalog::freshness::{Freshness, Windows, freshness, windows_for};
 use crate::catalog::query::CatalogQuery;
 use crate::catalog::report::{Outcome, cache_status, etag, not_modified, server_timing};
@@ -53,7 +54,8 @@ type Fetch = Result<(Entry, bool, i64), EdgeError>;
 
 /// Where a leading request leaves its fetch's result for the others.
 enum Slot {
-    Pending,
+    /// Fetching since this time (Unix milliseconds).
+    Pending(i64),
     Done(Fetch),
     /// The leader went away without a result; waiters fetch for themselves.
     Abandoned,
@@ -74,9 +76,15 @@ struct Leading {
 
 impl Drop for Leading {
     fn drop(&mut self) {
-        IN_FLIGHT.with(|m| m.borrow_mut().remove(&self.key));
+        // Only its own slot: a request that took over may lead by now.
+        IN_FLIGHT.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.get(&self.key).is_some_and(|s| Rc::ptr_eq(s, &self.slot)) {
+                m.remove(&self.key);
+            }
+        });
         if let Ok(mut slot) = self.slot.try_borrow_mut()
-            && matches!(*slot, Slot::Pending)
+            && matches!(*slot, Slot::Pending(_))
         {
             *slot = Slot::Abandoned;
         }
@@ -253,26 +261,37 @@ async fn fetch_and_store(config: EdgeConfig, query: CatalogQuery) -> Fetch {
 
 async fn coalesced(config: &EdgeConfig, query: &CatalogQuery) -> Fetch {
     let key = query.canonical();
+    let timeout = i64::try_from(config.catalog_timeout_ms).unwrap_or(i64::MAX);
+    // The fetch runs in the leader's request. workerd ties I/O to the
+    // request that made it, so a waiter is never woken by the leader: it
+    // looks at the slot on its own timer, and does its own I/O after.
     let existing = IN_FLIGHT.with(|m| m.borrow().get(&key).cloned());
     if let Some(slot) = existing {
-        // The fetch runs in the leader's request. workerd ties I/O to the
-        // request that made it, so a waiter is never woken by the leader:
-        // it looks at the slot on its own timer, and does its own I/O after.
         loop {
-            Delay::from(Duration::from_millis(10)).await;
-            let state = match &*slot.borrow() {
-                Slot::Pending => None,
-                Slot::Done(result) => Some(Some(result.clone())),
-                Slot::Abandoned => Some(None),
+            let leader = match &*slot.borrow() {
+                Slot::Pending(started_ms) => Leader::Working {
+                    started_ms: *started_ms,
+                },
+                Slot::Done(_) => Leader::Done,
+                Slot::Abandoned => Leader::Abandoned,
             };
-            match state {
-                None => continue,
-                Some(Some(result)) => return result,
-                Some(None) => return fetch_and_store(config.clone(), query.clone()).await,
+            match step(leader, now_ms(), timeout) {
+                Step::Wait => Delay::from(Duration::from_millis(10)).await,
+                Step::Use => {
+                    if let Slot::Done(result) = &*slot.borrow() {
+                        return result.clone();
+                    }
+                }
+                Step::FetchAlone => {
+                    return fetch_and_store(config.clone(), query.clone()).await;
+                }
+                // A leader that vanished leaves its slot behind: this
+                // request replaces it and leads; later arrivals wait on it.
+                Step::TakeOver => break,
             }
         }
     }
-    let slot = Rc::new(RefCell::new(Slot::Pending));
+    let slot = Rc::new(RefCell::new(Slot::Pending(now_ms())));
     IN_FLIGHT.with(|m| m.borrow_mut().insert(key.clone(), slot.clone()));
     let leading = Leading { key, slot };
     let result = fetch_and_store(config.clone(), query.clone()).await;
@@ -421,6 +440,22 @@ pub(crate) async fn get(
         .map_err(internal("answered"))?
         .with_status(status)
         .with_headers(headers))
+}
+
+/// Removes the entries under `keys` from this location's cache; how many
+/// were there.
+pub(crate) async fn purge_keys(keys: &[String]) -> usize {
+    let cache = Cache::default();
+    let mut purged = 0;
+    for key in keys {
+        if matches!(
+            cache.delete(key.as_str(), false).await,
+            Ok(worker::CacheDeletionOutcome::Success)
+        ) {
+            purged += 1;
+        }
+    }
+    purged
 }
 
 /// Removes every entry carrying one of `tags` from this location's cache.

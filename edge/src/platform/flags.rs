@@ -333,10 +333,7 @@ pub(crate) async fn admin(
             "the flag document must be application/json",
         ));
     }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| EdgeError::new(400, "the body could not be read"))?;
+    let body = super::body::bytes(&mut req, flags::document::MAX_DOCUMENT).await?;
     if body.len() > flags::document::MAX_DOCUMENT {
         return Err(EdgeError::new(
             413,
@@ -382,20 +379,25 @@ pub(crate) async fn admin(
 /// The configuration for a catalog read when the `catalog-max-age` flag
 /// names a lifetime (a number of seconds, 0 or more); `None` otherwise, so
 /// the usual read copies nothing.
+///
+/// The lifetime decides how long a shared cache entry lives, so it is
+/// evaluated without anything of the requester's — no user, anonymous
+/// id, location, and no QA override: one tester's override or one
+/// visitor's bucket must never change what everyone else is served.
 pub(crate) async fn catalog_config(
     env: &Env,
     config: &EdgeConfig,
     req: &Request,
-    rc: &RequestContext,
 ) -> Option<EdgeConfig> {
     let (set, _) = current(env, config).await;
-    let ctx = request_context(req, config, rc, None, &[]);
+    let path = req.url().map(|u| u.path().to_owned()).unwrap_or_default();
+    let ctx = flags::shared_context(&path);
     let details = set.evaluate_with(
         flags::obeyed::CATALOG_MAX_AGE,
         &ctx,
         &Value::Null,
         now_ms() / 1000,
-        forced(req, config).as_ref(),
+        None,
     );
     let max_age = details.value.as_i64().filter(|n| *n >= 0)?;
     let mut config = config.clone();
@@ -417,11 +419,7 @@ pub(crate) async fn override_token(
         variants: std::collections::BTreeMap<String, String>,
         ttl_seconds: i64,
     }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| EdgeError::new(400, "the body could not be read"))?;
-    let ask: Ask = crate::request_body::parse_json(&body)?;
+    let ask: Ask = super::body::json(&mut req).await?;
     if !(1..=flags::overrides::MAX_LIFETIME).contains(&ask.ttl_seconds) {
         return Err(EdgeError::new(
             422,

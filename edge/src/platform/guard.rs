@@ -2,7 +2,7 @@
 //! kept in `GuardObject`s so they hold across isolates and locations.
 
 use durable_objects::guard::Limit;
-use durable_objects::guard_api::{self, LoginAttempt, LoginVerdict, Revoke, Revoked};
+use durable_objects::guard_api::{self, LoginAttempt, LoginRelease, LoginVerdict, Revoke, Revoked};
 use worker::Env;
 
 use super::{internal, objects};
@@ -30,56 +30,52 @@ pub(crate) async fn is_revoked(env: &Env, sid: &str) -> Result<bool, EdgeError> 
     Ok(revoked.revoked)
 }
 
-/// Asks the login guard of every key at `url`; returns their verdicts.
-async fn ask(
+/// Places taken in the login guards for one attempt: `(key, window_start)`.
+pub(crate) struct Reservation(Vec<(String, i64)>);
+
+/// Takes a place for one login attempt under every key, checking each
+/// limit in the same step (so concurrent attempts cannot all pass). Past
+/// any limit: `429` with `Retry-After`, and the places taken are given back.
+pub(crate) async fn reserve_login(
     env: &Env,
     keys: &[(String, Limit)],
     now: i64,
-    url: &str,
-) -> Result<Vec<LoginVerdict>, EdgeError> {
-    let mut verdicts = Vec::with_capacity(keys.len());
+) -> Result<Reservation, EdgeError> {
+    let mut taken = Reservation(Vec::with_capacity(keys.len()));
     for (key, limit) in keys {
         let stub = objects::stub(env, guard_api::BINDING, &guard_api::login_name(key))?;
         let body = serde_json::to_string(&LoginAttempt { now, limit: *limit })
             .map_err(|_| EdgeError::new(500, "could not encode a login attempt"))?;
-        let mut answer = objects::call(&stub, url, Some(body)).await?;
-        verdicts.push(
-            answer
-                .json()
-                .await
-                .map_err(internal("read a login guard"))?,
-        );
+        let mut answer = objects::call(&stub, guard_api::LOGIN_RESERVE, Some(body)).await?;
+        let verdict: LoginVerdict = answer
+            .json()
+            .await
+            .map_err(internal("read a login guard"))?;
+        if !verdict.allowed {
+            release_login(env, taken).await;
+            return Err(
+                EdgeError::new(429, "too many failed logins; wait before trying again")
+                    .with_header("retry-after", verdict.retry_after.max(1).to_string()),
+            );
+        }
+        taken.0.push((key.clone(), verdict.window_start));
     }
-    Ok(verdicts)
+    Ok(taken)
 }
 
-/// 429 with `Retry-After` while any of `keys` has too many failed logins.
-pub(crate) async fn check_login(
-    env: &Env,
-    keys: &[(String, Limit)],
-    now: i64,
-) -> Result<(), EdgeError> {
-    let verdicts = ask(env, keys, now, guard_api::LOGIN_CHECK).await?;
-    match verdicts
-        .iter()
-        .filter(|v| !v.allowed)
-        .map(|v| v.retry_after)
-        .max()
-    {
-        None => Ok(()),
-        Some(retry_after) => Err(EdgeError::new(
-            429,
-            "too many failed logins; wait before trying again",
-        )
-        .with_header("retry-after", retry_after.to_string())),
+/// Gives the places back: the attempt was not a failed login (it
+/// succeeded, or the identity service never judged it). A place not given
+/// back counts as a failure until its window ends.
+pub(crate) async fn release_login(env: &Env, reservation: Reservation) {
+    for (key, window_start) in reservation.0 {
+        let released = async {
+            let stub = objects::stub(env, guard_api::BINDING, &guard_api::login_name(&key))?;
+            let body = serde_json::to_string(&LoginRelease { window_start })
+                .map_err(|_| EdgeError::new(500, "could not encode a release"))?;
+            objects::call(&stub, guard_api::LOGIN_RELEASE, Some(body)).await
+        };
+        if let Err(e) = released.await {
+            worker::console_warn!("edge: a login guard place was not given back: {e}");
+        }
     }
-}
-
-/// Counts a failed login against every key.
-pub(crate) async fn login_failed(
-    env: &Env,
-    keys: &[(String, Limit)],
-    now: i64,
-) -> Result<(), EdgeError> {
-    ask(env, keys, now, guard_api::LOGIN_FAILED).await.map(drop)
 }

@@ -2,6 +2,7 @@
 //! Each handler reads inputs, calls the pure core and performs effects.
 
 mod admin;
+mod body;
 mod cart;
 mod catalog;
 mod flags;
@@ -95,11 +96,19 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(rc) => rc,
         Err(e) => return problem(&e),
     };
+    // Only catalog reads are shared; every other answer is someone's own
+    // (or says nothing worth keeping), errors included.
+    let shared = req
+        .url()
+        .is_ok_and(|url| crate::routes::is_shared(&req.inner().method(), url.path()));
     let mut response = match handle(req, &env, &ctx, &rc).await {
         Ok(response) => response,
         Err(e) => problem(&e)?,
     };
     let headers = response.headers_mut();
+    if !shared {
+        headers.set("cache-control", crate::routes::PRIVATE)?;
+    }
     headers.set("x-request-id", &rc.request_id)?;
     headers.set("x-content-type-options", "nosniff")?;
     headers.set("referrer-policy", "strict-origin-when-cross-origin")?;
@@ -183,7 +192,9 @@ async fn handle(
 ) -> std::result::Result<Response, EdgeError> {
     let started = now_ms();
     let url = req.url().map_err(internal("read the request URL"))?;
-    let method = req.method().to_string();
+    // The method as sent: `worker`'s `Method` reads any method it does not
+    // know as GET, which would answer `PROPFIND` with a GET's answer.
+    let method = req.inner().method();
     let dev_routes = env
         .var("ENVIRONMENT")
         .is_ok_and(|v| v.to_string() == "development");
@@ -211,8 +222,13 @@ async fn handle(
         }
         Err(e) => return Err(e),
     };
-    if req.headers().has("cookie").unwrap_or(false)
-        && matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+    // Origin-signed and bearer-authorised routes are not a browser's to
+    // make: a browser's ambient credentials cannot speak for them.
+    if is_write(&method)
+        && !matches!(
+            route,
+            Route::Purge | Route::AdminFlags | Route::FlagOverride
+        )
     {
         check_csrf(&req, &method, &url, &*config(env)?)?;
     }
@@ -230,7 +246,7 @@ async fn handle(
         }
         Route::Catalog => {
             let config = config(env)?;
-            match flags::catalog_config(env, &config, &req, rc).await {
+            match flags::catalog_config(env, &config, &req).await {
                 Some(overridden) => catalog::get(&req, &overridden, ctx, started).await,
                 None => catalog::get(&req, &config, ctx, started).await,
             }
@@ -256,22 +272,18 @@ async fn handle(
     }
 }
 
-/// Cookie-authenticated writes must come from this site or an allowed one.
+/// A browser's writes must come from this site or an allowed one —
+/// with cookies or without (a cookieless cross-site login would sign the
+/// browser into someone else's account).
 fn check_csrf(
     req: &Request,
     method: &str,
     url: &worker::Url,
     config: &EdgeConfig,
 ) -> std::result::Result<(), EdgeError> {
-    if !req.headers().has("cookie").unwrap_or(false)
-        || !matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
-    {
-        return Ok(());
-    }
     let header = |name: &str| req.headers().get(name).ok().flatten();
     crate::session::rules::check_same_site(
         method,
-        true,
         header("sec-fetch-site").as_deref(),
         header("origin").as_deref(),
         &url.origin().ascii_serialization(),

@@ -100,15 +100,18 @@ async fn send(stub: &Stub, url: &str, init: &RequestInit) -> Result<Response, Ed
     // A stub's response has immutable headers; answer with our own copy so
     // the edge can add cookies and security headers.
     let status = answer.status_code();
-    let content_type = answer.headers().get("content-type").ok().flatten();
+    let kept: Vec<(&str, String)> = ["content-type", "idempotent-replayed"]
+        .into_iter()
+        .filter_map(|name| Some((name, answer.headers().get(name).ok().flatten()?)))
+        .collect();
     let body = answer
         .bytes()
         .await
         .map_err(internal("read a Durable Object's answer"))?;
     let headers = Headers::new();
-    if let Some(ct) = content_type {
+    for (name, value) in kept {
         headers
-            .set("content-type", &ct)
+            .set(name, &value)
             .map_err(internal("read a Durable Object's answer"))?;
     }
     Ok(Response::from_bytes(body)

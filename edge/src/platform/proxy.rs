@@ -10,7 +10,7 @@ use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::services::{Access, ForwardedRoute};
 use crate::forwarding::{client_key, forwarded_key, passes_back};
-use crate::request_body::{check_headers, parse_json};
+use crate::request_body::parse_json;
 
 /// The longest query string passed on to an origin.
 const MAX_QUERY: usize = 2048;
@@ -39,15 +39,8 @@ pub(crate) async fn forward(
     let (body, key) = if method == Method::Get {
         (None, None)
     } else {
-        check_headers(
-            header(&req, "content-type").as_deref(),
-            header(&req, "content-length").as_deref(),
-        )?;
         let client = client_key(header(&req, "idempotency-key").as_deref())?;
-        let bytes = req
-            .bytes()
-            .await
-            .map_err(|_| EdgeError::new(400, "the body could not be read"))?;
+        let bytes = super::body::json_bytes(&mut req).await?;
         // Only JSON goes on, and only within the size limit.
         parse_json::<serde_json::Value>(&bytes)?;
         let principal = session

@@ -17,7 +17,7 @@ use crate::catalog::tags::purge_tags;
 use crate::catalog::validate_sku;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
-use crate::request_body::{check_headers, parse_json};
+use crate::request_body::parse_json;
 use durable_objects::respond;
 
 /// Most SKUs or categories one purge may name.
@@ -38,17 +38,9 @@ pub(crate) async fn purge(mut req: Request, config: &EdgeConfig) -> Result<Respo
             "this edge accepts no purges (ORIGIN_VERIFY_KEYS is not set)",
         ));
     };
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    check_headers(
-        header("content-type").as_deref(),
-        header("content-length").as_deref(),
-    )?;
     let url = req.url().map_err(internal("read the request URL"))?;
     let fields: Vec<(String, String)> = req.headers().entries().collect();
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| EdgeError::new(400, "the request body could not be read"))?;
+    let body = super::body::json_bytes(&mut req).await?;
 
     let digest = fields
         .iter()
@@ -105,7 +97,8 @@ pub(crate) async fn purge(mut req: Request, config: &EdgeConfig) -> Result<Respo
         ));
     }
     let tags = purge_tags(&purge);
-    let purged = super::catalog::purge_tags(&tags).await;
+    let purged = super::catalog::purge_tags(&tags).await
+        + super::catalog::purge_keys(&crate::catalog::tags::purge_keys(&purge)).await;
     worker::console_log!(
         "edge: purge by {} removed {purged} entries for {tags:?}",
         verified.keyid

@@ -9,7 +9,6 @@ use super::forward::{self, Call};
 use super::{RequestContext, guard, internal, now_ms, random};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
-use crate::request_body::{check_headers, parse_json};
 use crate::session::rules::{clear_cookie, new_session, renewed, session_token, set_cookie};
 use crate::session::token::SessionClaims;
 use durable_objects::respond;
@@ -141,15 +140,7 @@ async fn login(
             "sessions are not configured on this edge",
         ));
     };
-    check_headers(
-        header(&req, "content-type").as_deref(),
-        header(&req, "content-length").as_deref(),
-    )?;
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| EdgeError::new(400, "the request body could not be read"))?;
-    let login: Login = parse_json(&body)?;
+    let login: Login = super::body::json(&mut req).await?;
     if login.email.is_empty() || login.email.len() > 254 || !login.email.contains('@') {
         return Err(EdgeError::new(
             400,
@@ -173,14 +164,14 @@ async fn login(
         ),
         (format!("address:{address}"), config.login_address_limit),
     ];
-    guard::check_login(env, &limits, now).await?;
+    let reservation = guard::reserve_login(env, &limits, now).await?;
     let forwarded = serde_json::to_vec(&LoginRequest {
         email: login.email,
         password: login.password,
     })
     .map_err(|_| EdgeError::new(500, "the edge could not encode the login"))?;
     let key = crate::cart_cookie::new_cart_id(random()?);
-    let answer = forward::call(
+    let answer = match forward::call(
         config,
         rc,
         Call {
@@ -195,8 +186,20 @@ async fn login(
             flags: None,
         },
     )
-    .await?;
+    .await
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            guard::release_login(env, reservation).await;
+            return Err(e);
+        }
+    };
     let (status, answer) = (answer.status, answer.body);
+    if status == 401 {
+        // The place taken stays: it is this failure, counted.
+        return Err(EdgeError::new(401, "the email or the password is wrong"));
+    }
+    guard::release_login(env, reservation).await;
     let identity: Identity = match status {
         200 => serde_json::from_slice(&answer).map_err(|_| {
             EdgeError::new(
@@ -204,10 +207,6 @@ async fn login(
                 "the identity service answered with an unreadable identity",
             )
         })?,
-        401 => {
-            guard::login_failed(env, &limits, now).await?;
-            return Err(EdgeError::new(401, "the email or the password is wrong"));
-        }
         400 => {
             return Err(EdgeError::new(
                 400,
@@ -236,22 +235,30 @@ async fn login(
         worker::console_error!("edge: could not seal a session: {e:?}");
         EdgeError::new(500, "the edge could not create the session")
     })?;
+    // The session presented with this login (another customer's, or an
+    // older one of the same) ends here: it must not outlive its successor.
+    if let Some(replaced) = current(&req, config) {
+        guard::revoke(env, &replaced.sid, replaced.exp).await?;
+    }
     // The guest cart comes along: merged into the customer's, then closed.
     let had_cart =
         header(&req, "cookie").is_some_and(|c| c.contains(crate::cart_cookie::COOKIE_NAME));
-    let merge = super::cart::merge_at_login(&req, env, config, &identity.user_id, &identity.region)
+    let guest = super::cart::merge_at_login(&req, env, config, &identity.user_id, &identity.region)
         .await
         .unwrap_or_else(|e| {
             worker::console_warn!("edge: guest cart not merged at login: {e}");
-            None
+            super::cart::GuestCart::Kept
         });
     let mut body = serde_json::to_value(&identity).unwrap_or_default();
-    if let Some(report) = merge {
+    if let super::cart::GuestCart::Merged(report) = &guest {
         body["cart_merge"] = serde_json::to_value(report).unwrap_or_default();
     }
     let response = respond::json(200, &body).map_err(internal("answered"))?;
     let mut response = personal(response, Some(&set_cookie(&token, config.session_absolute)))?;
-    if had_cart {
+    // The cookie goes only once nothing depends on it any more: a guest
+    // cart whose merge failed, or whose order is still on its way, stays
+    // reachable.
+    if had_cart && guest.cookie_may_go() {
         response
             .headers_mut()
             .append("set-cookie", &crate::cart_cookie::clear_cookie())

@@ -73,19 +73,20 @@ pub fn renewed(claims: &SessionClaims, now: i64, idle: i64) -> Option<SessionCla
     })
 }
 
-/// Refuses a cookie-carrying write that a browser says comes from another
-/// site, unless its `Origin` is this site or on the allow-list. Clients that
-/// send neither `Origin` nor `Sec-Fetch-Site` are not browsers and pass.
+/// Refuses a write that a browser says comes from another site, unless
+/// its `Origin` is this site or on the allow-list — whether or not it
+/// carries cookies: a cross-site login without cookies (login CSRF) would
+/// sign the browser into the attacker's account. Clients that send neither
+/// `Origin` nor `Sec-Fetch-Site` are not browsers and pass.
 pub fn check_same_site(
     method: &str,
-    has_cookies: bool,
     sec_fetch_site: Option<&str>,
     origin: Option<&str>,
     own_origin: &str,
     allowed: &[String],
 ) -> Result<(), EdgeError> {
-    let unsafe_method = matches!(method, "POST" | "PUT" | "PATCH" | "DELETE");
-    if !unsafe_method || !has_cookies {
+    let safe_method = matches!(method, "GET" | "HEAD" | "OPTIONS");
+    if safe_method {
         return Ok(());
     }
     let refused = || {
@@ -149,55 +150,35 @@ mod tests {
     }
 
     #[test]
-    fn cross_site_cookie_writes_are_refused() {
+    fn cross_site_writes_are_refused_with_or_without_cookies() {
         let own = "https://shop.example";
         let allowed = vec!["https://checkout.example".to_owned()];
-        let check = |method, cookies, site, origin| {
-            check_same_site(method, cookies, site, origin, own, &allowed)
-        };
-        assert!(
-            check(
+        let check =
+            |method, site, origin| check_same_site(method, site, origin, own, &allowed).is_ok();
+        let evil = Some("https://evil.example");
+        for (method, site, origin, ok) in [
+            ("POST", Some("cross-site"), evil, false),
+            ("POST", Some("cross-site"), None, false),
+            ("POST", Some("same-site"), None, false),
+            ("DELETE", None, evil, false),
+            ("PROPFIND", Some("cross-site"), evil, false),
+            ("POST", Some("same-origin"), Some(own), true),
+            (
                 "POST",
+                Some("cross-site"),
+                Some("https://checkout.example"),
                 true,
-                Some("cross-site"),
-                Some("https://evil.example")
-            )
-            .is_err()
-        );
-        assert!(check("POST", true, Some("cross-site"), None).is_err());
-        assert!(check("DELETE", true, None, Some("https://evil.example")).is_err());
-        assert!(check("POST", true, Some("same-origin"), Some(own)).is_ok());
-        assert!(
-            check(
-                "POST",
-                true,
-                Some("cross-site"),
-                Some("https://checkout.example")
-            )
-            .is_ok()
-        );
-        assert!(
-            check(
-                "POST",
-                false,
-                Some("cross-site"),
-                Some("https://evil.example")
-            )
-            .is_ok(),
-            "no cookie, no ambient authority"
-        );
-        assert!(
-            check(
-                "GET",
-                true,
-                Some("cross-site"),
-                Some("https://evil.example")
-            )
-            .is_ok()
-        );
-        assert!(
-            check("POST", true, None, None).is_ok(),
-            "non-browser clients"
-        );
+            ),
+            ("GET", Some("cross-site"), evil, true),
+            ("HEAD", Some("cross-site"), evil, true),
+            // Non-browser clients send neither header.
+            ("POST", None, None, true),
+        ] {
+            assert_eq!(
+                check(method, site, origin),
+                ok,
+                "{method} {site:?} {origin:?}"
+            );
+        }
     }
 }

@@ -126,6 +126,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Customer {
     }
 }
 
+/// A body that could not be read, as a problem: `413` past the router's
+/// `DefaultBodyLimit` (see [`app`]) — declared length or not — else `400`.
+pub fn body_rejected(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
+    let status = rejection.status();
+    let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("the body exceeds {MAX_WRITE_BODY} bytes")
+    } else {
+        "the body could not be read".into()
+    };
+    ApiError(status, detail)
+}
+
 /// A JSON body of type `T`: 415 for another media type, 400 when it does
 /// not parse, each as a problem.
 pub struct JsonBody<T>(pub T);
@@ -145,9 +157,11 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
                 "the body must be application/json".into(),
             ));
         }
+        // Bounded by the router's `DefaultBodyLimit` (see [`app`]): past
+        // it the rejection is a 413, declared length or not.
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "the body could not be read".into()))?;
+            .map_err(body_rejected)?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             ApiError(
                 StatusCode::BAD_REQUEST,
@@ -439,7 +453,12 @@ pub fn app(state: AppState, edge_keys: KeyRing, test_hooks: bool) -> Router {
             .route("/_test/requests", get(hooks::requests))
             .route("/_test/signed-headers", get(hooks::signed_headers));
     }
-    router.fallback(not_found).with_state(state)
+    // Every body any handler reads (back office included) is read through
+    // this limit; the signed routes' verify layer applies the same one.
+    router
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_WRITE_BODY))
+        .with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.
@@ -474,6 +493,26 @@ mod tests {
     use tower::ServiceExt as _;
 
     const NOW: i64 = 1_800_000_000;
+
+    #[tokio::test]
+    async fn bodies_past_the_limit_are_413_declared_or_chunked() {
+        let key = SigningKey::from_seed("test", [7; 32]);
+        let r = router(&key);
+        let big = vec![b' '; MAX_WRITE_BODY + 1];
+        // No Content-Length: a streamed body, refused once it passes.
+        let stream = futures::stream::iter(
+            big.chunks(4096)
+                .map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::copy_from_slice(c)))
+                .collect::<Vec<_>>(),
+        );
+        let request = Request::patch("/catalog/products/KIT-0001")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from_stream(stream))
+            .unwrap();
+        let (status, content_type, _) = send(&r, request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(content_type.starts_with("application/problem+json"));
+    }
 
     fn router(key: &SigningKey) -> Router {
         let conn = db::open(std::path::Path::new(":memory:"), "USD").unwrap();

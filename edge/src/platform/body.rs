@@ -1,0 +1,34 @@
+//! Every client body the edge reads goes through here: media type and
+//! declared length checked first (`415`, `413`), then read through the one
+//! bounded reader ([`durable_objects::body`]), which stops at the limit
+//! whether or not a length was declared.
+
+use durable_objects::body::read_bounded;
+use serde::de::DeserializeOwned;
+use worker::Request;
+
+use crate::error::EdgeError;
+use crate::request_body::{MAX_JSON_BODY, check_headers, parse_json};
+
+/// At most `limit` bytes of `req`'s body.
+pub(crate) async fn bytes(req: &mut Request, limit: usize) -> Result<Vec<u8>, EdgeError> {
+    read_bounded(req, limit)
+        .await
+        .map_err(|e| EdgeError::new(e.status(), e.to_string()))
+}
+
+/// A JSON body of at most [`MAX_JSON_BODY`] bytes, as raw bytes (for
+/// digests and fingerprints).
+pub(crate) async fn json_bytes(req: &mut Request) -> Result<Vec<u8>, EdgeError> {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    check_headers(
+        header("content-type").as_deref(),
+        header("content-length").as_deref(),
+    )?;
+    bytes(req, MAX_JSON_BODY).await
+}
+
+/// A JSON body of at most [`MAX_JSON_BODY`] bytes, parsed into `T`.
+pub(crate) async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, EdgeError> {
+    parse_json(&json_bytes(req).await?)
+}
