@@ -30,6 +30,8 @@ mod catalog;
 mod flags;
 #[path = "e2e/forwarding.rs"]
 mod forwarding;
+#[path = "e2e/hardening.rs"]
+mod hardening;
 #[path = "e2e/session.rs"]
 mod session;
 
@@ -774,6 +776,38 @@ fn main() {
         (
             "forwarding::forwarded_routes_refuse_bad_input",
             forwarding::forwarded_routes_refuse_bad_input,
+        ),
+        (
+            "hardening::a_retried_checkout_gets_its_first_answer",
+            hardening::a_retried_checkout_gets_its_first_answer,
+        ),
+        (
+            "hardening::unknown_methods_are_405_with_allow",
+            hardening::unknown_methods_are_405_with_allow,
+        ),
+        (
+            "hardening::personal_answers_are_never_stored",
+            hardening::personal_answers_are_never_stored,
+        ),
+        (
+            "hardening::numbers_past_2_53_never_cross_into_the_cart",
+            hardening::numbers_past_2_53_never_cross_into_the_cart,
+        ),
+        (
+            "hardening::cross_site_writes_without_cookies_are_refused",
+            hardening::cross_site_writes_without_cookies_are_refused,
+        ),
+        (
+            "hardening::a_login_revokes_the_session_it_replaces",
+            hardening::a_login_revokes_the_session_it_replaces,
+        ),
+        (
+            "hardening::streamed_bodies_past_the_limit_are_413",
+            hardening::streamed_bodies_past_the_limit_are_413,
+        ),
+        (
+            "hardening::a_flag_override_never_changes_the_shared_catalog",
+            hardening::a_flag_override_never_changes_the_shared_catalog,
         ),
         ("edge::health_answers", |sys| {
             check(

@@ -284,6 +284,28 @@ pub fn next_alarm_ms(expires_at_ms: i64, outbox_next_ms: Option<i64>) -> i64 {
     outbox_next_ms.map_or(expires_at_ms, |o| o.min(expires_at_ms))
 }
 
+/// What a login does with the guest cart it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtLogin {
+    /// Open with lines: merge them into the customer's cart, then close it.
+    Merge,
+    /// Its order is still on its way: leave it, and its cookie, alone —
+    /// the customer follows the checkout through it.
+    Keep,
+    /// Nothing to bring along (empty, closed, or its order placed): the
+    /// cookie may go.
+    Nothing,
+}
+
+/// The rule for a guest cart at login, from its view.
+pub fn at_login(guest: &CartView) -> AtLogin {
+    match guest.status {
+        CartStatus::CheckingOut { .. } => AtLogin::Keep,
+        CartStatus::Open if !guest.lines.is_empty() => AtLogin::Merge,
+        _ => AtLogin::Nothing,
+    }
+}
+
 /// A checkout's answer when the order was placed: `201` (and what a
 /// retry with the same `Idempotency-Key` gets again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -435,6 +457,37 @@ mod tests {
         ));
         assert!(matches!(verdict(503, b"", false), Verdict::Pending(_)));
         assert!(matches!(verdict(401, b"", false), Verdict::Pending(_)));
+    }
+
+    #[test]
+    fn a_guest_cart_at_login_is_merged_kept_or_let_go() {
+        let mut cart = Cart::default();
+        let view = |cart: &Cart| CartView::of("g-1", cart);
+        assert_eq!(at_login(&view(&cart)), AtLogin::Nothing, "empty");
+        cart.lines.push(CartLine {
+            sku: "A".into(),
+            name: "A".into(),
+            unit_price: Money {
+                amount_minor: 100,
+                currency: "USD".into(),
+            },
+            quantity: 1,
+        });
+        assert_eq!(at_login(&view(&cart)), AtLogin::Merge);
+        cart.status = CartStatus::CheckingOut {
+            order_key: "k".into(),
+        };
+        assert_eq!(
+            at_login(&view(&cart)),
+            AtLogin::Keep,
+            "an order on its way keeps its cart reachable"
+        );
+        cart.status = CartStatus::CheckedOut {
+            order_id: "o".into(),
+        };
+        assert_eq!(at_login(&view(&cart)), AtLogin::Nothing);
+        cart.status = CartStatus::Closed;
+        assert_eq!(at_login(&view(&cart)), AtLogin::Nothing);
     }
 
     #[test]

@@ -497,18 +497,44 @@ pub fn an_idle_guest_cart_expires() -> Outcome {
         view["lines"].as_array().map(Vec::len) == Some(1) && view["expires_at_ms"].is_i64(),
         format!("a cart with its expiry: {view}"),
     )?;
+    let order_of = |r: Response| -> Result<String, Failed> {
+        let status = r.status();
+        let v: Value = r.json()?;
+        check(status == 201, format!("checkout: {status} {v}"))?;
+        Ok(v["order"]["order_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    };
+    let first = order_of(checkout(&sys, &cookie)?)?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         thread::sleep(Duration::from_millis(500));
         let view = view_cart(&sys, &cookie)?;
         if view["version"] == 0 && view["lines"].as_array().map(Vec::len) == Some(0) {
-            return Ok(());
+            break;
         }
         check(
             Instant::now() < deadline,
             format!("still there after its idle time: {view}"),
         )?;
     }
+    // The same cookie starts the cart's next life, at the same versions:
+    // its order is a new one, not the first one replayed.
+    let again = add_to_cart(
+        &sys,
+        Some(&cookie),
+        json!({"sku": "COF-0032", "quantity": 1}),
+    );
+    check(
+        again.status() == 200,
+        format!("add after expiry: {}", again.status()),
+    )?;
+    let second = order_of(checkout(&sys, &cookie)?)?;
+    check(
+        !first.is_empty() && second != first && order_count(&sys)? == 2,
+        format!("a second purchase is a second order: {first} then {second}"),
+    )
 }
 
 /// An EU-resident customer's cart lives in an object created in the EU

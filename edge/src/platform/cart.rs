@@ -5,8 +5,8 @@
 
 use durable_objects::cart::{Cart, CartLine, CartStatus, Limits, MergeReport, check_quantity};
 use durable_objects::cart_api::{
-    self, CartKey, CartView, ClientRequest, Mutation, Op, OrderTarget, Verdict, refusal_detail,
-    verdict,
+    self, AtLogin, CartKey, CartView, ClientRequest, Mutation, Op, OrderTarget, Verdict,
+    refusal_detail, verdict,
 };
 use origin_adapter::wire::paths;
 use serde::Deserialize;
@@ -565,11 +565,10 @@ pub(crate) async fn merge_at_login(
         .json()
         .await
         .map_err(internal("read the guest cart"))?;
-    match view.status {
-        // Its order is still on its way: the customer may need the cart.
-        CartStatus::CheckingOut { .. } => return Ok(GuestCart::Kept),
-        CartStatus::Open if !view.lines.is_empty() => {}
-        _ => return Ok(GuestCart::None),
+    match cart_api::at_login(&view) {
+        AtLogin::Merge => {}
+        AtLogin::Keep => return Ok(GuestCart::Kept),
+        AtLogin::Nothing => return Ok(GuestCart::None),
     }
     let customer = Owner {
         key: CartKey::Customer(user_id.to_owned()),
