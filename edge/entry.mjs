@@ -29,7 +29,11 @@ function panicProblem() {
   });
   return new Response(body, {
     status: 500,
-    headers: { "content-type": "application/problem+json", "x-content-type-options": "nosniff" },
+    headers: {
+      "content-type": "application/problem+json",
+      "cache-control": "private, no-store",
+      "x-content-type-options": "nosniff",
+    },
   });
 }
 

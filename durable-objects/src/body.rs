@@ -11,6 +11,10 @@ use worker::Request;
 /// document of 512 KiB with its envelope fits).
 pub const MAX_OBJECT_CALL: usize = 1024 * 1024;
 
+/// The largest answer the edge or an object reads from an origin (a page
+/// of 100 products is a few dozen KiB) or from a Durable Object.
+pub const MAX_ANSWER: usize = 4 * 1024 * 1024;
+
 /// Why a body was not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {
@@ -91,6 +95,29 @@ pub async fn read_bounded(req: &mut Request, limit: usize) -> Result<Vec<u8>, Bo
         let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
         // Dropping the stream here cancels the rest of the upload.
         bounded.push(&chunk)?;
+    }
+    Ok(bounded.into_bytes())
+}
+
+/// Reads an answer's body (from an origin or a Durable Object), at most
+/// `limit` bytes: a peer's answer is bounded like a client's request.
+pub async fn read_answer_bounded(
+    response: &mut worker::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    match response.body() {
+        worker::ResponseBody::Empty => return Ok(Vec::new()),
+        worker::ResponseBody::Body(bytes) => {
+            let mut bounded = Bounded::new(limit);
+            bounded.push(bytes)?;
+            return Ok(bounded.into_bytes());
+        }
+        worker::ResponseBody::Stream(_) => {}
+    }
+    let mut stream = response.stream().map_err(|_| BodyError::Unreadable)?;
+    let mut bounded = Bounded::new(limit);
+    while let Some(chunk) = stream.next().await {
+        bounded.push(&chunk.map_err(|_| BodyError::Unreadable)?)?;
     }
     Ok(bounded.into_bytes())
 }

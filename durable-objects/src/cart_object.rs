@@ -20,7 +20,7 @@ use worker::{
     Response, Result, SqlStorage, State, Url, durable_object,
 };
 
-use crate::body::{MAX_OBJECT_CALL, read_json};
+use crate::body::{MAX_ANSWER, MAX_OBJECT_CALL, read_answer_bounded, read_json};
 use crate::cart::{Cart, CartError, CartStatus, Freeze, Limits};
 use crate::cart_api::{
     CartView, CheckoutAnswer, LOG, LOG_ENTRIES, LogEntry, MUTATE, Mutation, Op, OrderTarget,
@@ -530,7 +530,10 @@ impl CartObject {
             let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
             let status = response.status_code();
             let retry_after = response.headers().has("retry-after")?;
-            Ok::<_, worker::Error>((status, response.bytes().await?, retry_after))
+            let body = read_answer_bounded(&mut response, MAX_ANSWER)
+                .await
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            Ok::<_, worker::Error>((status, body, retry_after))
         });
         let timer = Box::pin(Delay::from(Duration::from_millis(OUTBOX_TIMEOUT_MS)));
         match select(exchange, timer).await {

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use std::time::Duration;
 
+use durable_objects::body::{MAX_ANSWER, read_answer_bounded};
 use origin_adapter::wire::Product;
 use worker::{Cache, Context, Delay, Headers, Method, Request, RequestInit, Response};
 
@@ -212,10 +213,16 @@ async fn fetch_and_store(config: EdgeConfig, query: CatalogQuery) -> Fetch {
     let mut response = origin::send(request, config.catalog_timeout_ms, "catalog service").await?;
     let status = response.status_code();
     let cache_control = response.headers().get("cache-control").ok().flatten();
-    let body = response
-        .text()
+    let body = read_answer_bounded(&mut response, MAX_ANSWER)
         .await
-        .map_err(internal("read the catalog's answer"))?;
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            EdgeError::new(
+                502,
+                "the catalog service's answer was unreadable or too large",
+            )
+        })?;
     let origin_ms = now_ms() - started;
     let windows = match status {
         200 => windows_for(cache_control.as_deref(), config.windows(query.route())).map(|w| {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use durable_objects::body::{MAX_ANSWER, read_answer_bounded};
 use futures::future::{Either, select};
 use origin_adapter::forward::{
     EdgeContext, ForwardedRead, ForwardedWrite, signed_headers, signed_read_headers,
@@ -205,7 +206,9 @@ async fn attempt(
             .map_err(|_| Attempt::Unreachable)?;
         let status = response.status_code();
         let headers: Vec<(String, String)> = response.headers().entries().collect();
-        let body = response.bytes().await.map_err(|_| Attempt::Broken)?;
+        let body = read_answer_bounded(&mut response, MAX_ANSWER)
+            .await
+            .map_err(|_| Attempt::Broken)?;
         Ok::<_, Attempt>((status, headers, body))
     });
     let timer = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));

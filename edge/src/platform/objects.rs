@@ -1,6 +1,7 @@
 //! Calling Durable Objects: one stub per object name, JSON in, and the
 //! answer copied into a response the edge may still change.
 
+use durable_objects::body::{MAX_ANSWER, read_answer_bounded};
 use wasm_bindgen::{JsCast as _, JsValue};
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
@@ -104,10 +105,15 @@ async fn send(stub: &Stub, url: &str, init: &RequestInit) -> Result<Response, Ed
         .into_iter()
         .filter_map(|name| Some((name, answer.headers().get(name).ok().flatten()?)))
         .collect();
-    let body = answer
-        .bytes()
+    let body = read_answer_bounded(&mut answer, MAX_ANSWER)
         .await
-        .map_err(internal("read a Durable Object's answer"))?;
+        .map_err(|e| {
+            worker::console_error!("edge: a Durable Object's answer: {e}");
+            EdgeError::new(
+                500,
+                "the edge could not read its own store; it has been logged",
+            )
+        })?;
     let headers = Headers::new();
     for (name, value) in kept {
         headers
