@@ -175,8 +175,13 @@ impl CartObject {
     fn view(&self, loaded: &Loaded) -> CartView {
         let key = loaded.key.clone().unwrap_or_default();
         let mut view = CartView::of(&key, &loaded.cart);
-        if loaded.key.is_some() {
-            view.expires_at_ms = Some(expires_at_ms(loaded.last_change_ms, loaded.idle_seconds));
+        match loaded.key {
+            Some(_) => {
+                view.expires_at_ms =
+                    Some(expires_at_ms(loaded.last_change_ms, loaded.idle_seconds));
+            }
+            // Not stored: the generation it would start with is not news.
+            None => view.generation.clear(),
         }
         view.pending_order = loaded.outbox.as_ref().map(|o| OutboxView {
             order_key: o.order_key.clone(),

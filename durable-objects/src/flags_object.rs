@@ -106,10 +106,11 @@ impl DurableObject for FlagsObject {
         match req.method() {
             Method::Get => json(200, &self.current()?),
             Method::Put => {
-                let save: Save = match req.json().await {
-                    Ok(s) => s,
-                    Err(e) => return problem(400, format!("not a flag save: {e}")),
-                };
+                let save: Save =
+                    match crate::body::read_json(&mut req, crate::body::MAX_OBJECT_CALL).await {
+                        Ok(s) => s,
+                        Err(e) => return problem(400, format!("not a flag save: {e}")),
+                    };
                 // Compare and set, with no `.await` in between: one wins.
                 let current = self.current()?;
                 if current.version != save.if_match {

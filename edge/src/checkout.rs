@@ -17,16 +17,24 @@ pub fn if_match(header: Option<&str>) -> Option<i64> {
     if value == "*" {
         return None;
     }
-    // A number no cart can reach (past 2^53) matches nothing, like a
-    // foreign tag: it never crosses into the cart object.
-    let version = value.split(',').map(str::trim).find_map(|tag| {
-        tag.strip_prefix("\"v")?
-            .strip_suffix('"')?
-            .parse::<i64>()
-            .ok()
-            .filter(|v| *v >= 0 && is_safe_integer(*v))
-    });
+    let version = value
+        .split(',')
+        .map(str::trim)
+        .find_map(|tag| tagged_version(tag, 'v'));
     Some(version.unwrap_or(-1))
+}
+
+/// The version a strong entity tag of ours names: `"<prefix><n>"`, `n`
+/// written as `format!("{n}")` would (tags compare as strings, so `"v01"`
+/// is not `"v1"`) and within 2^53 — a number past it could not cross into
+/// a Durable Object unchanged. `None` for anything else.
+pub fn tagged_version(tag: &str, prefix: char) -> Option<i64> {
+    let digits = tag
+        .strip_prefix('"')?
+        .strip_prefix(prefix)?
+        .strip_suffix('"')?;
+    let version = digits.parse::<i64>().ok()?;
+    (version >= 0 && is_safe_integer(version) && version.to_string() == digits).then_some(version)
 }
 
 #[cfg(test)]
@@ -50,5 +58,15 @@ mod tests {
         assert_eq!(if_match(Some("\"v9007199254740993\"")), Some(-1));
         assert_eq!(if_match(Some("\"v99999999999999999999\"")), Some(-1));
         assert_eq!(if_match(Some("\"v-3\"")), Some(-1));
+        assert_eq!(
+            if_match(Some("\"v01\"")),
+            Some(-1),
+            "tags compare as strings"
+        );
+        assert_eq!(if_match(Some("\"v+1\"")), Some(-1));
+        assert_eq!(tagged_version("\"f0\"", 'f'), Some(0));
+        assert_eq!(tagged_version("\"f00\"", 'f'), None);
+        assert_eq!(tagged_version("\"f9007199254740993\"", 'f'), None);
+        assert_eq!(tagged_version("\"v7\"", 'f'), None);
     }
 }

@@ -32,6 +32,28 @@ fn too_large() -> EdgeError {
     EdgeError::new(413, format!("the body exceeds {MAX_JSON_BODY} bytes"))
 }
 
+/// Reads a whole number from a client's JSON (`#[serde(deserialize_with)]`):
+/// any integer, however large — past 2^63 too, which JSON allows — becomes
+/// an `i64` held at its bounds, so the limit check that follows refuses it
+/// naming the limit (`422`); a fraction is not a whole number (`400`).
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = <serde_json::Number as serde::Deserialize>::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    if n.is_u64() {
+        return Ok(i64::MAX);
+    }
+    match n.as_f64() {
+        Some(f) if f.is_finite() && f.fract() == 0.0 => {
+            Ok(if f > 0.0 { i64::MAX } else { i64::MIN })
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number"
+        ))),
+    }
+}
+
 /// Parses a body already read, re-checking its real size.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, EdgeError> {
     if body.len() > MAX_JSON_BODY {
@@ -56,7 +78,30 @@ mod tests {
     #[allow(dead_code)]
     struct Item {
         sku: String,
+        #[serde(deserialize_with = "whole_number")]
         quantity: i64,
+    }
+
+    #[test]
+    fn whole_numbers_of_any_size_reach_the_limit_check() {
+        let quantity = |json: &str| {
+            parse_json::<Item>(format!(r#"{{"sku":"A","quantity":{json}}}"#).as_bytes())
+                .map(|i| i.quantity)
+        };
+        assert_eq!(quantity("2"), Ok(2));
+        assert_eq!(quantity("9007199254740993"), Ok(9_007_199_254_740_993));
+        for huge in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "1e20",
+            "1e300",
+        ] {
+            assert_eq!(quantity(huge), Ok(i64::MAX), "{huge}");
+        }
+        assert_eq!(quantity("-18446744073709551616"), Ok(i64::MIN));
+        for bad in ["2.5", "\"two\"", "null"] {
+            assert_eq!(quantity(bad).unwrap_err().status, 400, "{bad}");
+        }
     }
 
     #[test]

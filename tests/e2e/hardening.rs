@@ -55,11 +55,15 @@ pub fn a_retried_checkout_gets_its_first_answer(sys: &System) -> Outcome {
     let first: Value = first.json()?;
     let again = checkout_with_key(sys, &cookie, &key)?;
     let replayed = header(&again, "idempotent-replayed");
+    let etag = header(&again, "etag");
     let status = again.status();
     let again: Value = again.json()?;
     check(
-        status == 201 && replayed == "true" && again == first,
-        format!("retry: {status} replayed={replayed:?} {again} (first {first})"),
+        status == 201
+            && replayed == "true"
+            && again == first
+            && etag == format!("\"v{}\"", first["cart"]["version"]),
+        format!("retry: {status} replayed={replayed:?} etag={etag:?} {again} (first {first})"),
     )?;
     let other = client()
         .post(format!("{}/api/cart/items", sys.edge_url))
@@ -155,12 +159,32 @@ pub fn numbers_past_2_53_never_cross_into_the_cart(sys: &System) -> Outcome {
         format!("names the limit: {body}"),
     )?;
     expect_problem(put(Some(("if-match", format!("\"v{huge}\""))), 2)?, 412)?;
-    let added = add_to_cart(
-        sys,
-        Some(&cookie),
-        json!({"sku": "KIT-0054", "quantity": huge}),
-    );
-    expect_problem(added, 422)?;
+    // Tags compare as strings: "v01" is not the cart's "v1".
+    expect_problem(put(Some(("if-match", "\"v01\"".into())), 2)?, 412)?;
+    for quantity in [
+        json!(huge),
+        json!(18_446_744_073_709_551_615_u64),
+        json!(1e20),
+    ] {
+        let added = add_to_cart(
+            sys,
+            Some(&cookie),
+            json!({"sku": "KIT-0054", "quantity": quantity}),
+        );
+        let body = expect_problem(added, 422)?;
+        check(
+            body["detail"].as_str().is_some_and(|d| d.contains("99")),
+            format!("{quantity}: names the limit: {body}"),
+        )?;
+    }
+    // The flag document's version tag: refused at the edge, never rounded.
+    let flags = client()
+        .put(format!("{}/admin/flags", sys.edge_url))
+        .bearer_auth(&sys.admin_token)
+        .header("if-match", format!("\"f{huge}\""))
+        .json(&json!({"flags": {}}))
+        .send()?;
+    expect_problem(flags, 412)?;
     let cart = super::view_cart(sys, &cookie)?;
     check(
         cart["lines"][0]["quantity"] == 1,

@@ -200,6 +200,46 @@ fn resolve_refs(
     }
 }
 
+/// The largest total of a `fractional`'s weights: flagd's weights are
+/// 32-bit, and the bucket is `hash × total >> 32` in 64 bits, which a larger
+/// total would overflow (every subject then lands in the first variant).
+pub const MAX_FRACTIONAL_TOTAL: i64 = i32::MAX as i64;
+
+/// Checks every `fractional` in a resolved rule: each weight a whole number
+/// from 0, their total at most [`MAX_FRACTIONAL_TOTAL`] and above 0.
+fn check_fractional(rule: &Value, path: &str) -> Result<(), DocumentError> {
+    match rule {
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let at = format!("{path}.{k}");
+            if let ("fractional", Value::Array(args)) = (k.as_str(), v) {
+                let mut total: i64 = 0;
+                for (i, arg) in args.iter().enumerate() {
+                    let Value::Array(bucket) = arg else { continue };
+                    let weight = match bucket.get(1) {
+                        None => 1,
+                        Some(w) => w.as_i64().filter(|w| *w >= 0).ok_or_else(|| {
+                            err(format!("{at}[{i}][1]"), "a weight is a whole number from 0")
+                        })?,
+                    };
+                    total = total.saturating_add(weight);
+                }
+                if !(1..=MAX_FRACTIONAL_TOTAL).contains(&total) {
+                    return Err(err(
+                        at,
+                        format!("the weights must add up to 1 to {MAX_FRACTIONAL_TOTAL}"),
+                    ));
+                }
+            }
+            check_fractional(v, &at)
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_fractional(v, &format!("{path}[{i}]"))),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses an operation the engine does not know, at load: `datalogic-rs`
 /// would compile it and fail (or answer oddly) only when evaluated.
 fn check_operations(rule: &Value, known: &[&str], path: &str) -> Result<(), DocumentError> {
@@ -350,6 +390,7 @@ impl FlagSet {
                         let resolved =
                             resolve_refs(rule, evaluators, &at("targeting"), 0, &mut budget)?;
                         check_operations(&resolved, &known, &at("targeting"))?;
+                        check_fractional(&resolved, &at("targeting"))?;
                         Some(engine.compile(&resolved).map_err(|e| {
                             err(at("targeting"), format!("is not a valid rule: {e}"))
                         })?)

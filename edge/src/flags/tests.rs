@@ -429,6 +429,41 @@ fn numbers_javascript_cannot_read_exactly_are_refused() {
         assert!(e.path.starts_with("flags.f.targeting"), "{e}");
         assert!(e.problem.contains("2^53"), "{e}");
     }
+    // Weights a 64-bit bucket computation cannot hold, or that are not
+    // whole, would silently send everyone to the first variant.
+    for (weights, ok) in [
+        ((json!(1), json!(1)), true),
+        ((json!(1_073_741_823), json!(1_073_741_823)), true),
+        ((json!(1_u64 << 40), json!(1_u64 << 40)), false),
+        ((json!(2_147_483_647), json!(1)), false),
+        ((json!(0.5), json!(1)), false),
+        ((json!(-1), json!(1)), false),
+        ((json!(0), json!(0)), false),
+    ] {
+        let doc = json!({"flags": {"f": {
+            "state": "ENABLED",
+            "variants": {"a": true, "b": false},
+            "defaultVariant": "a",
+            "targeting": {"fractional": [["a", weights.0], ["b", weights.1]]}
+        }}});
+        assert_eq!(FlagSet::from_value(&doc).is_ok(), ok, "{weights:?}");
+    }
+    let halves = set(json!({"flags": {"f": {
+        "state": "ENABLED",
+        "variants": {"a": "a", "b": "b"},
+        "defaultVariant": "a",
+        "targeting": {"fractional": [["a", 1_073_741_823], ["b", 1_073_741_823]]}
+    }}}));
+    let a = (0..1000)
+        .filter(|i| {
+            let c = ctx(json!({"targetingKey": format!("user-{i}")}));
+            halves.evaluate("f", &c, &json!("x"), NOW).value == json!("a")
+        })
+        .count();
+    assert!(
+        (400..=600).contains(&a),
+        "the largest weights still split: {a}"
+    );
     let big_variant = json!({"flags": {"n": {
         "state": "ENABLED", "variants": {"big": 9_007_199_254_740_992_i64}, "defaultVariant": "big"
     }}});

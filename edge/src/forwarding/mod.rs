@@ -1,11 +1,13 @@
 //! Forwarding to the shop's regional origin services: the routing table
 //! ([`services`]), region choice ([`region`]), circuit breakers
-//! ([`breaker`]), retry budget and backoff ([`budget`]), and here the small
+//! ([`breaker`]), retry budget and backoff ([`budget`]), the retry plan
+//! of one request ([`plan`]), and here the small
 //! rules in between — idempotency keys, what counts as a failure, what the
 //! client is told when the edge gives up, and which origin headers pass.
 
 pub mod breaker;
 pub mod budget;
+pub mod plan;
 pub mod region;
 pub mod services;
 

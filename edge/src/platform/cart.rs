@@ -19,13 +19,14 @@ use crate::checkout::{etag, if_match};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::client_key;
-use crate::request_body::{check_headers, parse_json};
+use crate::request_body::{check_headers, parse_json, whole_number};
 
 /// `POST /api/cart/items`. The price is never the client's to say.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AddItem {
     sku: String,
+    #[serde(deserialize_with = "whole_number")]
     quantity: i64,
 }
 
@@ -33,6 +34,7 @@ struct AddItem {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SetQuantity {
+    #[serde(deserialize_with = "whole_number")]
     quantity: i64,
 }
 
@@ -301,6 +303,25 @@ fn placed_answer(
     Ok(r)
 }
 
+/// A checkout the cart refused, or a retry of one whose answer is recorded:
+/// a placed order's answer comes back as the first did, `ETag` included.
+async fn recorded_checkout(mut answer: Response) -> Result<Response, EdgeError> {
+    if !(200..300).contains(&answer.status_code()) {
+        return Ok(answer);
+    }
+    let status = answer.status_code();
+    let recorded: cart_api::CheckoutAnswer = answer
+        .json()
+        .await
+        .map_err(internal("read a recorded checkout"))?;
+    let order = serde_json::to_value(&recorded.order).unwrap_or_default();
+    let mut r = placed_answer(status, order, &recorded.cart)?;
+    r.headers_mut()
+        .set("idempotent-replayed", "true")
+        .map_err(internal("answered"))?;
+    Ok(r)
+}
+
 /// `POST /api/cart/checkout`: freeze the cart and write its outbox (one
 /// step in the object), place the order, record the answer. An order the
 /// origin did not settle waits in the outbox: `202` and a status URL.
@@ -366,9 +387,8 @@ pub(crate) async fn checkout(
         traceparent: rc.trace.to_string(),
     };
     let mut frozen = mutate(&req, env, &owner, Op::Freeze { target }, request.clone()).await?;
-    // Refused, or a retry of a checkout whose answer is recorded: as is.
     if frozen.status_code() != 200 {
-        return Ok(frozen);
+        return recorded_checkout(frozen).await;
     }
     let view: CartView = frozen.json().await.map_err(internal("read the cart"))?;
     let pending = match (&view.status, &view.pending_order) {

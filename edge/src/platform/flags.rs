@@ -319,11 +319,7 @@ pub(crate) async fn admin(
             "saving flags needs If-Match with the ETag you read (GET /admin/flags)",
         )
     })?;
-    let if_match = if_match
-        .trim()
-        .strip_prefix("\"f")
-        .and_then(|v| v.strip_suffix('"'))
-        .and_then(|v| v.parse::<i64>().ok())
+    let if_match = crate::checkout::tagged_version(if_match.trim(), 'f')
         .ok_or_else(|| EdgeError::new(412, "If-Match does not name a version of the flags"))?;
     let essence = header("content-type")
         .and_then(|ct| ct.split(';').next().map(|s| s.trim().to_ascii_lowercase()));
@@ -417,6 +413,7 @@ pub(crate) async fn override_token(
     #[serde(deny_unknown_fields)]
     struct Ask {
         variants: std::collections::BTreeMap<String, String>,
+        #[serde(deserialize_with = "crate::request_body::whole_number")]
         ttl_seconds: i64,
     }
     let ask: Ask = super::body::json(&mut req).await?;

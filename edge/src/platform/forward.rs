@@ -22,8 +22,9 @@ use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestIni
 use super::{RequestContext, internal, now_ms, random};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
-use crate::forwarding::breaker::{Admission, Breaker};
-use crate::forwarding::budget::{RetryBudget, backoff_ms};
+use crate::forwarding::breaker::Breaker;
+use crate::forwarding::budget::RetryBudget;
+use crate::forwarding::plan::{Plan, Step};
 use crate::forwarding::region::{candidates, choose};
 use crate::forwarding::services::Service;
 use crate::forwarding::{Attempt, GaveUp, refusal};
@@ -267,7 +268,7 @@ pub(crate) async fn call(
         &config.services.nearest,
         &config.default_region,
     );
-    let mut regions = candidates(service, &choice).map_err(|region| {
+    let regions = candidates(service, &choice).map_err(|region| {
         refusal(
             &service.name,
             &GaveUp::NoHomeEndpoint { region },
@@ -285,7 +286,6 @@ pub(crate) async fn call(
         return Err(refusal(&service.name, &GaveUp::Shed, service.timeout_ms));
     };
     let started = now_ms();
-    let deadline = started + service.timeout_ms as i64;
     with_state(|r| {
         r.budgets
             .entry(service.name.clone())
@@ -293,106 +293,82 @@ pub(crate) async fn call(
             .note_request(started)
     });
     let retryable = call.method == Method::Get || call.idempotency_key.is_some();
-    let mut made: u32 = 0;
-    let mut last: Option<GaveUp> = None;
-
-    while made <= service.retries {
-        if deadline <= now_ms() {
-            break;
-        }
-        if made > 0 {
-            let allowed = retryable
-                && with_state(|r| {
-                    r.budgets
-                        .entry(service.name.clone())
-                        .or_default()
-                        .try_retry(now_ms())
-                });
-            if !allowed {
-                break;
-            }
-            let pause = backoff_ms(made, u32::from_le_bytes(random::<4>()?), 50, 1000);
-            let left = (deadline - now_ms()).max(0) as u64;
-            Delay::from(Duration::from_millis(pause.min(left))).await;
-        }
+    let mut plan = Plan::new(regions, service, retryable, started);
+    loop {
         let now = now_ms();
-        let left = deadline - now;
-        if left <= 0 {
-            break;
-        }
-        let mut refused_for = i64::MAX;
-        let pick = regions.iter().find(|region| {
-            let admission = with_state(|r| {
+        let admit = |region: &str| {
+            with_state(|r| {
                 r.breakers
-                    .entry((service.name.clone(), (*region).clone()))
+                    .entry((service.name.clone(), region.to_owned()))
                     .or_default()
                     .admit(now, service.breaker)
-            });
-            match admission {
-                Admission::Go | Admission::Probe => true,
-                Admission::Refused { retry_after_ms } => {
-                    refused_for = refused_for.min(retry_after_ms);
-                    false
+            })
+        };
+        let budget = || {
+            with_state(|r| {
+                r.budgets
+                    .entry(service.name.clone())
+                    .or_default()
+                    .try_retry(now)
+            })
+        };
+        match plan.next(now, admit, budget, u32::from_le_bytes(random::<4>()?)) {
+            Step::Wait { ms } => Delay::from(Duration::from_millis(ms)).await,
+            Step::GiveUp(why) => return Err(refusal(&service.name, &why, service.timeout_ms)),
+            Step::Attempt { region, timeout_ms } => {
+                match attempt_in(config, rc, &call, service, &region, timeout_ms).await? {
+                    (_, Some(answer)) => return Ok(answer),
+                    (outcome, None) => plan.failed(&region, outcome),
                 }
             }
-        });
-        let Some(region) = pick.cloned() else {
-            last = last.or(Some(GaveUp::BreakerOpen {
-                retry_after_ms: refused_for,
-            }));
-            break;
-        };
-        let base = service
-            .endpoint(&region)
-            .ok_or_else(|| EdgeError::new(500, "a service endpoint vanished"))?;
-        let t = target(base, call.path, call.query)?;
-        let signed = sign(config, rc, &call, &t)?;
-        let (outcome, received) = attempt(&t, &call, &signed, left.max(1) as u64).await?;
-        made += 1;
-        let finished = now_ms();
-        with_state(|r| {
-            r.breakers
-                .entry((service.name.clone(), region.clone()))
-                .or_default()
-                .record(!outcome.failed(), finished, service.breaker)
-        });
-        worker::console_log!(
-            "edge: {} {} -> {}@{} attempt {made}: {outcome:?} in {} ms request_id={} trace_id={}",
-            call.method.as_ref(),
-            call.path,
-            service.name,
-            region,
-            finished - now,
-            rc.request_id,
-            rc.trace.trace_id_hex()
-        );
-        match received {
-            Some((status, headers, body)) if !outcome.failed() => {
-                return Ok(Answer {
-                    status,
-                    headers,
-                    body,
-                    region,
-                });
-            }
-            _ => {}
-        }
-        last = Some(GaveUp::Failed {
-            attempt: outcome,
-            region: region.clone(),
-        });
-        if !outcome.worth_retrying() {
-            break;
-        }
-        // A request that may have been processed is retried where its
-        // idempotency record is; one that surely was not may move on.
-        if service.failover && regions.len() > 1 && outcome.surely_not_processed() {
-            regions.retain(|r| *r != region);
         }
     }
-    let why = last.unwrap_or(GaveUp::Failed {
-        attempt: Attempt::TimedOut,
-        region: choice.region,
+}
+
+/// One attempt in `region`: signed, sent, recorded by the region's breaker
+/// and logged. The answer when it is not a failure.
+async fn attempt_in(
+    config: &EdgeConfig,
+    rc: &RequestContext,
+    call: &Call<'_>,
+    service: &Service,
+    region: &str,
+    timeout_ms: u64,
+) -> Result<(Attempt, Option<Answer>), EdgeError> {
+    let base = service
+        .endpoint(region)
+        .ok_or_else(|| EdgeError::new(500, "a service endpoint vanished"))?;
+    let t = target(base, call.path, call.query)?;
+    let signed = sign(config, rc, call, &t)?;
+    let started = now_ms();
+    let (outcome, received) = attempt(&t, call, &signed, timeout_ms).await?;
+    let finished = now_ms();
+    with_state(|r| {
+        r.breakers
+            .entry((service.name.clone(), region.to_owned()))
+            .or_default()
+            .record(!outcome.failed(), finished, service.breaker)
     });
-    Err(refusal(&service.name, &why, service.timeout_ms))
+    worker::console_log!(
+        "edge: {} {} -> {}@{} {outcome:?} in {} ms request_id={} trace_id={}",
+        call.method.as_ref(),
+        call.path,
+        service.name,
+        region,
+        finished - started,
+        rc.request_id,
+        rc.trace.trace_id_hex()
+    );
+    Ok(match received {
+        Some((status, headers, body)) if !outcome.failed() => (
+            outcome,
+            Some(Answer {
+                status,
+                headers,
+                body,
+                region: region.to_owned(),
+            }),
+        ),
+        _ => (outcome, None),
+    })
 }

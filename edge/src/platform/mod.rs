@@ -108,6 +108,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let headers = response.headers_mut();
     if !shared {
         headers.set("cache-control", crate::routes::PRIVATE)?;
+    } else if !headers.has("cache-control")? {
+        // A catalog error nobody set a lifetime on (a bad query) is not kept.
+        headers.set("cache-control", "no-store")?;
     }
     headers.set("x-request-id", &rc.request_id)?;
     headers.set("x-content-type-options", "nosniff")?;

@@ -156,7 +156,8 @@ async fn login(
     // Limits per account and per client address, checked before the
     // identity service spends a password hash on the attempt.
     let now = now_ms() / 1000;
-    let address = header(&req, "cf-connecting-ip").unwrap_or_else(|| "unknown".into());
+    let address =
+        crate::session::rules::address_bucket(header(&req, "cf-connecting-ip").as_deref());
     let limits = [
         (
             format!("account:{}", login.email.trim().to_lowercase()),

@@ -73,6 +73,21 @@ pub fn renewed(claims: &SessionClaims, now: i64, idle: i64) -> Option<SessionCla
     })
 }
 
+/// Whose failed logins a client address counts with: an IPv4 address on
+/// its own, an IPv6 address with the rest of its /64 — one subscriber's
+/// network, where an attacker can pick any of 2^64 addresses. Absent or
+/// unreadable (never so behind Cloudflare): one shared bucket.
+pub fn address_bucket(connecting_ip: Option<&str>) -> String {
+    match connecting_ip.map(|ip| ip.trim().parse::<std::net::IpAddr>()) {
+        Some(Ok(std::net::IpAddr::V4(v4))) => v4.to_string(),
+        Some(Ok(std::net::IpAddr::V6(v6))) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => "unknown".into(),
+    }
+}
+
 /// Refuses a write that a browser says comes from another site, unless
 /// its `Origin` is this site or on the allow-list — whether or not it
 /// carries cookies: a cross-site login without cookies (login CSRF) would
@@ -147,6 +162,22 @@ mod tests {
         let late = renewed(&r, 2500, 1800).unwrap();
         assert_eq!(late.idle_exp, 3000);
         assert_eq!(renewed(&late, 2900, 1800), None);
+    }
+
+    #[test]
+    fn login_limits_count_an_ipv6_network_as_one_address() {
+        assert_eq!(address_bucket(Some("203.0.113.7")), "203.0.113.7");
+        assert_eq!(
+            address_bucket(Some("2001:db8:1:2:aaaa::1")),
+            address_bucket(Some("2001:db8:1:2:ffff:1:2:3"))
+        );
+        assert_eq!(address_bucket(Some("2001:db8:1:2::9")), "2001:db8:1:2::/64");
+        assert_ne!(
+            address_bucket(Some("2001:db8:1:2::1")),
+            address_bucket(Some("2001:db8:1:3::1"))
+        );
+        assert_eq!(address_bucket(None), "unknown");
+        assert_eq!(address_bucket(Some("not an address")), "unknown");
     }
 
     #[test]
