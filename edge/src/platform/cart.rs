@@ -3,16 +3,15 @@
 //! hands each change to the cart's Durable Object; checkout freezes the
 //! cart there, then places the order and reports the origin's answer back.
 
-use durable_objects::cart::{Cart, CartLine, CartStatus, Limits, MergeReport, check_quantity};
+use durable_objects::cart::{Cart, CartLine, Limits, check_quantity};
 use durable_objects::cart_api::{
-    self, AtLogin, CartKey, CartView, ClientRequest, Mutation, Op, OrderTarget, Verdict,
-    refusal_detail, verdict,
+    self, CartKey, CartView, ClientRequest, Mutation, Op, OrderTarget, refusal_detail,
 };
 use origin_adapter::wire::paths;
 use serde::Deserialize;
 use worker::{Context, Env, Method, Request, Response, Stub};
 
-use super::forward::{self, Call};
+use super::forward;
 use super::{RequestContext, internal, objects, random, session};
 use crate::cart_cookie::{self, CookieKeys};
 use crate::checkout::{etag, if_match};
@@ -20,6 +19,8 @@ use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::client_key;
 use crate::request_body::{check_headers, parse_json, whole_number};
+use crate::shop::checkout::{self, Checkout, Outcome};
+use crate::shop::ports::{CartRef, Carts, ObjectAnswer};
 
 /// `POST /api/cart/items`. The price is never the client's to say.
 #[derive(Deserialize)]
@@ -305,20 +306,26 @@ fn placed_answer(
 
 /// A checkout the cart refused, or a retry of one whose answer is recorded:
 /// a placed order's answer comes back as the first did, `ETag` included.
-async fn recorded_checkout(mut answer: Response) -> Result<Response, EdgeError> {
-    if !(200..300).contains(&answer.status_code()) {
-        return Ok(answer);
+fn recorded_checkout(answer: ObjectAnswer) -> Result<Response, EdgeError> {
+    let mut r = if (200..300).contains(&answer.status) {
+        let recorded: cart_api::CheckoutAnswer = serde_json::from_slice(&answer.body)
+            .map_err(|_| EdgeError::new(500, "a recorded checkout was unreadable"))?;
+        let order = serde_json::to_value(&recorded.order).unwrap_or_default();
+        placed_answer(answer.status, order, &recorded.cart)?
+    } else {
+        let mut r = Response::from_bytes(answer.body)
+            .map_err(internal("answered"))?
+            .with_status(answer.status);
+        r.headers_mut()
+            .set("content-type", origin_adapter::wire::PROBLEM_JSON)
+            .map_err(internal("answered"))?;
+        r
+    };
+    if answer.replayed {
+        r.headers_mut()
+            .set("idempotent-replayed", "true")
+            .map_err(internal("answered"))?;
     }
-    let status = answer.status_code();
-    let recorded: cart_api::CheckoutAnswer = answer
-        .json()
-        .await
-        .map_err(internal("read a recorded checkout"))?;
-    let order = serde_json::to_value(&recorded.order).unwrap_or_default();
-    let mut r = placed_answer(status, order, &recorded.cart)?;
-    r.headers_mut()
-        .set("idempotent-replayed", "true")
-        .map_err(internal("answered"))?;
     Ok(r)
 }
 
@@ -386,121 +393,100 @@ pub(crate) async fn checkout(
         request_id: rc.request_id.clone(),
         traceparent: rc.trace.to_string(),
     };
-    let mut frozen = mutate(&req, env, &owner, Op::Freeze { target }, request.clone()).await?;
-    if frozen.status_code() != 200 {
-        return recorded_checkout(frozen).await;
-    }
-    let view: CartView = frozen.json().await.map_err(internal("read the cart"))?;
-    let pending = match (&view.status, &view.pending_order) {
-        (CartStatus::CheckedOut { order_id }, _) => {
-            return placed_answer(200, serde_json::json!({ "order_id": order_id }), &view);
-        }
-        (CartStatus::CheckingOut { .. }, Some(pending)) => pending.clone(),
-        _ => return Err(EdgeError::new(500, "the cart did not freeze for checkout")),
+    let cart = CartRef {
+        key: owner.key.clone(),
+        jurisdiction: owner.jurisdiction,
     };
-
-    let sent = forward::call(
-        config,
-        rc,
-        Call {
-            service: "orders",
-            method: Method::Post,
-            path: paths::ORDERS,
-            query: None,
-            body: Some(pending.order_body.as_bytes()),
-            idempotency_key: Some(&pending.order_key),
+    let outcome = checkout::checkout(
+        &ObjectCarts(env),
+        &forward::ForwardedOrigins { config, rc },
+        Checkout {
+            cart: &cart,
+            actor: &owner.actor,
+            idle_seconds: owner.idle_seconds,
+            if_match: if_match(header(&req, "if-match").as_deref()),
+            request,
+            target,
             claims: claims.as_deref(),
             home_region: home.as_deref(),
-            flags: Some(&flags),
+            flags: &flags,
         },
     )
-    .await;
-    let outcome = match &sent {
-        Ok(a) => {
-            let retry_after = a.headers.iter().any(|(n, _)| n == "retry-after");
-            verdict(a.status, &a.body, retry_after)
-        }
-        Err(e) => Verdict::Pending(e.detail.clone()),
-    };
+    .await?;
     match outcome {
-        Verdict::Placed(order) => {
-            let order_json = serde_json::to_value(&order).unwrap_or_default();
-            let cart = report_outcome(env, &owner, Op::Placed { order }, request).await?;
-            placed_answer(201, order_json, &cart)
-        }
-        Verdict::Refused { status, reason } => {
-            report_outcome(
-                env,
-                &owner,
-                Op::Refused {
-                    status,
-                    reason: reason.clone(),
-                },
-                request,
-            )
-            .await?;
-            Err(EdgeError::new(status, refusal_detail(&reason)))
-        }
-        Verdict::Pending(why) => {
+        Outcome::AsRecorded(answer) => recorded_checkout(answer),
+        Outcome::Placed {
+            status,
+            order,
+            cart,
+        } => placed_answer(status, order, &cart),
+        Outcome::Refused { status, reason } => Err(EdgeError::new(status, refusal_detail(&reason))),
+        Outcome::Pending { cart, why } => {
             worker::console_warn!(
-                "edge: order {} waits in the outbox: {why} request_id={}",
-                pending.order_key,
+                "edge: the order of cart {} waits in the outbox: {why} request_id={}",
+                cart.cart_id,
                 rc.request_id
             );
-            report_outcome(env, &owner, Op::Deferred { reason: why }, request).await?;
-            let mut r = durable_objects::respond::json(
-                202,
-                &serde_json::json!({
-                    "status": "pending",
-                    "detail": "the order is waiting to be accepted; it will be placed exactly once",
-                    "status_url": "/api/cart/checkout",
-                    "cart": view,
-                }),
-            )
-            .map_err(internal("answered"))?;
-            let headers = r.headers_mut();
-            let set = || -> worker::Result<()> {
-                headers.set("location", "/api/cart/checkout")?;
-                headers.set("retry-after", "2")?;
-                headers.set("etag", &etag(view.version))
-            };
-            set().map_err(internal("answered"))?;
-            Ok(r)
+            pending_answer(&cart)
         }
     }
 }
 
-/// Records the origin's answer in the cart (no If-Match: it is the edge
-/// reporting, not the client changing), and with it, under the checkout's
-/// request id, the answer a retry of that checkout gets.
-async fn report_outcome(
-    env: &Env,
-    owner: &Owner,
-    op: Op,
-    request: Option<ClientRequest>,
-) -> Result<CartView, EdgeError> {
-    let m = Mutation {
-        cart: owner.key.short(),
-        actor: "edge".into(),
-        if_match: None,
-        request,
-        idle_seconds: owner.idle_seconds,
-        op,
+/// `202`: the order waits in the outbox; the client polls `Location`.
+fn pending_answer(cart: &CartView) -> Result<Response, EdgeError> {
+    let mut r = durable_objects::respond::json(
+        202,
+        &serde_json::json!({
+            "status": "pending",
+            "detail": "the order is waiting to be accepted; it will be placed exactly once",
+            "status_url": "/api/cart/checkout",
+            "cart": cart,
+        }),
+    )
+    .map_err(internal("answered"))?;
+    let headers = r.headers_mut();
+    let set = || -> worker::Result<()> {
+        headers.set("location", "/api/cart/checkout")?;
+        headers.set("retry-after", "2")?;
+        headers.set("etag", &etag(cart.version))
     };
-    let body = serde_json::to_string(&m)
-        .map_err(|_| EdgeError::new(500, "the edge could not encode the change"))?;
-    let mut r = objects::call(&stub(env, owner)?, cart_api::MUTATE, Some(body)).await?;
-    if r.status_code() != 200 {
-        let text = r.text().await.unwrap_or_default();
-        worker::console_error!("edge: the cart refused the checkout's outcome: {text}");
-        return Err(EdgeError::new(
-            500,
-            "the checkout's outcome could not be recorded",
-        ));
+    set().map_err(internal("answered"))?;
+    Ok(r)
+}
+
+/// The cart objects, as the use cases reach them.
+pub(crate) struct ObjectCarts<'a>(pub &'a Env);
+
+impl Carts for ObjectCarts<'_> {
+    async fn mutate(&self, cart: &CartRef, change: &Mutation) -> Result<ObjectAnswer, EdgeError> {
+        let body = serde_json::to_string(change)
+            .map_err(|_| EdgeError::new(500, "the edge could not encode the change"))?;
+        let stub = objects::stub_in(
+            self.0,
+            cart_api::BINDING,
+            &cart.key.name(),
+            cart.jurisdiction,
+        )?;
+        let mut r = objects::call(&stub, cart_api::MUTATE, Some(body)).await?;
+        let replayed = r.headers().has("idempotent-replayed").unwrap_or(false);
+        let body = r.bytes().await.map_err(internal("read the cart"))?;
+        Ok(ObjectAnswer {
+            status: r.status_code(),
+            body,
+            replayed,
+        })
     }
-    r.json::<CartView>()
-        .await
-        .map_err(internal("read the cart"))
+
+    async fn view(&self, cart: &CartRef) -> Result<CartView, EdgeError> {
+        let stub = objects::stub_in(
+            self.0,
+            cart_api::BINDING,
+            &cart.key.name(),
+            cart.jurisdiction,
+        )?;
+        let mut r = objects::call(&stub, cart_api::VIEW, None).await?;
+        r.json().await.map_err(internal("read the cart"))
+    }
 }
 
 /// `GET /api/support/carts/{g-<id>|u-<user>}[?region=eu]`: the cart and its
@@ -535,126 +521,4 @@ pub(crate) async fn support(
         &serde_json::json!({ "cart": view, "log": log["entries"] }),
     )
     .map_err(internal("answered"))
-}
-
-/// What became of the guest cart at login.
-pub(crate) enum GuestCart {
-    /// No guest cart, or nothing in it to bring along.
-    None,
-    /// Merged into the customer's cart (and closed).
-    Merged(MergeReport),
-    /// Left as it is — its merge failed, or its order is still on its
-    /// way — so its cookie must stay.
-    Kept,
-}
-
-impl GuestCart {
-    /// Whether the guest cart's cookie may be cleared: nothing waits in it.
-    pub(crate) fn cookie_may_go(&self) -> bool {
-        !matches!(self, GuestCart::Kept)
-    }
-}
-
-/// At login: the guest cart in the cookie (if any, open and not empty) is
-/// merged into the customer's cart, then closed. The merge carries a
-/// request id naming the guest cart, its generation and version, so a
-/// login retried after a failure between the two steps merges once, and a
-/// guest cart that expired and lived again is merged anew.
-pub(crate) async fn merge_at_login(
-    req: &Request,
-    env: &Env,
-    config: &EdgeConfig,
-    user_id: &str,
-    home_region: &str,
-) -> Result<GuestCart, EdgeError> {
-    let keys = cookie_keys(config)?;
-    // A forged or stale cookie is simply dropped at login.
-    let Ok(Some(guest_id)) = keys.cart_id(header(req, "cookie").as_deref()) else {
-        return Ok(GuestCart::None);
-    };
-    let guest = Owner {
-        key: CartKey::Guest(guest_id.clone()),
-        actor: format!("user:{user_id}"),
-        idle_seconds: config.cart_guest_idle,
-        jurisdiction: None,
-        new_guest: false,
-        session: None,
-    };
-    let mut viewed = objects::call(&stub(env, &guest)?, cart_api::VIEW, None).await?;
-    let view: CartView = viewed
-        .json()
-        .await
-        .map_err(internal("read the guest cart"))?;
-    match cart_api::at_login(&view) {
-        AtLogin::Merge => {}
-        AtLogin::Keep => return Ok(GuestCart::Kept),
-        AtLogin::Nothing => return Ok(GuestCart::None),
-    }
-    let customer = Owner {
-        key: CartKey::Customer(user_id.to_owned()),
-        actor: format!("user:{user_id}"),
-        idle_seconds: config.cart_customer_idle,
-        jurisdiction: (home_region == "eu").then_some("eu"),
-        new_guest: false,
-        session: None,
-    };
-    let lines = view
-        .lines
-        .iter()
-        .map(|l| CartLine {
-            sku: l.sku.clone(),
-            name: l.name.clone(),
-            unit_price: l.unit_price.clone(),
-            quantity: l.quantity,
-        })
-        .collect();
-    let send = |owner: &Owner, request: Option<ClientRequest>, if_match: Option<i64>, op: Op| {
-        let m = Mutation {
-            cart: owner.key.short(),
-            actor: owner.actor.clone(),
-            if_match,
-            request,
-            idle_seconds: owner.idle_seconds,
-            op,
-        };
-        serde_json::to_string(&m)
-            .map_err(|_| EdgeError::new(500, "the edge could not encode the merge"))
-    };
-    let merge_id = format!(
-        "merge-{}-{}-v{}",
-        guest.key.short(),
-        view.generation,
-        view.version
-    );
-    let merge = send(
-        &customer,
-        Some(ClientRequest {
-            fingerprint: merge_id.clone(),
-            id: merge_id,
-        }),
-        None,
-        Op::Merge {
-            lines,
-            from: guest.key.short(),
-        },
-    )?;
-    let mut merged = objects::call(&stub(env, &customer)?, cart_api::MUTATE, Some(merge)).await?;
-    if merged.status_code() != 200 {
-        let text = merged.text().await.unwrap_or_default();
-        worker::console_warn!("edge: guest cart {guest_id} not merged: {text}");
-        return Ok(GuestCart::Kept);
-    }
-    let merged: CartView = merged
-        .json()
-        .await
-        .map_err(internal("read the merged cart"))?;
-    let close = send(&guest, None, Some(view.version), Op::Close)?;
-    let closed = objects::call(&stub(env, &guest)?, cart_api::MUTATE, Some(close)).await?;
-    if closed.status_code() != 200 {
-        // Merged but open: keep the cookie, so the next login finds it
-        // and the merge's request id answers without merging twice.
-        worker::console_warn!("edge: guest cart {guest_id} merged but not closed");
-        return Ok(GuestCart::Kept);
-    }
-    Ok(GuestCart::Merged(merged.merge.unwrap_or_default()))
 }

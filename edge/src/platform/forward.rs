@@ -28,6 +28,7 @@ use crate::forwarding::plan::{Plan, Step};
 use crate::forwarding::region::{candidates, choose};
 use crate::forwarding::services::Service;
 use crate::forwarding::{Attempt, GaveUp, refusal};
+use crate::shop::ports::{OriginAnswer, OriginCall, Origins};
 
 #[derive(Default)]
 struct Resilience {
@@ -71,31 +72,21 @@ impl Drop for Slot {
     }
 }
 
-/// One request to an origin service.
-pub(crate) struct Call<'a> {
-    pub service: &'a str,
-    pub method: Method,
-    /// The path on the origin, and its query if any.
-    pub path: &'a str,
-    pub query: Option<&'a str>,
-    /// JSON, for writes.
-    pub body: Option<&'a [u8]>,
-    /// Required for writes; made once per client request so retries reuse it.
-    pub idempotency_key: Option<&'a str>,
-    /// The customer's encoded claims, if logged in.
-    pub claims: Option<&'a str>,
-    /// The customer's home region, if logged in.
-    pub home_region: Option<&'a str>,
-    /// The flags evaluated for the request, encoded (`x-edge-flags`).
-    pub flags: Option<&'a str>,
+/// One request to an origin service (the core's [`OriginCall`]).
+pub(crate) type Call<'a> = OriginCall<'a>;
+/// What the origin answered, and where.
+pub(crate) type Answer = OriginAnswer;
+
+/// The shop's origin services, as the use cases reach them.
+pub(crate) struct ForwardedOrigins<'a> {
+    pub config: &'a EdgeConfig,
+    pub rc: &'a RequestContext,
 }
 
-/// What the origin answered, and where.
-pub(crate) struct Answer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub region: String,
+impl Origins for ForwardedOrigins<'_> {
+    async fn call(&self, call: OriginCall<'_>) -> Result<OriginAnswer, EdgeError> {
+        self::call(self.config, self.rc, call).await
+    }
 }
 
 struct Target {
@@ -138,8 +129,8 @@ fn sign(
         traceparent: Some(&traceparent),
     };
     let now = now_ms() / 1000;
-    let signed = match (&call.method, call.idempotency_key) {
-        (Method::Get, _) => signed_read_headers(
+    let signed = match (call.method, call.idempotency_key) {
+        ("GET", _) => signed_read_headers(
             &ForwardedRead {
                 authority: &t.authority,
                 path: &t.path,
@@ -152,7 +143,7 @@ fn sign(
         ),
         (_, Some(key)) => signed_headers(
             &ForwardedWrite {
-                method: call.method.as_ref(),
+                method: call.method,
                 authority: &t.authority,
                 path: &t.path,
                 query: t.query.as_deref(),
@@ -192,8 +183,9 @@ async fn attempt(
         .set("accept", "application/json")
         .map_err(internal("signed a request"))?;
     let mut init = RequestInit::new();
-    init.with_method(call.method.clone()).with_headers(headers);
-    if let (Some(body), false) = (call.body, call.method == Method::Get) {
+    init.with_method(Method::from(call.method.to_owned()))
+        .with_headers(headers);
+    if let (Some(body), false) = (call.body, call.method == "GET") {
         init.with_body(Some(js_sys::Uint8Array::from(body).into()));
     }
     let request =
@@ -278,7 +270,7 @@ pub(crate) async fn call(
     let Some(_slot) = Slot::take(service) else {
         worker::console_warn!(
             "edge: shed {} {} ({} in flight) request_id={}",
-            call.method.as_ref(),
+            call.method,
             call.path,
             service.max_in_flight,
             rc.request_id
@@ -292,7 +284,7 @@ pub(crate) async fn call(
             .or_default()
             .note_request(started)
     });
-    let retryable = call.method == Method::Get || call.idempotency_key.is_some();
+    let retryable = call.method == "GET" || call.idempotency_key.is_some();
     let mut plan = Plan::new(regions, service, retryable, started);
     loop {
         let now = now_ms();
@@ -351,7 +343,7 @@ async fn attempt_in(
     });
     worker::console_log!(
         "edge: {} {} -> {}@{} {outcome:?} in {} ms request_id={} trace_id={}",
-        call.method.as_ref(),
+        call.method,
         call.path,
         service.name,
         region,

@@ -187,6 +187,15 @@ pub(crate) fn random<const N: usize>() -> std::result::Result<[u8; N], EdgeError
     Ok(bytes)
 }
 
+/// Fresh identifiers from the platform's CSPRNG, for the use cases.
+pub(crate) struct PlatformIds;
+
+impl crate::shop::ports::Entropy for PlatformIds {
+    fn id(&self) -> std::result::Result<String, EdgeError> {
+        Ok(crate::cart_cookie::new_cart_id(random()?))
+    }
+}
+
 async fn handle(
     req: Request,
     env: &Env,

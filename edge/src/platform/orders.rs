@@ -2,7 +2,7 @@
 //! origin with the customer's signed claims. Never cached.
 
 use origin_adapter::wire::{PROBLEM_JSON, paths};
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
 use super::forward::{self, Call};
 use super::{RequestContext, internal, session};
@@ -39,7 +39,7 @@ pub(crate) async fn get(
         rc,
         Call {
             service: "orders",
-            method: Method::Get,
+            method: "GET",
             path: &path,
             query: None,
             body: None,

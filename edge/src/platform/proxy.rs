@@ -2,7 +2,7 @@
 //! checks the caller and the body, keys the write, and passes the origin's
 //! answer back with only the headers a client should see.
 
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
 use super::forward::{self, Call};
 use super::{RequestContext, internal, random, session};
@@ -27,7 +27,7 @@ pub(crate) async fn forward(
     if route.access == Access::Customer && session.is_none() {
         return Err(EdgeError::new(401, "log in first"));
     }
-    let method = req.method();
+    let method = req.inner().method();
     let url = req.url().map_err(internal("read the request URL"))?;
     let query = url.query().map(str::to_owned);
     if query.as_ref().is_some_and(|q| q.len() > MAX_QUERY) {
@@ -36,7 +36,7 @@ pub(crate) async fn forward(
             format!("the query exceeds {MAX_QUERY} bytes"),
         ));
     }
-    let (body, key) = if method == Method::Get {
+    let (body, key) = if method == "GET" {
         (None, None)
     } else {
         let client = client_key(header(&req, "idempotency-key").as_deref())?;
@@ -66,7 +66,7 @@ pub(crate) async fn forward(
         rc,
         Call {
             service: &route.service,
-            method,
+            method: &method,
             path: &route.origin_path,
             query: query.as_deref(),
             body: body.as_deref(),

@@ -1,17 +1,17 @@
 //! `/api/session`: log in through the identity origin, say who the caller
 //! is, log out. The token is opened on every request without asking anyone.
 
-use origin_adapter::wire::{Identity, LoginRequest, paths};
+use durable_objects::respond;
 use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
 
-use super::forward::{self, Call};
-use super::{RequestContext, guard, internal, now_ms, random};
+use super::{RequestContext, guard, internal, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
-use crate::session::rules::{clear_cookie, new_session, renewed, session_token, set_cookie};
+use crate::session::rules::{address_bucket, clear_cookie, renewed, session_token, set_cookie};
 use crate::session::token::SessionClaims;
-use durable_objects::respond;
+use crate::shop;
+use crate::shop::login::{GuestCart, Settings};
 
 /// `POST /api/session`.
 #[derive(Deserialize)]
@@ -133,7 +133,7 @@ async fn login(
     config: &EdgeConfig,
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    let Some(keys) = config.session_keys.clone() else {
+    let Some(settings) = Settings::from_config(config) else {
         worker::console_error!("edge: refusing logins: SESSION_KEY is not set");
         return Err(EdgeError::new(
             500,
@@ -141,125 +141,41 @@ async fn login(
         ));
     };
     let login: Login = super::body::json(&mut req).await?;
-    if login.email.is_empty() || login.email.len() > 254 || !login.email.contains('@') {
-        return Err(EdgeError::new(
-            400,
-            "`email` must be an email address of at most 254 characters",
-        ));
-    }
-    if login.password.is_empty() || login.password.len() > 1024 {
-        return Err(EdgeError::new(
-            400,
-            "`password` must be 1 to 1024 characters",
-        ));
-    }
-    // Limits per account and per client address, checked before the
-    // identity service spends a password hash on the attempt.
-    let now = now_ms() / 1000;
-    let address =
-        crate::session::rules::address_bucket(header(&req, "cf-connecting-ip").as_deref());
-    let limits = [
-        (
-            format!("account:{}", login.email.trim().to_lowercase()),
-            config.login_account_limit,
-        ),
-        (format!("address:{address}"), config.login_address_limit),
-    ];
-    let reservation = guard::reserve_login(env, &limits, now).await?;
-    let forwarded = serde_json::to_vec(&LoginRequest {
-        email: login.email,
-        password: login.password,
-    })
-    .map_err(|_| EdgeError::new(500, "the edge could not encode the login"))?;
-    let key = crate::cart_cookie::new_cart_id(random()?);
-    let answer = match forward::call(
-        config,
-        rc,
-        Call {
-            service: "identity",
-            method: Method::Post,
-            path: paths::LOGIN,
-            query: None,
-            body: Some(&forwarded),
-            idempotency_key: Some(&format!("login-{key}")),
-            claims: None,
-            home_region: None,
-            flags: None,
+    let cookie = header(&req, "cookie");
+    let guest_cart = config
+        .cart_cookie_keys()
+        .and_then(|keys| keys.cart_id(cookie.as_deref()).ok().flatten());
+    let address = address_bucket(header(&req, "cf-connecting-ip").as_deref());
+    let done = shop::login::login(
+        &guard::GuardObjects(env),
+        &super::forward::ForwardedOrigins { config, rc },
+        &super::cart::ObjectCarts(env),
+        &super::PlatformIds,
+        shop::login::Login {
+            email: &login.email,
+            password: &login.password,
+            presented: current(&req, config),
+            guest_cart,
+            address: &address,
+            now: now_ms() / 1000,
+            settings: &settings,
         },
     )
-    .await
-    {
-        Ok(answer) => answer,
-        Err(e) => {
-            guard::release_login(env, reservation).await;
-            return Err(e);
-        }
-    };
-    let (status, answer) = (answer.status, answer.body);
-    if status == 401 {
-        // The place taken stays: it is this failure, counted.
-        return Err(EdgeError::new(401, "the email or the password is wrong"));
-    }
-    guard::release_login(env, reservation).await;
-    let identity: Identity = match status {
-        200 => serde_json::from_slice(&answer).map_err(|_| {
-            EdgeError::new(
-                502,
-                "the identity service answered with an unreadable identity",
-            )
-        })?,
-        400 => {
-            return Err(EdgeError::new(
-                400,
-                "the identity service refused the login as malformed",
-            ));
-        }
-        other => {
-            return Err(EdgeError::new(
-                502,
-                format!("the identity service failed (status {other})"),
-            ));
-        }
-    };
-    // A new session id at every login: an id presented before never survives it.
-    let sid = crate::cart_cookie::new_cart_id(random()?);
-    let claims = new_session(
-        identity.user_id.clone(),
-        identity.roles.clone(),
-        identity.region.clone(),
-        sid,
-        now,
-        config.session_idle,
-        config.session_absolute,
-    );
-    let token = keys.seal(&claims).map_err(|e| {
-        worker::console_error!("edge: could not seal a session: {e:?}");
-        EdgeError::new(500, "the edge could not create the session")
-    })?;
-    // The session presented with this login (another customer's, or an
-    // older one of the same) ends here: it must not outlive its successor.
-    if let Some(replaced) = current(&req, config) {
-        guard::revoke(env, &replaced.sid, replaced.exp).await?;
-    }
-    // The guest cart comes along: merged into the customer's, then closed.
-    let had_cart =
-        header(&req, "cookie").is_some_and(|c| c.contains(crate::cart_cookie::COOKIE_NAME));
-    let guest = super::cart::merge_at_login(&req, env, config, &identity.user_id, &identity.region)
-        .await
-        .unwrap_or_else(|e| {
-            worker::console_warn!("edge: guest cart not merged at login: {e}");
-            super::cart::GuestCart::Kept
-        });
-    let mut body = serde_json::to_value(&identity).unwrap_or_default();
-    if let super::cart::GuestCart::Merged(report) = &guest {
+    .await?;
+    let mut body = serde_json::to_value(&done.identity).unwrap_or_default();
+    if let GuestCart::Merged(report) = &done.guest_cart {
         body["cart_merge"] = serde_json::to_value(report).unwrap_or_default();
     }
     let response = respond::json(200, &body).map_err(internal("answered"))?;
-    let mut response = personal(response, Some(&set_cookie(&token, config.session_absolute)))?;
+    let mut response = personal(
+        response,
+        Some(&set_cookie(&done.token, config.session_absolute)),
+    )?;
     // The cookie goes only once nothing depends on it any more: a guest
     // cart whose merge failed, or whose order is still on its way, stays
     // reachable.
-    if had_cart && guest.cookie_may_go() {
+    let had_cart = cookie.is_some_and(|c| c.contains(crate::cart_cookie::COOKIE_NAME));
+    if had_cart && done.guest_cart.cookie_may_go() {
         response
             .headers_mut()
             .append("set-cookie", &crate::cart_cookie::clear_cookie())

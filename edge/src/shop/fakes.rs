@@ -1,0 +1,345 @@
+//! In-memory stand-ins for the ports, for the use cases' unit tests. The
+//! cart fake applies the same pure rules as the cart object
+//! ([`durable_objects::cart`]) and answers in its shapes; the origin fake
+//! answers from a script and counts what it was sent.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+
+use durable_objects::cart::{Cart, CartLine, Freeze, Limits};
+use durable_objects::cart_api::{CartView, Mutation, Op, OutboxView};
+use origin_adapter::wire::{Money, Order, Payment, Problem};
+
+use super::ports::{CartRef, Carts, ObjectAnswer, OriginAnswer, OriginCall, Origins};
+use crate::error::EdgeError;
+
+/// One cart object: the cart, its outbox and the answers it recorded.
+#[derive(Default)]
+struct Object {
+    cart: Cart,
+    outbox: Option<OutboxView>,
+    requests: HashMap<String, (String, u16, Vec<u8>)>,
+}
+
+/// Cart objects in memory, by object name. `fail_reports` makes every
+/// report of an order's outcome fail, as a cart object that is down would.
+#[derive(Default)]
+pub struct MemoryCarts {
+    objects: RefCell<HashMap<String, Object>>,
+    pub ops: RefCell<Vec<&'static str>>,
+    pub fail_reports: bool,
+    pub fail_merges: bool,
+}
+
+pub fn line(sku: &str, quantity: i64) -> CartLine {
+    CartLine {
+        sku: sku.into(),
+        name: sku.into(),
+        unit_price: Money {
+            amount_minor: 1000,
+            currency: "USD".into(),
+        },
+        quantity,
+    }
+}
+
+impl MemoryCarts {
+    /// Every report of an order's outcome fails.
+    pub fn failing_reports(mut self) -> Self {
+        self.fail_reports = true;
+        self
+    }
+
+    /// Every merge fails.
+    pub fn failing_merges(mut self) -> Self {
+        self.fail_merges = true;
+        self
+    }
+
+    /// A cart holding `lines`, as if added.
+    pub fn with_cart(self, cart: &CartRef, lines: &[CartLine]) -> Self {
+        let mut object = Object::default();
+        for l in lines {
+            let _ = object.cart.add(l.clone(), Limits::default());
+        }
+        self.objects.borrow_mut().insert(cart.key.name(), object);
+        self
+    }
+
+    pub fn cart(&self, cart: &CartRef) -> Cart {
+        self.objects
+            .borrow()
+            .get(&cart.key.name())
+            .map(|o| o.cart.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn outbox(&self, cart: &CartRef) -> Option<OutboxView> {
+        self.objects
+            .borrow()
+            .get(&cart.key.name())
+            .and_then(|o| o.outbox.clone())
+    }
+}
+
+fn answer(status: u16, body: String) -> ObjectAnswer {
+    ObjectAnswer {
+        status,
+        body: body.into_bytes(),
+        replayed: false,
+    }
+}
+
+fn view_of(name: &str, o: &Object) -> CartView {
+    let mut view = CartView::of(name, &o.cart);
+    view.pending_order = o.outbox.clone();
+    view
+}
+
+impl Carts for MemoryCarts {
+    async fn mutate(&self, cart: &CartRef, m: &Mutation) -> Result<ObjectAnswer, EdgeError> {
+        self.ops.borrow_mut().push(m.op.name());
+        let reporting = matches!(
+            m.op,
+            Op::Placed { .. } | Op::Refused { .. } | Op::Deferred { .. }
+        );
+        if (reporting && self.fail_reports)
+            || (matches!(m.op, Op::Merge { .. }) && self.fail_merges)
+        {
+            return Err(EdgeError::new(500, "the cart object is down"));
+        }
+        let mut objects = self.objects.borrow_mut();
+        let o = objects.entry(cart.key.name()).or_default();
+        if let Some(r) = m.request.as_ref().filter(|_| !reporting)
+            && let Some((fingerprint, status, body)) = o.requests.get(&r.id)
+        {
+            if *fingerprint != r.fingerprint {
+                return Ok(answer(422, Problem::new(422, "key reused").to_json()));
+            }
+            if *status != 0 {
+                return Ok(ObjectAnswer {
+                    status: *status,
+                    body: body.clone(),
+                    replayed: true,
+                });
+            }
+        }
+        if let Err(e) = o.cart.check_version(m.if_match) {
+            return Ok(answer(
+                e.status(),
+                Problem::new(e.status(), e.to_string()).to_json(),
+            ));
+        }
+        let mut merge_report = None;
+        let result = match &m.op {
+            Op::Add { line } => o.cart.add(line.clone(), Limits::default()),
+            Op::Merge { lines, .. } => o
+                .cart
+                .merge(lines, Limits::default())
+                .map(|report| merge_report = Some(report)),
+            Op::Close => o.cart.close(),
+            Op::Freeze { target } => match o.cart.freeze(&m.cart) {
+                Ok(Freeze::Started { order_key }) => {
+                    o.outbox = Some(OutboxView {
+                        order_key,
+                        region: target.region.clone(),
+                        attempts: 0,
+                        next_attempt_at_ms: 0,
+                        last_error: None,
+                        order_body: format!("{{\"cart\":\"{}\"}}", m.cart),
+                    });
+                    Ok(())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            },
+            Op::Placed { order } => o.cart.placed(&order.order_id).map(|()| o.outbox = None),
+            Op::Refused { reason, .. } => o.cart.refused(reason).map(|()| o.outbox = None),
+            Op::Deferred { reason } => {
+                if let Some(outbox) = &mut o.outbox {
+                    outbox.attempts += 1;
+                    outbox.last_error = Some(reason.clone());
+                }
+                Ok(())
+            }
+            other => panic!("the fake does not know {}", other.name()),
+        };
+        let name = m.cart.clone();
+        let reply = match result {
+            Ok(()) => {
+                let mut view = view_of(&name, o);
+                view.merge = merge_report;
+                answer(200, serde_json::to_string(&view).unwrap_or_default())
+            }
+            Err(e) => answer(
+                e.status(),
+                Problem::new(e.status(), e.to_string()).to_json(),
+            ),
+        };
+        if let Some(r) = &m.request {
+            let status = match (&m.op, reply.status) {
+                (Op::Freeze { .. }, 200) => 0,
+                (Op::Deferred { .. }, _) => return Ok(reply),
+                (Op::Placed { .. }, 200) => 201,
+                _ => reply.status,
+            };
+            o.requests.insert(
+                r.id.clone(),
+                (r.fingerprint.clone(), status, reply.body.clone()),
+            );
+        }
+        Ok(reply)
+    }
+
+    async fn view(&self, cart: &CartRef) -> Result<CartView, EdgeError> {
+        let objects = self.objects.borrow();
+        Ok(match objects.get(&cart.key.name()) {
+            Some(o) => view_of(&cart.key.short(), o),
+            None => CartView::of("", &Cart::default()),
+        })
+    }
+}
+
+/// What an origin does with one request, in order.
+#[derive(Debug, Clone)]
+pub enum Script {
+    Answer(u16, String),
+    /// An answer that says "the same key is still running".
+    StillRunning,
+    /// The edge gave up (timeout, unreachable): this error.
+    GiveUp(u16),
+}
+
+/// One call an origin received: path, idempotency key, body.
+pub type Received = (String, Option<String>, Vec<u8>);
+
+/// Origins answering from a script; every call is recorded.
+#[derive(Default)]
+pub struct ScriptedOrigins {
+    script: RefCell<VecDeque<Script>>,
+    pub calls: RefCell<Vec<Received>>,
+}
+
+impl ScriptedOrigins {
+    pub fn new(script: impl IntoIterator<Item = Script>) -> Self {
+        Self {
+            script: RefCell::new(script.into_iter().collect()),
+            calls: RefCell::default(),
+        }
+    }
+}
+
+/// A placed order, as the orders origin answers it.
+pub fn placed_order(order_id: &str) -> String {
+    let usd = |amount_minor| Money {
+        amount_minor,
+        currency: "USD".into(),
+    };
+    serde_json::to_string(&Order {
+        order_id: order_id.into(),
+        status: "placed".into(),
+        region: "us".into(),
+        cart_id: "g-1".into(),
+        lines: vec![],
+        subtotal: usd(1000),
+        promotion: None,
+        discount: usd(0),
+        tax: usd(73),
+        total: usd(1073),
+        payment: Payment {
+            payment_id: "pay-1".into(),
+            status: "captured".into(),
+            amount: usd(1073),
+        },
+    })
+    .unwrap_or_default()
+}
+
+impl Origins for ScriptedOrigins {
+    async fn call(&self, call: OriginCall<'_>) -> Result<OriginAnswer, EdgeError> {
+        self.calls.borrow_mut().push((
+            call.path.to_owned(),
+            call.idempotency_key.map(str::to_owned),
+            call.body.unwrap_or_default().to_vec(),
+        ));
+        let step = self.script.borrow_mut().pop_front();
+        let (status, body, headers) = match step {
+            Some(Script::Answer(status, body)) => (status, body, vec![]),
+            Some(Script::StillRunning) => (
+                409,
+                Problem::new(409, "still running").to_json(),
+                vec![("retry-after".to_owned(), "1".to_owned())],
+            ),
+            Some(Script::GiveUp(status)) => {
+                return Err(EdgeError::new(status, "the orders service did not answer"));
+            }
+            None => return Err(EdgeError::new(504, "nothing more was scripted")),
+        };
+        Ok(OriginAnswer {
+            status,
+            headers,
+            body: body.into_bytes(),
+            region: "us".into(),
+        })
+    }
+}
+
+/// A session guard in memory: counts per key, revocations, and how often
+/// places were given back.
+#[derive(Default)]
+pub struct MemoryGuard {
+    pub failures: RefCell<HashMap<String, i64>>,
+    pub released: RefCell<u32>,
+    pub revoked: RefCell<Vec<String>>,
+}
+
+impl super::ports::Guard for MemoryGuard {
+    async fn reserve_login(
+        &self,
+        keys: &[(String, durable_objects::guard::Limit)],
+        _now: i64,
+    ) -> Result<super::ports::Reservation, EdgeError> {
+        let mut failures = self.failures.borrow_mut();
+        if keys
+            .iter()
+            .any(|(k, limit)| failures.get(k).copied().unwrap_or(0) >= limit.max)
+        {
+            return Err(
+                EdgeError::new(429, "too many failed logins").with_header("retry-after", "60")
+            );
+        }
+        for (k, _) in keys {
+            *failures.entry(k.clone()).or_default() += 1;
+        }
+        Ok(super::ports::Reservation(
+            keys.iter().map(|(k, _)| (k.clone(), 0)).collect(),
+        ))
+    }
+
+    async fn release_login(&self, reservation: super::ports::Reservation) {
+        let mut failures = self.failures.borrow_mut();
+        for (k, _) in reservation.0 {
+            if let Some(n) = failures.get_mut(&k) {
+                *n -= 1;
+            }
+        }
+        *self.released.borrow_mut() += 1;
+    }
+
+    async fn revoke(&self, sid: &str, _until: i64) -> Result<(), EdgeError> {
+        self.revoked.borrow_mut().push(sid.to_owned());
+        Ok(())
+    }
+}
+
+/// Identifiers counting up: `id-1`, `id-2`, …
+#[derive(Default)]
+pub struct CountingIds(RefCell<u32>);
+
+impl super::ports::Entropy for CountingIds {
+    fn id(&self) -> Result<String, EdgeError> {
+        let mut n = self.0.borrow_mut();
+        *n += 1;
+        Ok(format!("id-{n}"))
+    }
+}

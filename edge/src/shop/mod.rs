@@ -1,0 +1,14 @@
+//! The shop's use cases, in the core: each is plain Rust over the
+//! [`ports`] through which it reaches the platform, so it is tested
+//! natively with in-memory fakes and the Worker only performs the effects.
+//!
+//! * [`checkout`]: freeze, place the order, record the origin's answer;
+//! * [`login`]: limits, the identity origin, a new session, the guest
+//!   cart merged (or kept, with its cookie, when it cannot be).
+
+pub mod checkout;
+pub mod login;
+pub mod ports;
+
+#[cfg(test)]
+mod fakes;

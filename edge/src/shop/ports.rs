@@ -1,0 +1,108 @@
+//! What the use cases need from the platform, as small traits ("ports").
+//! The Worker implements them over Durable Objects and `fetch`
+//! (`crate::platform`); the unit tests implement them in memory.
+//!
+//! The traits use `async fn` and are used as generic bounds only (no
+//! `dyn`): on wasm32 nothing is `Send`, and static dispatch costs nothing.
+#![allow(async_fn_in_trait)]
+
+use durable_objects::cart_api::{CartKey, CartView, Mutation};
+
+use crate::error::EdgeError;
+
+/// Which cart object: its key, and the jurisdiction it must live in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartRef {
+    pub key: CartKey,
+    /// `Some("eu")` keeps an EU customer's cart in the EU.
+    pub jurisdiction: Option<&'static str>,
+}
+
+/// A Durable Object's answer: status, JSON body, and whether it is a
+/// recorded answer given again (`Idempotent-Replayed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub replayed: bool,
+}
+
+/// The cart objects.
+pub trait Carts {
+    /// Sends one change to `cart`'s object.
+    async fn mutate(&self, cart: &CartRef, change: &Mutation) -> Result<ObjectAnswer, EdgeError>;
+    /// Reads `cart` as it stands.
+    async fn view(&self, cart: &CartRef) -> Result<CartView, EdgeError>;
+}
+
+/// One request to an origin service, as the edge sends it (signed, with
+/// its region, retries and breakers decided by the forwarding plan).
+#[derive(Debug, Clone, Copy)]
+pub struct OriginCall<'a> {
+    pub service: &'a str,
+    /// `GET` or a write method, as sent.
+    pub method: &'a str,
+    /// The path on the origin, and its query if any.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// JSON, for writes.
+    pub body: Option<&'a [u8]>,
+    /// Required for writes; made once per client request so retries reuse it.
+    pub idempotency_key: Option<&'a str>,
+    /// The customer's encoded claims, if logged in.
+    pub claims: Option<&'a str>,
+    /// The customer's home region, if logged in.
+    pub home_region: Option<&'a str>,
+    /// The flags evaluated for the request, encoded (`x-edge-flags`).
+    pub flags: Option<&'a str>,
+}
+
+/// What an origin answered, and which region it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub region: String,
+}
+
+impl OriginAnswer {
+    /// Whether a header is present (names compare case-insensitively).
+    pub fn has(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The shop's origin services. An `Err` is what the client is told when
+/// the edge gave up (timeout, unavailable, breaker open).
+pub trait Origins {
+    async fn call(&self, call: OriginCall<'_>) -> Result<OriginAnswer, EdgeError>;
+}
+
+/// Places taken in the login guards for one attempt: `(key, window_start)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reservation(pub Vec<(String, i64)>);
+
+/// The session guard: revocations and failed-login counters, which must
+/// hold across isolates and locations.
+pub trait Guard {
+    /// Takes a place for one login attempt under every key, checking each
+    /// limit in the same step. Past any limit: `429` with `Retry-After`,
+    /// the places taken given back.
+    async fn reserve_login(
+        &self,
+        keys: &[(String, durable_objects::guard::Limit)],
+        now: i64,
+    ) -> Result<Reservation, EdgeError>;
+    /// Gives the places back: the attempt was not a failed login.
+    async fn release_login(&self, reservation: Reservation);
+    /// Refuses session `sid` until `until` (Unix seconds).
+    async fn revoke(&self, sid: &str, until: i64) -> Result<(), EdgeError>;
+}
+
+/// Fresh identifiers: 128 random bits, URL-safe.
+pub trait Entropy {
+    fn id(&self) -> Result<String, EdgeError>;
+}
