@@ -346,6 +346,15 @@ impl EdgeConfig {
     }
 }
 
+/// A valid development configuration, for other modules' unit tests.
+#[cfg(test)]
+pub(crate) fn for_tests() -> EdgeConfig {
+    match tests::parse(&[]) {
+        Ok(config) => config,
+        Err(e) => panic!("the test configuration is invalid: {e:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,7 +388,7 @@ mod tests {
         ]
     }
 
-    fn parse(overrides: &[(&'static str, &str)]) -> Result<EdgeConfig, ConfigError> {
+    pub(super) fn parse(overrides: &[(&'static str, &str)]) -> Result<EdgeConfig, ConfigError> {
         let mut pairs = good();
         for (k, v) in overrides {
             pairs.retain(|(key, _)| key != k);

@@ -1,11 +1,9 @@
-//! Catalog reads through the Cache API, with stale-while-revalidate,
-//! stale-if-error, negative caching, request coalescing and tag purges.
-//! Decisions come from `crate::catalog`; this module performs them.
+//! Catalog reads through the Cache API: the core's catalog read
+//! ([`crate::shop::catalog`]) decides; this module is its cache (entries
+//! and tag indexes in the Cache API), its origin (a `GET` with a timeout),
+//! its timer and clock, and the rendering of the answer.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
-
 use std::time::Duration;
 
 use durable_objects::body::{MAX_ANSWER, read_answer_bounded};
@@ -13,14 +11,17 @@ use origin_adapter::wire::Product;
 use worker::{Cache, Context, Delay, Headers, Method, Request, RequestInit, Response};
 
 use super::{internal, now_ms, origin};
-use crate::catalog::coalesce::{Leader, Step, step};
-use crate::catalog::freshness::{Freshness, Windows, freshness, windows_for};
+use crate::catalog::freshness::Windows;
 use crate::catalog::query::CatalogQuery;
-use crate::catalog::report::{Outcome, cache_status, etag, not_modified, server_timing};
-use crate::catalog::tags::entry_tags;
-use crate::catalog::{BROWSER_CACHE_CONTROL, MISSING_MAX_AGE, cache_key, tag_index_key};
+use crate::catalog::report::{cache_status, not_modified, server_timing};
+use crate::catalog::{BROWSER_CACHE_CONTROL, tag_index_key};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
+use crate::shop::catalog::{
+    self as core, CatalogAnswer, CatalogCache, CatalogOrigin, Entry, Fetched, InFlight, Ports,
+    Sleep,
+};
+use crate::shop::ports::Clock;
 
 // Metadata kept on a stored entry, as response headers.
 const STATUS: &str = "x-edge-status";
@@ -28,67 +29,49 @@ const STORED_AT: &str = "x-edge-stored-at";
 const WINDOWS: &str = "x-edge-windows";
 const TAGS: &str = "x-edge-tags";
 /// Keys remembered per tag; past this, the oldest fall out of the index
-/// and their entries simply live out their (short) lifetime.
+/// and their entries simply live out their (short) lifetime (a purge of a
+/// SKU still reaches its product entry by name).
 const MAX_KEYS_PER_TAG: usize = 2_000;
 
-/// An answer the cache holds or the origin gave, as plain data.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub status: u16,
-    pub body: String,
-    pub etag: String,
-    pub tags: Vec<String>,
-    stored_at: i64,
-    windows: Option<Windows>,
-}
-
-/// What a catalog read produced, and how.
-pub(crate) struct CatalogAnswer {
-    pub entry: Entry,
-    pub outcome: Outcome,
-    pub origin_ms: Option<i64>,
-}
-
-/// The result of one coalesced origin fetch (errors included, so every
-/// waiter sees the same outcome).
-type Fetch = Result<(Entry, bool, i64), EdgeError>;
-
-/// Where a leading request leaves its fetch's result for the others.
-enum Slot {
-    /// Fetching since this time (Unix milliseconds).
-    Pending(i64),
-    Done(Fetch),
-    /// The leader went away without a result; waiters fetch for themselves.
-    Abandoned,
-}
-
 thread_local! {
-    /// Origin fetches under way in this isolate, by cache key: concurrent
-    /// misses for one key wait on the same fetch.
-    static IN_FLIGHT: RefCell<HashMap<String, Rc<RefCell<Slot>>>> = RefCell::new(HashMap::new());
+    /// Origin fetches under way in this isolate, by cache key.
+    static IN_FLIGHT: Rc<InFlight> = Rc::new(InFlight::default());
 }
 
-/// Removes the leader's slot however the leader ends; if it ends without a
-/// result (its request was cancelled) the waiters are told to fetch.
-struct Leading {
-    key: String,
-    slot: Rc<RefCell<Slot>>,
+/// This location's Cache API.
+struct ApiCache;
+
+impl CatalogCache for ApiCache {
+    async fn lookup(&self, key: &str) -> Option<Entry> {
+        lookup(&Cache::default(), key).await
+    }
+
+    async fn store(&self, key: &str, entry: &Entry) -> bool {
+        store(&Cache::default(), key, entry).await
+    }
 }
 
-impl Drop for Leading {
-    fn drop(&mut self) {
-        // Only its own slot: a request that took over may lead by now.
-        IN_FLIGHT.with(|m| {
-            let mut m = m.borrow_mut();
-            if m.get(&self.key).is_some_and(|s| Rc::ptr_eq(s, &self.slot)) {
-                m.remove(&self.key);
-            }
-        });
-        if let Ok(mut slot) = self.slot.try_borrow_mut()
-            && matches!(*slot, Slot::Pending(_))
-        {
-            *slot = Slot::Abandoned;
-        }
+/// The catalog origin of the default region.
+struct CatalogService(EdgeConfig);
+
+impl CatalogOrigin for CatalogService {
+    async fn fetch(&self, canonical: &str) -> Result<Fetched, EdgeError> {
+        fetch(&self.0, canonical).await
+    }
+}
+
+/// The platform's timer and clock.
+struct Timer;
+
+impl Sleep for Timer {
+    async fn sleep(&self, ms: u64) {
+        Delay::from(Duration::from_millis(ms)).await;
+    }
+}
+
+impl Clock for Timer {
+    fn now_ms(&self) -> i64 {
+        now_ms()
     }
 }
 
@@ -193,10 +176,8 @@ async fn index(cache: &Cache, tag: &str, key: &str) {
     }
 }
 
-/// Fetches `query` from the origin and stores what may be stored. Only one
-/// such fetch per key runs at a time in this isolate.
-async fn fetch_and_store(config: EdgeConfig, query: CatalogQuery) -> Fetch {
-    let canonical = query.canonical();
+/// `GET`s a canonical catalog path from the default region's origin.
+async fn fetch(config: &EdgeConfig, canonical: &str) -> Result<Fetched, EdgeError> {
     let url = format!("{}{canonical}", config.default_origin());
     let headers = Headers::new();
     headers
@@ -209,9 +190,11 @@ async fn fetch_and_store(config: EdgeConfig, query: CatalogQuery) -> Fetch {
             .with_headers(headers),
     )
     .map_err(internal("built a catalog request"))?;
-    let started = now_ms();
     let mut response = origin::send(request, config.catalog_timeout_ms, "catalog service").await?;
     let status = response.status_code();
+    if status >= 500 {
+        worker::console_error!("edge: catalog answered {status} for {canonical}");
+    }
     let cache_control = response.headers().get("cache-control").ok().flatten();
     let body = read_answer_bounded(&mut response, MAX_ANSWER)
         .await
@@ -223,149 +206,47 @@ async fn fetch_and_store(config: EdgeConfig, query: CatalogQuery) -> Fetch {
                 "the catalog service's answer was unreadable or too large",
             )
         })?;
-    let origin_ms = now_ms() - started;
-    let windows = match status {
-        200 => windows_for(cache_control.as_deref(), config.windows(query.route())).map(|w| {
-            match config.catalog_max_age_override {
-                Some(max_age) => Windows { max_age, ..w },
-                None => w,
-            }
-        }),
-        404 => windows_for(
-            cache_control.as_deref(),
-            Windows {
-                max_age: MISSING_MAX_AGE,
-                stale_while_revalidate: 0,
-                stale_if_error: 0,
-            },
-        ),
-        400..=499 => None,
-        _ => {
-            worker::console_error!("edge: catalog answered {status} for {canonical}");
-            return Err(EdgeError::new(
-                502,
-                format!("the catalog service failed (status {status})"),
-            ));
-        }
-    };
-    let json: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
-        EdgeError::new(
-            502,
-            "the catalog service answered with something other than JSON",
-        )
-    })?;
-    let entry = Entry {
+    Ok(Fetched {
         status,
-        etag: etag(body.as_bytes()),
-        tags: entry_tags(&query, &json),
+        cache_control,
         body,
-        stored_at: now_ms(),
-        windows,
-    };
-    let stored = store(&Cache::default(), &cache_key(&canonical), &entry).await;
-    Ok((entry, stored, origin_ms))
+    })
 }
 
-async fn coalesced(config: &EdgeConfig, query: &CatalogQuery) -> Fetch {
-    let key = query.canonical();
-    let timeout = i64::try_from(config.catalog_timeout_ms).unwrap_or(i64::MAX);
-    // The fetch runs in the leader's request. workerd ties I/O to the
-    // request that made it, so a waiter is never woken by the leader: it
-    // looks at the slot on its own timer, and does its own I/O after.
-    let existing = IN_FLIGHT.with(|m| m.borrow().get(&key).cloned());
-    if let Some(slot) = existing {
-        loop {
-            let leader = match &*slot.borrow() {
-                Slot::Pending(started_ms) => Leader::Working {
-                    started_ms: *started_ms,
-                },
-                Slot::Done(_) => Leader::Done,
-                Slot::Abandoned => Leader::Abandoned,
-            };
-            match step(leader, now_ms(), timeout) {
-                Step::Wait => Delay::from(Duration::from_millis(10)).await,
-                Step::Use => {
-                    if let Slot::Done(result) = &*slot.borrow() {
-                        return result.clone();
-                    }
-                }
-                Step::FetchAlone => {
-                    return fetch_and_store(config.clone(), query.clone()).await;
-                }
-                // A leader that vanished leaves its slot behind: this
-                // request replaces it and leads; later arrivals wait on it.
-                Step::TakeOver => break,
-            }
-        }
-    }
-    let slot = Rc::new(RefCell::new(Slot::Pending(now_ms())));
-    IN_FLIGHT.with(|m| m.borrow_mut().insert(key.clone(), slot.clone()));
-    let leading = Leading { key, slot };
-    let result = fetch_and_store(config.clone(), query.clone()).await;
-    *leading.slot.borrow_mut() = Slot::Done(result.clone());
-    result
-}
-
-/// Reads `query` through the cache, deciding with [`freshness`] what the
-/// stored entry is good for.
+/// Reads `query` through the cache; a stale entry served within
+/// `stale-while-revalidate` is refreshed after the answer (`waitUntil`).
 pub(crate) async fn read(
     config: &EdgeConfig,
     query: &CatalogQuery,
     ctx: &Context,
 ) -> Result<CatalogAnswer, EdgeError> {
-    let cache = Cache::default();
-    let stored = lookup(&cache, &cache_key(&query.canonical())).await;
-    let state = stored
-        .as_ref()
-        .and_then(|e| e.windows.map(|w| freshness(e.stored_at, w, now_ms())));
-    match (stored, state) {
-        (Some(entry), Some(Freshness::Fresh { ttl })) => Ok(CatalogAnswer {
-            entry,
-            outcome: Outcome::Hit { ttl },
-            origin_ms: None,
-        }),
-        (Some(entry), Some(Freshness::StaleWhileRevalidate { ttl })) => {
-            let (config, query) = (config.clone(), query.clone());
-            ctx.wait_until(async move {
-                if let Err(e) = coalesced(&config, &query).await {
-                    worker::console_warn!("edge: background refresh failed: {e}");
-                }
-            });
-            Ok(CatalogAnswer {
-                entry,
-                outcome: Outcome::Hit { ttl },
-                origin_ms: None,
-            })
-        }
-        (Some(stale), Some(Freshness::StaleIfError { ttl })) => {
-            match coalesced(config, query).await {
-                Ok((entry, stored, origin_ms)) => Ok(CatalogAnswer {
-                    entry,
-                    outcome: Outcome::Refreshed { stored },
-                    origin_ms: Some(origin_ms),
-                }),
-                Err(e) => {
-                    worker::console_warn!("edge: serving stale {}: {e}", query.canonical());
-                    Ok(CatalogAnswer {
-                        entry: stale,
-                        outcome: Outcome::StaleOnError {
-                            ttl,
-                            origin_status: e.status,
-                        },
-                        origin_ms: None,
-                    })
-                }
+    let in_flight = IN_FLIGHT.with(Rc::clone);
+    let origin = CatalogService(config.clone());
+    let ports = Ports {
+        cache: &ApiCache,
+        origin: &origin,
+        sleep: &Timer,
+        clock: &Timer,
+        in_flight: &in_flight,
+    };
+    let answer = core::read(&ports, config, query).await?;
+    if answer.refresh {
+        let (config, query) = (config.clone(), query.clone());
+        ctx.wait_until(async move {
+            let origin = CatalogService(config.clone());
+            let ports = Ports {
+                cache: &ApiCache,
+                origin: &origin,
+                sleep: &Timer,
+                clock: &Timer,
+                in_flight: &in_flight,
+            };
+            if let Err(e) = core::coalesced(&ports, &config, &query).await {
+                worker::console_warn!("edge: background refresh failed: {e}");
             }
-        }
-        _ => {
-            let (entry, stored, origin_ms) = coalesced(config, query).await?;
-            Ok(CatalogAnswer {
-                entry,
-                outcome: Outcome::Miss { stored },
-                origin_ms: Some(origin_ms),
-            })
-        }
+        });
     }
+    Ok(answer)
 }
 
 /// A product, for pricing a cart line: through the same cache.

@@ -2,10 +2,12 @@
 //! [`ports`] through which it reaches the platform, so it is tested
 //! natively with in-memory fakes and the Worker only performs the effects.
 //!
+//! * [`catalog`]: the catalog read through the cache, coalesced;
 //! * [`checkout`]: freeze, place the order, record the origin's answer;
 //! * [`login`]: limits, the identity origin, a new session, the guest
 //!   cart merged (or kept, with its cookie, when it cannot be).
 
+pub mod catalog;
 pub mod checkout;
 pub mod login;
 pub mod ports;

@@ -106,3 +106,8 @@ pub trait Guard {
 pub trait Entropy {
     fn id(&self) -> Result<String, EdgeError>;
 }
+
+/// The platform clock, in Unix milliseconds.
+pub trait Clock {
+    fn now_ms(&self) -> i64;
+}

@@ -1,0 +1,510 @@
+//! The catalog read: through the cache, fresh / stale-while-revalidate /
+//! stale-if-error as [`crate::catalog::freshness`] decides, one origin
+//! fetch per key at a time in an isolate (coalescing, with a deadline for
+//! waiters whose leader vanished), and what an origin answer becomes.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::catalog::coalesce::{Leader, Step, step};
+use crate::catalog::freshness::{Freshness, Windows, freshness, windows_for};
+use crate::catalog::query::CatalogQuery;
+use crate::catalog::report::{Outcome, etag};
+use crate::catalog::tags::entry_tags;
+use crate::catalog::{MISSING_MAX_AGE, cache_key};
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use crate::shop::ports::Clock;
+
+/// An answer the cache holds or the origin gave, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub status: u16,
+    pub body: String,
+    pub etag: String,
+    pub tags: Vec<String>,
+    /// Unix milliseconds.
+    pub stored_at: i64,
+    /// `None`: not to be stored.
+    pub windows: Option<Windows>,
+}
+
+/// What a catalog read produced, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogAnswer {
+    pub entry: Entry,
+    pub outcome: Outcome,
+    pub origin_ms: Option<i64>,
+    /// Served stale within `stale-while-revalidate`: the caller refreshes
+    /// the entry in the background ([`refresh`]).
+    pub refresh: bool,
+}
+
+/// The result of one origin fetch, errors included (so every waiter sees
+/// the same outcome): the entry, whether it was stored, the origin's time.
+pub type Fetch = Result<(Entry, bool, i64), EdgeError>;
+
+/// What the catalog origin answered.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub status: u16,
+    pub cache_control: Option<String>,
+    pub body: String,
+}
+
+/// The cache of one location, by key.
+#[allow(async_fn_in_trait)]
+pub trait CatalogCache {
+    async fn lookup(&self, key: &str) -> Option<Entry>;
+    /// Stores `entry` under `key` (and in its tags' indexes); whether it was.
+    async fn store(&self, key: &str, entry: &Entry) -> bool;
+}
+
+/// The catalog origin: `GET` its canonical path, within the timeout.
+#[allow(async_fn_in_trait)]
+pub trait CatalogOrigin {
+    async fn fetch(&self, canonical: &str) -> Result<Fetched, EdgeError>;
+}
+
+/// Waiting, on the platform's timer.
+#[allow(async_fn_in_trait)]
+pub trait Sleep {
+    async fn sleep(&self, ms: u64);
+}
+
+/// The ports a catalog read uses.
+pub struct Ports<'a, C, O, S, K> {
+    pub cache: &'a C,
+    pub origin: &'a O,
+    pub sleep: &'a S,
+    pub clock: &'a K,
+    pub in_flight: &'a InFlight,
+}
+
+/// Where a leading request leaves its fetch's result for the others.
+enum Slot {
+    /// Fetching since this time (Unix milliseconds).
+    Pending(i64),
+    Done(Fetch),
+    /// The leader went away without a result; waiters fetch for themselves.
+    Abandoned,
+}
+
+/// Origin fetches under way in one isolate, by canonical path.
+#[derive(Default)]
+pub struct InFlight(RefCell<HashMap<String, Rc<RefCell<Slot>>>>);
+
+/// Removes the leader's slot however the leader ends; if it ends without a
+/// result (its request was dropped) the waiters are told to fetch.
+struct Leading<'a> {
+    in_flight: &'a InFlight,
+    key: String,
+    slot: Rc<RefCell<Slot>>,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        // Only its own slot: a request that took over may lead by now.
+        if let Ok(mut map) = self.in_flight.0.try_borrow_mut()
+            && map
+                .get(&self.key)
+                .is_some_and(|s| Rc::ptr_eq(s, &self.slot))
+        {
+            map.remove(&self.key);
+        }
+        if let Ok(mut slot) = self.slot.try_borrow_mut()
+            && matches!(*slot, Slot::Pending(_))
+        {
+            *slot = Slot::Abandoned;
+        }
+    }
+}
+
+/// What an origin's answer to `query` becomes: its windows (the origin's
+/// `Cache-Control` first, then the route's, then the flag's lifetime),
+/// tags and strong `ETag`. A `5xx` or a body that is not JSON is a `502`.
+pub fn entry_from(
+    config: &EdgeConfig,
+    query: &CatalogQuery,
+    fetched: Fetched,
+    now_ms: i64,
+) -> Result<Entry, EdgeError> {
+    let cc = fetched.cache_control.as_deref();
+    let windows = match fetched.status {
+        200 => windows_for(cc, config.windows(query.route())).map(|w| {
+            match config.catalog_max_age_override {
+                Some(max_age) => Windows { max_age, ..w },
+                None => w,
+            }
+        }),
+        404 => windows_for(
+            cc,
+            Windows {
+                max_age: MISSING_MAX_AGE,
+                stale_while_revalidate: 0,
+                stale_if_error: 0,
+            },
+        ),
+        400..=499 => None,
+        status => {
+            return Err(EdgeError::new(
+                502,
+                format!("the catalog service failed (status {status})"),
+            ));
+        }
+    };
+    let json: serde_json::Value = serde_json::from_str(&fetched.body).map_err(|_| {
+        EdgeError::new(
+            502,
+            "the catalog service answered with something other than JSON",
+        )
+    })?;
+    Ok(Entry {
+        status: fetched.status,
+        etag: etag(fetched.body.as_bytes()),
+        tags: entry_tags(query, &json),
+        body: fetched.body,
+        stored_at: now_ms,
+        windows,
+    })
+}
+
+async fn fetch_and_store<C: CatalogCache, O: CatalogOrigin, S: Sleep, K: Clock>(
+    p: &Ports<'_, C, O, S, K>,
+    config: &EdgeConfig,
+    query: &CatalogQuery,
+) -> Fetch {
+    let canonical = query.canonical();
+    let started = p.clock.now_ms();
+    let fetched = p.origin.fetch(&canonical).await?;
+    let origin_ms = p.clock.now_ms() - started;
+    let entry = entry_from(config, query, fetched, p.clock.now_ms())?;
+    let stored = p.cache.store(&cache_key(&canonical), &entry).await;
+    Ok((entry, stored, origin_ms))
+}
+
+/// One origin fetch for `query`, shared by the isolate's concurrent misses.
+pub async fn coalesced<C: CatalogCache, O: CatalogOrigin, S: Sleep, K: Clock>(
+    p: &Ports<'_, C, O, S, K>,
+    config: &EdgeConfig,
+    query: &CatalogQuery,
+) -> Fetch {
+    let key = query.canonical();
+    let timeout = i64::try_from(config.catalog_timeout_ms).unwrap_or(i64::MAX);
+    // workerd ties I/O to the request that made it, so a waiter is never
+    // woken by the leader: it looks at the slot on its own timer.
+    let existing = p.in_flight.0.borrow().get(&key).cloned();
+    if let Some(slot) = existing {
+        loop {
+            let leader = match &*slot.borrow() {
+                Slot::Pending(started_ms) => Leader::Working {
+                    started_ms: *started_ms,
+                },
+                Slot::Done(_) => Leader::Done,
+                Slot::Abandoned => Leader::Abandoned,
+            };
+            match step(leader, p.clock.now_ms(), timeout) {
+                Step::Wait => p.sleep.sleep(10).await,
+                Step::Use => {
+                    if let Slot::Done(result) = &*slot.borrow() {
+                        return result.clone();
+                    }
+                }
+                Step::FetchAlone => return fetch_and_store(p, config, query).await,
+                // A leader that vanished leaves its slot behind: this
+                // request replaces it and leads; later arrivals wait on it.
+                Step::TakeOver => break,
+            }
+        }
+    }
+    let slot = Rc::new(RefCell::new(Slot::Pending(p.clock.now_ms())));
+    p.in_flight.0.borrow_mut().insert(key.clone(), slot.clone());
+    let leading = Leading {
+        in_flight: p.in_flight,
+        key,
+        slot,
+    };
+    let result = fetch_and_store(p, config, query).await;
+    *leading.slot.borrow_mut() = Slot::Done(result.clone());
+    result
+}
+
+/// Reads `query` through the cache.
+pub async fn read<C: CatalogCache, O: CatalogOrigin, S: Sleep, K: Clock>(
+    p: &Ports<'_, C, O, S, K>,
+    config: &EdgeConfig,
+    query: &CatalogQuery,
+) -> Result<CatalogAnswer, EdgeError> {
+    let stored = p.cache.lookup(&cache_key(&query.canonical())).await;
+    let now = p.clock.now_ms();
+    let state = stored
+        .as_ref()
+        .and_then(|e| e.windows.map(|w| freshness(e.stored_at, w, now)));
+    let answer = |entry, outcome, origin_ms, refresh| CatalogAnswer {
+        entry,
+        outcome,
+        origin_ms,
+        refresh,
+    };
+    match (stored, state) {
+        (Some(entry), Some(Freshness::Fresh { ttl })) => {
+            Ok(answer(entry, Outcome::Hit { ttl }, None, false))
+        }
+        (Some(entry), Some(Freshness::StaleWhileRevalidate { ttl })) => {
+            Ok(answer(entry, Outcome::Hit { ttl }, None, true))
+        }
+        (Some(stale), Some(Freshness::StaleIfError { ttl })) => {
+            match coalesced(p, config, query).await {
+                Ok((entry, stored, ms)) => Ok(answer(
+                    entry,
+                    Outcome::Refreshed { stored },
+                    Some(ms),
+                    false,
+                )),
+                Err(e) => {
+                    let outcome = Outcome::StaleOnError {
+                        ttl,
+                        origin_status: e.status,
+                    };
+                    Ok(answer(stale, outcome, None, false))
+                }
+            }
+        }
+        _ => {
+            let (entry, stored, ms) = coalesced(p, config, query).await?;
+            Ok(answer(entry, Outcome::Miss { stored }, Some(ms), false))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use futures::executor::block_on;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct MemoryCache(RefCell<HashMap<String, Entry>>);
+
+    impl CatalogCache for MemoryCache {
+        async fn lookup(&self, key: &str) -> Option<Entry> {
+            self.0.borrow().get(key).cloned()
+        }
+        async fn store(&self, key: &str, entry: &Entry) -> bool {
+            if entry.windows.is_none() {
+                return false;
+            }
+            self.0.borrow_mut().insert(key.to_owned(), entry.clone());
+            true
+        }
+    }
+
+    /// An origin answering from a list, counting its calls.
+    struct Origin {
+        answers: RefCell<Vec<Result<Fetched, EdgeError>>>,
+        calls: Cell<u32>,
+    }
+
+    impl Origin {
+        fn new(answers: Vec<Result<Fetched, EdgeError>>) -> Self {
+            Self {
+                answers: RefCell::new(answers),
+                calls: Cell::new(0),
+            }
+        }
+    }
+
+    impl CatalogOrigin for Origin {
+        async fn fetch(&self, _canonical: &str) -> Result<Fetched, EdgeError> {
+            self.calls.set(self.calls.get() + 1);
+            let mut answers = self.answers.borrow_mut();
+            if answers.is_empty() {
+                return Err(EdgeError::new(504, "no answer"));
+            }
+            answers.remove(0)
+        }
+    }
+
+    /// A clock that sleeping moves forward.
+    #[derive(Default)]
+    struct Time(Cell<i64>);
+
+    impl Clock for Time {
+        fn now_ms(&self) -> i64 {
+            self.0.get()
+        }
+    }
+
+    impl Sleep for Time {
+        async fn sleep(&self, ms: u64) {
+            self.0.set(self.0.get() + ms as i64);
+        }
+    }
+
+    fn product(price: i64) -> Result<Fetched, EdgeError> {
+        Ok(Fetched {
+            status: 200,
+            cache_control: Some("max-age=60, stale-while-revalidate=60, stale-if-error=600".into()),
+            body: format!(r#"{{"sku":"KIT-0001","price":{price}}}"#),
+        })
+    }
+
+    fn query() -> CatalogQuery {
+        CatalogQuery::Product {
+            sku: "KIT-0001".into(),
+        }
+    }
+
+    fn config() -> EdgeConfig {
+        crate::config::for_tests()
+    }
+
+    struct World {
+        cache: MemoryCache,
+        origin: Origin,
+        time: Time,
+        in_flight: InFlight,
+        config: EdgeConfig,
+    }
+
+    impl World {
+        fn new(answers: Vec<Result<Fetched, EdgeError>>) -> Self {
+            Self {
+                cache: MemoryCache::default(),
+                origin: Origin::new(answers),
+                time: Time::default(),
+                in_flight: InFlight::default(),
+                config: config(),
+            }
+        }
+
+        fn read(&self) -> Result<CatalogAnswer, EdgeError> {
+            let p = Ports {
+                cache: &self.cache,
+                origin: &self.origin,
+                sleep: &self.time,
+                clock: &self.time,
+                in_flight: &self.in_flight,
+            };
+            block_on(read(&p, &self.config, &query()))
+        }
+    }
+
+    #[test]
+    fn a_miss_is_fetched_once_then_served_from_the_cache() {
+        let w = World::new(vec![product(100)]);
+        let first = w.read().unwrap();
+        assert_eq!(first.outcome, Outcome::Miss { stored: true });
+        w.time.0.set(30_000);
+        let second = w.read().unwrap();
+        assert_eq!(second.outcome, Outcome::Hit { ttl: 30 });
+        assert_eq!(second.entry.etag, first.entry.etag);
+        assert_eq!(w.origin.calls.get(), 1);
+        assert!(w.in_flight.0.borrow().is_empty(), "the slot is gone");
+    }
+
+    #[test]
+    fn stale_answers_refresh_in_the_background_or_stand_in_for_a_failing_origin() {
+        let w = World::new(vec![product(100), Err(EdgeError::new(504, "slow"))]);
+        w.read().unwrap();
+        w.time.0.set(90_000);
+        let swr = w.read().unwrap();
+        assert!(swr.refresh, "served stale, refreshed after");
+        assert_eq!(w.origin.calls.get(), 1);
+        w.time.0.set(200_000);
+        let stale = w.read().unwrap();
+        assert_eq!(
+            stale.outcome,
+            Outcome::StaleOnError {
+                ttl: -140,
+                origin_status: 504
+            }
+        );
+        assert!(stale.entry.body.contains("100"));
+    }
+
+    #[test]
+    fn a_failing_origin_on_a_miss_is_a_502_or_504_and_nothing_is_stored() {
+        for (answer, status) in [
+            (
+                Ok(Fetched {
+                    status: 503,
+                    cache_control: None,
+                    body: String::new(),
+                }),
+                502,
+            ),
+            (
+                Ok(Fetched {
+                    status: 200,
+                    cache_control: None,
+                    body: "<html>".into(),
+                }),
+                502,
+            ),
+            (Err(EdgeError::new(504, "slow")), 504),
+        ] {
+            let w = World::new(vec![answer]);
+            assert_eq!(w.read().unwrap_err().status, status);
+            assert!(w.cache.0.borrow().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_waiter_takes_over_from_a_leader_that_vanished() {
+        let w = World::new(vec![product(100)]);
+        // A leader began at 0 and was never heard of again (its request
+        // stopped being polled; no destructor ran).
+        w.in_flight
+            .0
+            .borrow_mut()
+            .insert(query().canonical(), Rc::new(RefCell::new(Slot::Pending(0))));
+        let answer = w.read().unwrap();
+        assert_eq!(answer.outcome, Outcome::Miss { stored: true });
+        assert_eq!(w.origin.calls.get(), 1);
+        let waited = w.time.now_ms();
+        let deadline = i64::try_from(w.config.catalog_timeout_ms).unwrap()
+            + crate::catalog::coalesce::TAKEOVER_MARGIN_MS;
+        assert!(
+            (deadline..deadline + 100).contains(&waited),
+            "took over at its deadline, not before and not much after: {waited}"
+        );
+        assert!(w.in_flight.0.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_leader_that_was_dropped_tells_its_waiters_to_fetch() {
+        let w = World::new(vec![product(100)]);
+        let slot = Rc::new(RefCell::new(Slot::Pending(0)));
+        w.in_flight
+            .0
+            .borrow_mut()
+            .insert(query().canonical(), slot.clone());
+        drop(Leading {
+            in_flight: &w.in_flight,
+            key: query().canonical(),
+            slot: slot.clone(),
+        });
+        assert!(matches!(*slot.borrow(), Slot::Abandoned));
+        assert!(w.in_flight.0.borrow().is_empty());
+        assert_eq!(w.read().unwrap().outcome, Outcome::Miss { stored: true });
+    }
+
+    #[test]
+    fn the_flags_lifetime_applies_over_the_origins() {
+        let mut config = config();
+        config.catalog_max_age_override = Some(10);
+        let entry = entry_from(&config, &query(), product(1).unwrap(), 0).unwrap();
+        assert_eq!(entry.windows.map(|w| w.max_age), Some(10));
+        let unknown = Fetched {
+            status: 404,
+            cache_control: None,
+            body: "{}".into(),
+        };
+        let entry = entry_from(&config, &query(), unknown, 0).unwrap();
+        assert_eq!(entry.windows.map(|w| w.max_age), Some(MISSING_MAX_AGE));
+    }
+}
