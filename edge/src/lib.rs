@@ -2,7 +2,7 @@
 //!
 //! Pure decisions live in plain modules, unit-tested on the host:
 //! [`routes`], [`config`], [`catalog`], [`cart_cookie`], [`checkout`],
-//! [`request_body`], [`forwarding`], [`flags`], [`error`], and the use cases
+//! [`incoming`] (a request parsed once), [`request_body`], [`forwarding`], [`flags`], [`error`], and the use cases
 //! in [`shop`], which reach the platform through small traits (ports). The [`platform`] module is the only one
 //! that touches `worker`: it reads inputs, calls the core and performs the
 //! effects (Cache API, Durable Objects, origin fetches).
@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod flags;
 pub mod forwarding;
+pub mod incoming;
 pub mod request_body;
 pub mod routes;
 pub mod session;

@@ -3,12 +3,12 @@
 //! missing token is a 401 that gives no hint which.
 
 use subtle::ConstantTimeEq as _;
-use worker::Request;
 
+use super::RequestContext;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 
-pub(crate) fn authorise(req: &Request, config: &EdgeConfig) -> Result<(), EdgeError> {
+pub(crate) fn authorise(rc: &RequestContext, config: &EdgeConfig) -> Result<(), EdgeError> {
     let denied = || {
         EdgeError::new(401, "this API needs the shop's bearer token")
             .with_header("www-authenticate", "Bearer")
@@ -16,11 +16,8 @@ pub(crate) fn authorise(req: &Request, config: &EdgeConfig) -> Result<(), EdgeEr
     let Some(expected) = &config.admin_token else {
         return Err(denied());
     };
-    let presented = req
-        .headers()
-        .get("authorization")
-        .ok()
-        .flatten()
+    let presented = rc
+        .header("authorization")
         .and_then(|v| v.strip_prefix("Bearer ").map(|t| t.trim().to_owned()))
         .ok_or_else(denied)?;
     // Equal length first (not secret: the length is public), then bytes.

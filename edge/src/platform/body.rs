@@ -7,6 +7,7 @@ use durable_objects::body::read_bounded;
 use serde::de::DeserializeOwned;
 use worker::Request;
 
+use super::RequestContext;
 use crate::error::EdgeError;
 use crate::request_body::{MAX_JSON_BODY, check_headers, parse_json};
 
@@ -19,16 +20,18 @@ pub(crate) async fn bytes(req: &mut Request, limit: usize) -> Result<Vec<u8>, Ed
 
 /// A JSON body of at most [`MAX_JSON_BODY`] bytes, as raw bytes (for
 /// digests and fingerprints).
-pub(crate) async fn json_bytes(req: &mut Request) -> Result<Vec<u8>, EdgeError> {
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    check_headers(
-        header("content-type").as_deref(),
-        header("content-length").as_deref(),
-    )?;
+pub(crate) async fn json_bytes(
+    req: &mut Request,
+    rc: &RequestContext,
+) -> Result<Vec<u8>, EdgeError> {
+    check_headers(rc.header("content-type"), rc.header("content-length"))?;
     bytes(req, MAX_JSON_BODY).await
 }
 
 /// A JSON body of at most [`MAX_JSON_BODY`] bytes, parsed into `T`.
-pub(crate) async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, EdgeError> {
-    parse_json(&json_bytes(req).await?)
+pub(crate) async fn json<T: DeserializeOwned>(
+    req: &mut Request,
+    rc: &RequestContext,
+) -> Result<T, EdgeError> {
+    parse_json(&json_bytes(req, rc).await?)
 }

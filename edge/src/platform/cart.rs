@@ -9,7 +9,7 @@ use durable_objects::cart_api::{
 };
 use origin_adapter::wire::paths;
 use serde::Deserialize;
-use worker::{Context, Env, Method, Request, Response, Stub};
+use worker::{Context, Env, Request, Response, Stub};
 
 use super::forward;
 use super::{RequestContext, internal, objects, random, session};
@@ -39,10 +39,6 @@ struct SetQuantity {
     quantity: i64,
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
-
 /// Whose cart a request is about.
 pub(crate) struct Owner {
     pub key: CartKey,
@@ -68,12 +64,12 @@ fn cookie_keys(config: &EdgeConfig) -> Result<CookieKeys, EdgeError> {
 /// The caller's cart: a logged-in customer's own, else the guest cart in
 /// the cookie, else (if `create`) a new guest cart.
 pub(crate) async fn owner(
-    req: &Request,
+    rc: &RequestContext,
     env: &Env,
     config: &EdgeConfig,
     create: bool,
 ) -> Result<Option<Owner>, EdgeError> {
-    if let Some(s) = session::active(req, env, config).await? {
+    if let Some(s) = session::active(rc, env, config).await? {
         return Ok(Some(Owner {
             key: CartKey::Customer(s.sub.clone()),
             actor: format!("user:{}", s.sub),
@@ -92,7 +88,7 @@ pub(crate) async fn owner(
         new_guest,
         session: None,
     };
-    match keys.cart_id(header(req, "cookie").as_deref())? {
+    match keys.cart_id(rc.cookie.as_deref())? {
         Some(id) => Ok(Some(guest(id, false))),
         None if create => Ok(Some(guest(cart_cookie::new_cart_id(random()?), true))),
         None => Ok(None),
@@ -146,16 +142,12 @@ async fn answer(
 
 /// The client's `Idempotency-Key` for a cart change, fingerprinted by
 /// what the client sent: method, path and `body`.
-fn client_request(req: &Request, body: &[u8]) -> Result<Option<ClientRequest>, EdgeError> {
-    let Some(id) = client_key(header(req, "idempotency-key").as_deref())? else {
+fn client_request(rc: &RequestContext, body: &[u8]) -> Result<Option<ClientRequest>, EdgeError> {
+    let Some(id) = client_key(rc.header("idempotency-key"))? else {
         return Ok(None);
     };
-    let url = req.url().map_err(internal("read the request URL"))?;
     Ok(Some(ClientRequest::from_client(
-        id,
-        &req.inner().method(),
-        url.path(),
-        body,
+        id, &rc.method, &rc.path, body,
     )))
 }
 
@@ -170,7 +162,7 @@ fn checked_quantity(quantity: i64) -> Result<i64, EdgeError> {
 
 /// Sends one change to the owner's cart object.
 async fn mutate(
-    req: &Request,
+    rc: &RequestContext,
     env: &Env,
     owner: &Owner,
     op: Op,
@@ -179,7 +171,7 @@ async fn mutate(
     let m = Mutation {
         cart: owner.key.short(),
         actor: owner.actor.clone(),
-        if_match: if_match(header(req, "if-match").as_deref()),
+        if_match: if_match(rc.header("if-match")),
         request,
         idle_seconds: owner.idle_seconds,
         op,
@@ -192,12 +184,12 @@ async fn mutate(
 /// `GET /api/cart` (a browser without a cart sees an empty one) and
 /// `DELETE /api/cart` (empties it).
 pub(crate) async fn cart(
-    req: &Request,
     env: &Env,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    let Some(owner) = owner(req, env, config, false).await? else {
-        if req.method() == Method::Delete {
+    let Some(owner) = owner(rc, env, config, false).await? else {
+        if rc.method == "DELETE" {
             return Err(EdgeError::new(404, "there is no cart to clear"));
         }
         let empty = CartView::of("", &Cart::default());
@@ -207,9 +199,9 @@ pub(crate) async fn cart(
             .map_err(internal("answered"))?;
         return Ok(r);
     };
-    let response = if req.method() == Method::Delete {
-        let request = client_request(req, b"")?;
-        mutate(req, env, &owner, Op::Clear, request).await?
+    let response = if rc.method == "DELETE" {
+        let request = client_request(rc, b"")?;
+        mutate(rc, env, &owner, Op::Clear, request).await?
     } else {
         objects::call(&stub(env, &owner)?, cart_api::VIEW, None).await?
     };
@@ -219,10 +211,11 @@ pub(crate) async fn cart(
 /// A JSON body parsed into `T`, and the client request it makes (if keyed).
 async fn json_body<T: serde::de::DeserializeOwned>(
     req: &mut Request,
+    rc: &RequestContext,
 ) -> Result<(T, Option<ClientRequest>), EdgeError> {
-    let body = super::body::json_bytes(req).await?;
+    let body = super::body::json_bytes(req, rc).await?;
     let parsed = parse_json(&body)?;
-    Ok((parsed, client_request(req, &body)?))
+    Ok((parsed, client_request(rc, &body)?))
 }
 
 /// `POST /api/cart/items`: name and price from the catalog (through the cache).
@@ -231,10 +224,11 @@ pub(crate) async fn add_item(
     env: &Env,
     config: &EdgeConfig,
     ctx: &Context,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    let (item, request): (AddItem, _) = json_body(&mut req).await?;
+    let (item, request): (AddItem, _) = json_body(&mut req, rc).await?;
     let quantity = checked_quantity(item.quantity)?;
-    let owner = owner(&req, env, config, true)
+    let owner = owner(rc, env, config, true)
         .await?
         .ok_or_else(|| EdgeError::new(500, "no cart could be made"))?;
     let product = super::catalog::product(config, &item.sku, ctx).await?;
@@ -244,7 +238,7 @@ pub(crate) async fn add_item(
         unit_price: product.price,
         quantity,
     };
-    let response = mutate(&req, env, &owner, Op::Add { line }, request).await?;
+    let response = mutate(rc, env, &owner, Op::Add { line }, request).await?;
     answer(response, &owner, config).await
 }
 
@@ -253,35 +247,35 @@ pub(crate) async fn line(
     mut req: Request,
     env: &Env,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    let url = req.url().map_err(internal("read the request URL"))?;
-    let sku = url.path().rsplit('/').next().unwrap_or_default().to_owned();
+    let sku = rc.path.rsplit('/').next().unwrap_or_default().to_owned();
     crate::catalog::validate_sku(&sku)?;
-    let (op, request) = if req.method() == Method::Delete {
-        (Op::Remove { sku }, client_request(&req, b"")?)
+    let (op, request) = if rc.method == "DELETE" {
+        (Op::Remove { sku }, client_request(rc, b"")?)
     } else {
-        let (set, request): (SetQuantity, _) = json_body(&mut req).await?;
+        let (set, request): (SetQuantity, _) = json_body(&mut req, rc).await?;
         let op = Op::SetQuantity {
             sku,
             quantity: checked_quantity(set.quantity)?,
         };
         (op, request)
     };
-    let Some(owner) = owner(&req, env, config, false).await? else {
+    let Some(owner) = owner(rc, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart"));
     };
-    let response = mutate(&req, env, &owner, op, request).await?;
+    let response = mutate(rc, env, &owner, op, request).await?;
     answer(response, &owner, config).await
 }
 
 /// `GET /api/cart/checkout`: where the checkout stands (the cart, with any
 /// order still waiting in its outbox).
 pub(crate) async fn checkout_status(
-    req: &Request,
     env: &Env,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    let Some(owner) = owner(req, env, config, false).await? else {
+    let Some(owner) = owner(rc, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart"));
     };
     let response = objects::call(&stub(env, &owner)?, cart_api::VIEW, None).await?;
@@ -329,6 +323,24 @@ fn recorded_checkout(answer: ObjectAnswer) -> Result<Response, EdgeError> {
     Ok(r)
 }
 
+/// A checkout's client request id: a checkout has no body, and a client
+/// that sends one sends JSON (read through the bound, fingerprinted).
+async fn checkout_request(
+    req: &mut Request,
+    rc: &RequestContext,
+) -> Result<Option<ClientRequest>, EdgeError> {
+    let content_type = rc.header("content-type");
+    let content_length = rc.header("content-length");
+    let declared = content_length.is_some_and(|l| l.trim() != "0");
+    let body = if content_type.is_some() || declared {
+        check_headers(content_type, content_length)?;
+        super::body::bytes(req, crate::request_body::MAX_JSON_BODY).await?
+    } else {
+        Vec::new()
+    };
+    client_request(rc, &body)
+}
+
 /// `POST /api/cart/checkout`: freeze the cart and write its outbox (one
 /// step in the object), place the order, record the answer. An order the
 /// origin did not settle waits in the outbox: `202` and a status URL.
@@ -338,21 +350,10 @@ pub(crate) async fn checkout(
     config: &EdgeConfig,
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    let content_type = header(&req, "content-type");
-    let content_length = header(&req, "content-length");
-    // A checkout has no body; a client that sends one sends JSON.
-    let declared = content_length.as_deref().is_some_and(|l| l.trim() != "0");
-    let body = if content_type.is_some() || declared {
-        check_headers(content_type.as_deref(), content_length.as_deref())?;
-        super::body::bytes(&mut req, crate::request_body::MAX_JSON_BODY).await?
-    } else {
-        Vec::new()
-    };
-    let request = client_request(&req, &body)?;
+    let request = checkout_request(&mut req, rc).await?;
     let checkout_on = super::flags::enabled(
         env,
         config,
-        &req,
         rc,
         crate::flags::obeyed::CHECKOUT_ENABLED,
         true,
@@ -365,7 +366,7 @@ pub(crate) async fn checkout(
         )
         .with_header("retry-after", "60"));
     }
-    let Some(owner) = owner(&req, env, config, false).await? else {
+    let Some(owner) = owner(rc, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart to check out"));
     };
     let claims = owner.session.as_ref().map(session::edge_claims);
@@ -374,7 +375,6 @@ pub(crate) async fn checkout(
         &super::flags::values_for(
             env,
             config,
-            &req,
             rc,
             owner.session.as_ref().map(|s| s.sub.as_str()),
             owner
@@ -404,7 +404,7 @@ pub(crate) async fn checkout(
             cart: &cart,
             actor: &owner.actor,
             idle_seconds: owner.idle_seconds,
-            if_match: if_match(header(&req, "if-match").as_deref()),
+            if_match: if_match(rc.header("if-match")),
             request,
             target,
             claims: claims.as_deref(),
@@ -492,25 +492,26 @@ impl Carts for ObjectCarts<'_> {
 /// `GET /api/support/carts/{g-<id>|u-<user>}[?region=eu]`: the cart and its
 /// audit log, for the shop's support staff (bearer `ADMIN_TOKEN`).
 pub(crate) async fn support(
-    req: &Request,
     env: &Env,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    super::admin::authorise(req, config)?;
-    let url = req.url().map_err(internal("read the request URL"))?;
-    let short = url.path().rsplit('/').next().unwrap_or_default();
+    super::admin::authorise(rc, config)?;
+    let short = rc.path.rsplit('/').next().unwrap_or_default();
     let key = CartKey::from_short(short).ok_or_else(|| {
         EdgeError::new(
             404,
             "no such cart: ids look like g-<cart id> or u-<user id>",
         )
     })?;
-    let jurisdiction = match url.query_pairs().find(|(k, _)| k == "region") {
-        Some((_, r)) if r == "eu" => Some("eu"),
-        Some((_, r)) if r.is_empty() || config.origin(&r).is_some() => None,
-        Some(_) => return Err(EdgeError::new(400, "region: not a region of this shop")),
-        None => None,
-    };
+    let query = rc.query.as_deref().unwrap_or_default();
+    let jurisdiction =
+        match url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "region") {
+            Some((_, r)) if r == "eu" => Some("eu"),
+            Some((_, r)) if r.is_empty() || config.origin(&r).is_some() => None,
+            Some(_) => return Err(EdgeError::new(400, "region: not a region of this shop")),
+            None => None,
+        };
     let stub = objects::stub_in(env, cart_api::BINDING, &key.name(), jurisdiction)?;
     let mut view = objects::call(&stub, cart_api::VIEW, None).await?;
     let mut log = objects::call(&stub, cart_api::LOG, None).await?;

@@ -281,26 +281,19 @@ pub(crate) async fn product(
 
 /// `GET` a catalog resource: the JSON, or 304 when the client's copy is current.
 pub(crate) async fn get(
-    req: &Request,
+    rc: &super::RequestContext,
     config: &EdgeConfig,
     ctx: &Context,
     started_ms: i64,
 ) -> Result<Response, EdgeError> {
-    let url = req.url().map_err(internal("read the request URL"))?;
-    let query = match crate::catalog::query::parse(url.path(), url.query()) {
+    let query = match crate::catalog::query::parse(&rc.path, rc.query.as_deref()) {
         Some(q) => q?,
-        None => {
-            return Err(EdgeError::new(
-                404,
-                format!("no resource at {}", url.path()),
-            ));
-        }
+        None => return Err(EdgeError::new(404, format!("no resource at {}", rc.path))),
     };
     let answer = read(config, &query, ctx).await?;
     let entry = &answer.entry;
     let headers = Headers::new();
-    let if_none_match = req.headers().get("if-none-match").ok().flatten();
-    let fresh_copy = entry.status == 200 && not_modified(if_none_match.as_deref(), &entry.etag);
+    let fresh_copy = entry.status == 200 && not_modified(rc.header("if-none-match"), &entry.etag);
     let filled = (|| -> worker::Result<()> {
         headers.set("cache-status", &cache_status(answer.outcome))?;
         headers.set(

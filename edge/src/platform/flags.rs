@@ -97,57 +97,33 @@ pub(crate) async fn current(env: &Env, config: &EdgeConfig) -> (Rc<FlagSet>, i64
     (set, version)
 }
 
-/// The name of the anonymous id cookie: a guest's bucket for rollouts.
-pub(crate) const ANONYMOUS_COOKIE: &str = "__Host-anon";
-
-fn anonymous_id(req: &Request) -> Option<String> {
-    let header = req.headers().get("cookie").ok().flatten()?;
-    cookie::Cookie::split_parse(header)
-        .flatten()
-        .find(|c| c.name() == ANONYMOUS_COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|v| {
-            v.len() == 22
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
+pub(crate) use crate::incoming::ANONYMOUS_COOKIE;
 
 /// The variants a valid QA override token forces for this request, if any.
 fn forced(
-    req: &Request,
+    rc: &RequestContext,
     config: &EdgeConfig,
 ) -> Option<std::collections::BTreeMap<String, String>> {
     let key = flags::overrides::key(config.admin_token.as_deref()?);
-    let header = req.headers().get(flags::overrides::HEADER).ok().flatten();
-    let cookie = || {
-        let header = req.headers().get("cookie").ok().flatten()?;
-        cookie::Cookie::split_parse(header)
-            .flatten()
-            .find(|c| c.name() == flags::overrides::COOKIE)
-            .map(|c| c.value().to_owned())
-    };
-    let token = header.or_else(cookie)?;
-    flags::overrides::verify(&token, &key, now_ms() / 1000)
+    flags::overrides::verify(rc.flag_override.as_deref()?, &key, now_ms() / 1000)
 }
 
 /// Evaluates one boolean flag the edge obeys for this request.
 pub(crate) async fn enabled(
     env: &Env,
     config: &EdgeConfig,
-    req: &Request,
     rc: &RequestContext,
     key: &str,
     default: bool,
 ) -> bool {
     let (set, _) = current(env, config).await;
-    let ctx = request_context(req, config, rc, None, &[]);
+    let ctx = request_context(config, rc, None, &[]);
     set.evaluate_with(
         key,
         &ctx,
         &Value::Bool(default),
         now_ms() / 1000,
-        forced(req, config).as_ref(),
+        forced(rc, config).as_ref(),
     )
     .value
     .as_bool()
@@ -155,21 +131,19 @@ pub(crate) async fn enabled(
 }
 
 fn request_context(
-    req: &Request,
     config: &EdgeConfig,
     rc: &RequestContext,
     user: Option<&str>,
     roles: &[String],
 ) -> Map<String, Value> {
     let location = rc.location(config.environment);
-    let path = req.url().map(|u| u.path().to_owned()).unwrap_or_default();
     flags::context(
         user,
-        anonymous_id(req).as_deref(),
+        rc.anonymous_id.as_deref(),
         roles,
         location.country.as_deref(),
         location.continent.as_deref(),
-        &path,
+        &rc.path,
     )
 }
 
@@ -178,15 +152,14 @@ fn request_context(
 pub(crate) async fn values_for(
     env: &Env,
     config: &EdgeConfig,
-    req: &Request,
     rc: &RequestContext,
     user: Option<&str>,
     roles: &[String],
 ) -> Map<String, Value> {
     let (set, _) = current(env, config).await;
-    let ctx = request_context(req, config, rc, user, roles);
+    let ctx = request_context(config, rc, user, roles);
     let now = now_ms() / 1000;
-    let forced = forced(req, config);
+    let forced = forced(rc, config);
     set.keys()
         .map(|k| {
             let value = set
@@ -201,14 +174,13 @@ pub(crate) async fn values_for(
 /// A guest gets an anonymous id cookie so rollouts stay sticky; at login
 /// the bucket moves to the user id (see the README).
 pub(crate) async fn browser(
-    req: &Request,
     env: &Env,
     config: &EdgeConfig,
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    let session = session::active(req, env, config).await?;
+    let session = session::active(rc, env, config).await?;
     let (set, version) = current(env, config).await;
-    let mut anon = anonymous_id(req);
+    let mut anon = rc.anonymous_id.clone();
     let new_anon = if anon.is_none() && session.is_none() {
         anon = Some(crate::cart_cookie::new_cart_id(random()?));
         anon.clone()
@@ -216,26 +188,24 @@ pub(crate) async fn browser(
         None
     };
     let location = rc.location(config.environment);
-    let path = req.url().map(|u| u.path().to_owned()).unwrap_or_default();
     let ctx = flags::context(
         session.as_ref().map(|s| s.sub.as_str()),
         anon.as_deref(),
         session.as_ref().map(|s| s.roles.as_slice()).unwrap_or(&[]),
         location.country.as_deref(),
         location.continent.as_deref(),
-        &path,
+        &rc.path,
     );
     let now = now_ms() / 1000;
-    let forced = forced(req, config);
+    let forced = forced(rc, config);
     // One flag asked by name: its details, the caller's default on any
     // error (an unknown or hidden flag is FLAG_NOT_FOUND), never an error page.
-    let url = req.url().map_err(internal("read the request URL"))?;
-    if let Some(key) = url.path().strip_prefix("/api/flags/") {
-        let default = url
-            .query_pairs()
-            .find(|(k, _)| k == "default")
-            .and_then(|(_, v)| serde_json::from_str(&v).ok())
-            .unwrap_or(Value::Null);
+    if let Some(key) = rc.path.strip_prefix("/api/flags/") {
+        let default =
+            url::form_urlencoded::parse(rc.query.as_deref().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "default")
+                .and_then(|(_, v)| serde_json::from_str(&v).ok())
+                .unwrap_or(Value::Null);
         let visible = set.flag(key).is_some_and(flags::client_visible);
         let details = if visible {
             set.evaluate_with(key, &ctx, &default, now, forced.as_ref())
@@ -292,10 +262,11 @@ pub(crate) async fn admin(
     mut req: Request,
     env: &Env,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    super::admin::authorise(&req, config)?;
+    super::admin::authorise(rc, config)?;
     let stub = objects::stub(env, flags_object::BINDING, flags_object::OBJECT)?;
-    if req.method() != worker::Method::Put {
+    if rc.method != "PUT" {
         let mut r = objects::call(&stub, flags_object::DOCUMENT, None).await?;
         let published: Published = r.json().await.map_err(internal("read the flags"))?;
         let document = match published.document {
@@ -312,8 +283,7 @@ pub(crate) async fn admin(
         set().map_err(internal("answered"))?;
         return Ok(out);
     }
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let if_match = header("if-match").ok_or_else(|| {
+    let if_match = rc.header("if-match").ok_or_else(|| {
         EdgeError::new(
             428,
             "saving flags needs If-Match with the ETag you read (GET /admin/flags)",
@@ -321,7 +291,8 @@ pub(crate) async fn admin(
     })?;
     let if_match = crate::checkout::tagged_version(if_match.trim(), 'f')
         .ok_or_else(|| EdgeError::new(412, "If-Match does not name a version of the flags"))?;
-    let essence = header("content-type")
+    let essence = rc
+        .header("content-type")
         .and_then(|ct| ct.split(';').next().map(|s| s.trim().to_ascii_lowercase()));
     if essence.as_deref() != Some("application/json") {
         return Err(EdgeError::new(
@@ -383,11 +354,10 @@ pub(crate) async fn admin(
 pub(crate) async fn catalog_config(
     env: &Env,
     config: &EdgeConfig,
-    req: &Request,
+    rc: &RequestContext,
 ) -> Option<EdgeConfig> {
     let (set, _) = current(env, config).await;
-    let path = req.url().map(|u| u.path().to_owned()).unwrap_or_default();
-    let ctx = flags::shared_context(&path);
+    let ctx = flags::shared_context(&rc.path);
     let details = set.evaluate_with(
         flags::obeyed::CATALOG_MAX_AGE,
         &ctx,
@@ -407,8 +377,9 @@ pub(crate) async fn catalog_config(
 pub(crate) async fn override_token(
     mut req: Request,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    super::admin::authorise(&req, config)?;
+    super::admin::authorise(rc, config)?;
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Ask {
@@ -416,7 +387,7 @@ pub(crate) async fn override_token(
         #[serde(deserialize_with = "crate::request_body::whole_number")]
         ttl_seconds: i64,
     }
-    let ask: Ask = super::body::json(&mut req).await?;
+    let ask: Ask = super::body::json(&mut req, rc).await?;
     if !(1..=flags::overrides::MAX_LIFETIME).contains(&ask.ttl_seconds) {
         return Err(EdgeError::new(
             422,

@@ -19,56 +19,31 @@ use durable_objects::respond;
 use wasm_bindgen::{JsCast as _, JsValue};
 use worker::{Context, Date, Env, Request, Response, Result, event};
 
-use origin_adapter::trace::TraceParent;
-
 use crate::config::{EdgeConfig, Environment};
 use crate::error::EdgeError;
-use crate::forwarding::region::{Location, location};
+use crate::forwarding::region::Location;
 use crate::routes::{Route, route};
 
-/// What the edge knows of a request before any handler: its id and trace,
-/// which every log line and forwarded request carries, and where it
-/// comes from.
-pub(crate) struct RequestContext {
-    pub request_id: String,
-    /// The edge's span, child of the client's `traceparent` if it sent one.
-    pub trace: TraceParent,
-    platform: Location,
-    dev_country: Option<String>,
-    dev_continent: Option<String>,
-}
+/// A request as every handler reads it: parsed once, at the entry.
+pub(crate) type RequestContext = crate::incoming::Incoming;
 
-impl RequestContext {
-    fn new(req: &Request) -> std::result::Result<Self, EdgeError> {
-        let header = |name: &str| req.headers().get(name).ok().flatten();
-        let incoming = header("traceparent").and_then(|v| TraceParent::parse(&v));
-        let trace = TraceParent::child_of(incoming, random()?, random()?);
-        let id: [u8; 16] = random()?;
-        let platform = req
-            .cf()
-            .map(|cf| Location {
-                country: cf.country(),
-                continent: cf.continent(),
-            })
-            .unwrap_or_default();
-        Ok(Self {
-            request_id: id.iter().map(|b| format!("{b:02x}")).collect(),
-            trace,
-            platform,
-            dev_country: header("x-dev-country"),
-            dev_continent: header("x-dev-continent"),
+/// Reads the platform's request into an [`crate::incoming::Incoming`].
+fn incoming(req: &Request) -> std::result::Result<RequestContext, EdgeError> {
+    let url = req.url().map_err(internal("read the request URL"))?;
+    let platform = req
+        .cf()
+        .map(|cf| Location {
+            country: cf.country(),
+            continent: cf.continent(),
         })
-    }
-
-    /// Where the request comes from; the dev headers count only in development.
-    pub fn location(&self, environment: Environment) -> Location {
-        location(
-            environment,
-            self.platform.clone(),
-            self.dev_country.as_deref(),
-            self.dev_continent.as_deref(),
-        )
-    }
+        .unwrap_or_default();
+    Ok(RequestContext::parse(
+        req.inner().method(),
+        &url,
+        req.headers().entries().collect(),
+        platform,
+        (random()?, random()?, random()?),
+    ))
 }
 
 /// The JavaScript entry (`edge/entry.mjs`) registers this global; a panic
@@ -92,15 +67,13 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let rc = match RequestContext::new(&req) {
+    let rc = match incoming(&req) {
         Ok(rc) => rc,
         Err(e) => return problem(&e),
     };
     // Only catalog reads are shared; every other answer is someone's own
     // (or says nothing worth keeping), errors included.
-    let shared = req
-        .url()
-        .is_ok_and(|url| crate::routes::is_shared(&req.inner().method(), url.path()));
+    let shared = crate::routes::is_shared(&rc.method, &rc.path);
     let mut response = match handle(req, &env, &ctx, &rc).await {
         Ok(response) => response,
         Err(e) => problem(&e)?,
@@ -203,80 +176,63 @@ async fn handle(
     rc: &RequestContext,
 ) -> std::result::Result<Response, EdgeError> {
     let started = now_ms();
-    let url = req.url().map_err(internal("read the request URL"))?;
-    // The method as sent: `worker`'s `Method` reads any method it does not
-    // know as GET, which would answer `PROPFIND` with a GET's answer.
-    let method = req.inner().method();
+    let method = rc.method.as_str();
     let dev_routes = env
         .var("ENVIRONMENT")
         .is_ok_and(|v| v.to_string() == "development");
-    let route = match route(&method, url.path(), dev_routes) {
+    let route = match route(method, &rc.path, dev_routes) {
         Ok(route) => route,
         // Not one of the edge's own: perhaps a route the table forwards.
         Err(e) if e.status == 404 => {
             let config = config(env)?;
-            let forwarded = match config.services.route(&method, url.path()) {
+            let forwarded = match config.services.route(method, &rc.path) {
                 Ok(Some(r)) => r.clone(),
                 Ok(None) => return Err(e),
                 Err(allowed) => {
                     return Err(EdgeError::new(
                         405,
-                        format!("{} does not accept {method}", url.path()),
+                        format!("{} does not accept {method}", rc.path),
                     )
                     .with_header("allow", allowed.join(", ")));
                 }
             };
-            check_csrf(&req, &method, &url, &config)?;
-            if is_write(&method) {
-                refuse_in_maintenance(&req, env, &config, rc).await?;
-            }
+            guard_write(env, &config, rc).await?;
             return proxy::forward(req, env, &config, rc, &forwarded).await;
         }
         Err(e) => return Err(e),
     };
     // Origin-signed and bearer-authorised routes are not a browser's to
-    // make: a browser's ambient credentials cannot speak for them.
-    if is_write(&method)
-        && !matches!(
-            route,
-            Route::Purge | Route::AdminFlags | Route::FlagOverride
-        )
-    {
-        check_csrf(&req, &method, &url, &*config(env)?)?;
+    // make, and stay open in maintenance.
+    if !matches!(
+        route,
+        Route::Purge | Route::AdminFlags | Route::FlagOverride
+    ) {
+        guard_write(env, &*config(env)?, rc).await?;
     }
-    if is_write(&method)
-        && !matches!(
-            route,
-            Route::Purge | Route::AdminFlags | Route::FlagOverride
-        )
-    {
-        refuse_in_maintenance(&req, env, &*config(env)?, rc).await?;
-    }
+    let config = config(env)?;
+    let config = &*config;
     match route {
         Route::Health => {
             respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered"))
         }
-        Route::Catalog => {
-            let config = config(env)?;
-            match flags::catalog_config(env, &config, &req).await {
-                Some(overridden) => catalog::get(&req, &overridden, ctx, started).await,
-                None => catalog::get(&req, &config, ctx, started).await,
-            }
-        }
-        Route::Purge => purge::purge(req, &*config(env)?).await,
-        Route::Session => session::handle(req, env, &*config(env)?, rc).await,
-        Route::Orders => orders::get(&req, env, &*config(env)?, rc).await,
-        Route::Cart => cart::cart(&req, env, &*config(env)?).await,
-        Route::AddCartItem => cart::add_item(req, env, &*config(env)?, ctx).await,
-        Route::CartLine => cart::line(req, env, &*config(env)?).await,
-        Route::Checkout if method == "POST" => cart::checkout(req, env, &*config(env)?, rc).await,
-        Route::Checkout => cart::checkout_status(&req, env, &*config(env)?).await,
-        Route::SupportCart => cart::support(&req, env, &*config(env)?).await,
-        Route::Flags => flags::browser(&req, env, &*config(env)?, rc).await,
-        Route::AdminFlags => flags::admin(req, env, &*config(env)?).await,
-        Route::FlagOverride => flags::override_token(req, &*config(env)?).await,
+        Route::Catalog => match flags::catalog_config(env, config, rc).await {
+            Some(overridden) => catalog::get(rc, &overridden, ctx, started).await,
+            None => catalog::get(rc, config, ctx, started).await,
+        },
+        Route::Purge => purge::purge(req, rc, config).await,
+        Route::Session => session::handle(req, env, config, rc).await,
+        Route::Orders => orders::get(env, config, rc).await,
+        Route::Cart => cart::cart(env, config, rc).await,
+        Route::AddCartItem => cart::add_item(req, env, config, ctx, rc).await,
+        Route::CartLine => cart::line(req, env, config, rc).await,
+        Route::Checkout if method == "POST" => cart::checkout(req, env, config, rc).await,
+        Route::Checkout => cart::checkout_status(env, config, rc).await,
+        Route::SupportCart => cart::support(env, config, rc).await,
+        Route::Flags => flags::browser(env, config, rc).await,
+        Route::AdminFlags => flags::admin(req, env, config, rc).await,
+        Route::FlagOverride => flags::override_token(req, config, rc).await,
         Route::DevPanic => {
-            if config(env)?.environment == Environment::Development {
+            if config.environment == Environment::Development {
                 panic!("deliberate panic from /__dev/panic");
             }
             Err(EdgeError::new(404, "no resource here"))
@@ -284,32 +240,30 @@ async fn handle(
     }
 }
 
-/// A browser's writes must come from this site or an allowed one —
-/// with cookies or without (a cookieless cross-site login would sign the
-/// browser into someone else's account).
-fn check_csrf(
-    req: &Request,
-    method: &str,
-    url: &worker::Url,
+/// What every write a browser may make must pass: it comes from this site
+/// or an allowed one — with cookies or without (a cookieless cross-site
+/// login would sign the browser into someone else's account) — and the
+/// shop is not in maintenance.
+async fn guard_write(
+    env: &Env,
     config: &EdgeConfig,
+    rc: &RequestContext,
 ) -> std::result::Result<(), EdgeError> {
-    let header = |name: &str| req.headers().get(name).ok().flatten();
+    if !rc.is_write() {
+        return Ok(());
+    }
     crate::session::rules::check_same_site(
-        method,
-        header("sec-fetch-site").as_deref(),
-        header("origin").as_deref(),
-        &url.origin().ascii_serialization(),
+        &rc.method,
+        rc.header("sec-fetch-site"),
+        rc.header("origin"),
+        &rc.own_origin,
         &config.allowed_origins,
-    )
-}
-
-fn is_write(method: &str) -> bool {
-    matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
+    )?;
+    refuse_in_maintenance(env, config, rc).await
 }
 
 /// The maintenance-mode flag: writes wait, reads go on.
 async fn refuse_in_maintenance(
-    req: &Request,
     env: &Env,
     config: &EdgeConfig,
     rc: &RequestContext,
@@ -317,7 +271,6 @@ async fn refuse_in_maintenance(
     let on = flags::enabled(
         env,
         config,
-        req,
         rc,
         crate::flags::obeyed::MAINTENANCE_MODE,
         false,

@@ -2,7 +2,7 @@
 //! origin with the customer's signed claims. Never cached.
 
 use origin_adapter::wire::{PROBLEM_JSON, paths};
-use worker::{Env, Headers, Request, Response};
+use worker::{Env, Headers, Response};
 
 use super::forward::{self, Call};
 use super::{RequestContext, internal, session};
@@ -10,16 +10,14 @@ use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 
 pub(crate) async fn get(
-    req: &Request,
     env: &Env,
     config: &EdgeConfig,
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    let Some(claims) = session::active(req, env, config).await? else {
+    let Some(claims) = session::active(rc, env, config).await? else {
         return Err(EdgeError::new(401, "log in to see your orders"));
     };
-    let url = req.url().map_err(internal("read the request URL"))?;
-    let path = match url.path().strip_prefix("/api/orders") {
+    let path = match rc.path.strip_prefix("/api/orders") {
         Some("") => paths::ORDERS.to_owned(),
         Some(rest) => {
             let id = rest.trim_start_matches('/');

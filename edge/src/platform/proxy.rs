@@ -22,14 +22,12 @@ pub(crate) async fn forward(
     rc: &RequestContext,
     route: &ForwardedRoute,
 ) -> Result<Response, EdgeError> {
-    let header = |req: &Request, name: &str| req.headers().get(name).ok().flatten();
-    let session = session::active(&req, env, config).await?;
+    let session = session::active(rc, env, config).await?;
     if route.access == Access::Customer && session.is_none() {
         return Err(EdgeError::new(401, "log in first"));
     }
-    let method = req.inner().method();
-    let url = req.url().map_err(internal("read the request URL"))?;
-    let query = url.query().map(str::to_owned);
+    let method = rc.method.as_str();
+    let query = rc.query.clone();
     if query.as_ref().is_some_and(|q| q.len() > MAX_QUERY) {
         return Err(EdgeError::new(
             414,
@@ -39,8 +37,8 @@ pub(crate) async fn forward(
     let (body, key) = if method == "GET" {
         (None, None)
     } else {
-        let client = client_key(header(&req, "idempotency-key").as_deref())?;
-        let bytes = super::body::json_bytes(&mut req).await?;
+        let client = client_key(rc.header("idempotency-key"))?;
+        let bytes = super::body::json_bytes(&mut req, rc).await?;
         // Only JSON goes on, and only within the size limit.
         parse_json::<serde_json::Value>(&bytes)?;
         let principal = session
@@ -54,7 +52,6 @@ pub(crate) async fn forward(
     let flags = super::flags::values_for(
         env,
         config,
-        &req,
         rc,
         session.as_ref().map(|s| s.sub.as_str()),
         session.as_ref().map(|s| s.roles.as_slice()).unwrap_or(&[]),
@@ -66,7 +63,7 @@ pub(crate) async fn forward(
         rc,
         Call {
             service: &route.service,
-            method: &method,
+            method,
             path: &route.origin_path,
             query: query.as_deref(),
             body: body.as_deref(),

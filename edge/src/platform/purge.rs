@@ -11,7 +11,7 @@ use origin_adapter::signature::{RequestView, verify};
 use origin_adapter::wire::PurgeRequest;
 use worker::{Request, Response};
 
-use super::{internal, now_ms};
+use super::{RequestContext, internal, now_ms};
 use crate::catalog::query::valid_slug;
 use crate::catalog::tags::purge_tags;
 use crate::catalog::validate_sku;
@@ -32,15 +32,19 @@ fn unauthorized(detail: impl Into<String>) -> EdgeError {
     EdgeError::new(401, detail)
 }
 
-pub(crate) async fn purge(mut req: Request, config: &EdgeConfig) -> Result<Response, EdgeError> {
+pub(crate) async fn purge(
+    mut req: Request,
+    rc: &RequestContext,
+    config: &EdgeConfig,
+) -> Result<Response, EdgeError> {
     let Some(keys) = &config.purge_keys else {
         return Err(unauthorized(
             "this edge accepts no purges (ORIGIN_VERIFY_KEYS is not set)",
         ));
     };
     let url = req.url().map_err(internal("read the request URL"))?;
-    let fields: Vec<(String, String)> = req.headers().entries().collect();
-    let body = super::body::json_bytes(&mut req).await?;
+    let fields = &rc.headers;
+    let body = super::body::json_bytes(&mut req, rc).await?;
 
     let digest = fields
         .iter()

@@ -3,12 +3,12 @@
 
 use durable_objects::respond;
 use serde::Deserialize;
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Request, Response};
 
 use super::{RequestContext, guard, internal, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
-use crate::session::rules::{address_bucket, clear_cookie, renewed, session_token, set_cookie};
+use crate::session::rules::{address_bucket, clear_cookie, renewed, set_cookie};
 use crate::session::token::SessionClaims;
 use crate::shop;
 use crate::shop::login::{GuestCart, Settings};
@@ -21,16 +21,12 @@ struct Login {
     password: String,
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
-
 /// The caller's session, if a valid one is presented; anything else is
 /// anonymous, never an error.
-pub(crate) fn current(req: &Request, config: &EdgeConfig) -> Option<SessionClaims> {
+pub(crate) fn current(rc: &RequestContext, config: &EdgeConfig) -> Option<SessionClaims> {
     let keys = config.session_keys.as_ref()?;
-    let token = session_token(header(req, "cookie").as_deref())?;
-    keys.open(&token, now_ms() / 1000).ok()
+    keys.open(rc.session_token.as_deref()?, now_ms() / 1000)
+        .ok()
 }
 
 /// Marks a session answer uncacheable and, if given, sets a cookie.
@@ -57,20 +53,20 @@ pub(crate) async fn handle(
     config: &EdgeConfig,
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
-    match req.method() {
-        Method::Post => login(req, env, config, rc).await,
-        Method::Delete => logout(&req, env, config).await,
-        _ => whoami(&req, env, config).await,
+    match rc.method.as_str() {
+        "POST" => login(req, env, config, rc).await,
+        "DELETE" => logout(env, config, rc).await,
+        _ => whoami(env, config, rc).await,
     }
 }
 
 /// The caller's session, unless it was revoked (one guard round trip).
 pub(crate) async fn active(
-    req: &Request,
+    rc: &RequestContext,
     env: &Env,
     config: &EdgeConfig,
 ) -> Result<Option<SessionClaims>, EdgeError> {
-    match current(req, config) {
+    match current(rc, config) {
         Some(claims) if guard::is_revoked(env, &claims.sid).await? => Ok(None),
         other => Ok(other),
     }
@@ -78,8 +74,12 @@ pub(crate) async fn active(
 
 /// `DELETE /api/session`: the cookie goes, and the session id is refused
 /// from now on wherever it is presented.
-async fn logout(req: &Request, env: &Env, config: &EdgeConfig) -> Result<Response, EdgeError> {
-    if let Some(claims) = current(req, config) {
+async fn logout(
+    env: &Env,
+    config: &EdgeConfig,
+    rc: &RequestContext,
+) -> Result<Response, EdgeError> {
+    if let Some(claims) = current(rc, config) {
         guard::revoke(env, &claims.sid, claims.exp).await?;
     }
     personal(
@@ -89,10 +89,14 @@ async fn logout(req: &Request, env: &Env, config: &EdgeConfig) -> Result<Respons
 }
 
 /// `GET /api/session`: who the caller is, renewing an active session.
-async fn whoami(req: &Request, env: &Env, config: &EdgeConfig) -> Result<Response, EdgeError> {
-    let Some(claims) = active(req, env, config).await? else {
+async fn whoami(
+    env: &Env,
+    config: &EdgeConfig,
+    rc: &RequestContext,
+) -> Result<Response, EdgeError> {
+    let Some(claims) = active(rc, env, config).await? else {
         // A cookie that does not open is dropped from the browser.
-        let presented = session_token(header(req, "cookie").as_deref()).is_some();
+        let presented = rc.session_token.is_some();
         let cleared = presented.then(clear_cookie);
         return personal(
             json(&serde_json::json!({ "authenticated": false }))?,
@@ -140,12 +144,12 @@ async fn login(
             "sessions are not configured on this edge",
         ));
     };
-    let login: Login = super::body::json(&mut req).await?;
-    let cookie = header(&req, "cookie");
+    let login: Login = super::body::json(&mut req, rc).await?;
+    let cookie = rc.cookie.as_deref();
     let guest_cart = config
         .cart_cookie_keys()
-        .and_then(|keys| keys.cart_id(cookie.as_deref()).ok().flatten());
-    let address = address_bucket(header(&req, "cf-connecting-ip").as_deref());
+        .and_then(|keys| keys.cart_id(cookie).ok().flatten());
+    let address = address_bucket(rc.header("cf-connecting-ip"));
     let done = shop::login::login(
         &guard::GuardObjects(env),
         &super::forward::ForwardedOrigins { config, rc },
@@ -154,7 +158,7 @@ async fn login(
         shop::login::Login {
             email: &login.email,
             password: &login.password,
-            presented: current(&req, config),
+            presented: current(rc, config),
             guest_cart,
             address: &address,
             now: now_ms() / 1000,

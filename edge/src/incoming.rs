@@ -1,0 +1,189 @@
+//! A request as the edge reads it, parsed once at the entry: method as
+//! sent, path and query, the cookies the edge knows, the headers its rules
+//! read, where it comes from, and the ids every log line and forwarded
+//! request carries. Handlers read this, never the platform's request
+//! headers (they read only its body, through the bounded reader).
+
+use cookie::Cookie;
+use origin_adapter::trace::TraceParent;
+
+use crate::config::Environment;
+use crate::flags::overrides;
+use crate::forwarding::region::{Location, location};
+use crate::session::rules::session_token;
+
+/// The anonymous id cookie: a guest's bucket for rollouts.
+pub const ANONYMOUS_COOKIE: &str = "__Host-anon";
+
+/// One request, parsed.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// As sent (`PROPFIND` stays `PROPFIND`).
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// `scheme://host[:port]` of the URL the client used.
+    pub own_origin: String,
+    /// Every header as received, names lower-case (a signature covers
+    /// fields by name; the purge verifies against these).
+    pub headers: Vec<(String, String)>,
+    /// The whole `Cookie` header (the cart cookie is opened with the
+    /// configuration's keys).
+    pub cookie: Option<String>,
+    /// The `__Host-session` token, if exactly one well-formed one came.
+    pub session_token: Option<String>,
+    /// The `__Host-anon` id, if well formed.
+    pub anonymous_id: Option<String>,
+    /// A QA override token: the header, else the cookie.
+    pub flag_override: Option<String>,
+    /// This request's id (32 hex digits), for logs and origins.
+    pub request_id: String,
+    /// The edge's span, child of the client's `traceparent` if it sent one.
+    pub trace: TraceParent,
+    /// Where the platform says the request comes from.
+    platform: Location,
+}
+
+impl Incoming {
+    /// Parses a request from what the platform hands over. `ids` are 16
+    /// random bytes for the request id, then 16 and 8 for the trace.
+    pub fn parse(
+        method: String,
+        url: &url::Url,
+        headers: Vec<(String, String)>,
+        platform: Location,
+        ids: ([u8; 16], [u8; 16], [u8; 8]),
+    ) -> Self {
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let cookie = find("cookie");
+        let named = |wanted: &str| {
+            let header = cookie.as_deref()?;
+            Cookie::split_parse(header)
+                .flatten()
+                .find(|c| c.name() == wanted)
+                .map(|c| c.value().to_owned())
+        };
+        let anonymous_id = named(ANONYMOUS_COOKIE).filter(|v| {
+            v.len() == 22
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+        let flag_override = find(overrides::HEADER).or_else(|| named(overrides::COOKIE));
+        let client_trace = find("traceparent").and_then(|v| TraceParent::parse(&v));
+        let (request_id, trace_id, span_id) = ids;
+        Self {
+            method,
+            path: url.path().to_owned(),
+            query: url.query().map(str::to_owned),
+            own_origin: url.origin().ascii_serialization(),
+            session_token: session_token(cookie.as_deref()),
+            anonymous_id,
+            flag_override,
+            request_id: request_id.iter().map(|b| format!("{b:02x}")).collect(),
+            trace: TraceParent::child_of(client_trace, trace_id, span_id),
+            platform,
+            cookie,
+            headers,
+        }
+    }
+
+    /// A header's value (the first, if repeated), by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Where the request comes from; the `x-dev-*` headers count only in
+    /// development (`wrangler dev` has no real `request.cf`).
+    pub fn location(&self, environment: Environment) -> Location {
+        location(
+            environment,
+            self.platform.clone(),
+            self.header("x-dev-country"),
+            self.header("x-dev-continent"),
+        )
+    }
+
+    /// Whether the request is a write (`POST`, `PUT`, `PATCH`, `DELETE`).
+    pub fn is_write(&self) -> bool {
+        matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(headers: &[(&str, &str)]) -> Incoming {
+        let url = url::Url::parse("https://shop.example/api/cart?x=1").unwrap();
+        Incoming::parse(
+            "PROPFIND".into(),
+            &url,
+            headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            Location {
+                country: Some("DE".into()),
+                continent: Some("EU".into()),
+            },
+            ([1; 16], [2; 16], [3; 8]),
+        )
+    }
+
+    #[test]
+    fn a_request_is_read_once_into_plain_data() {
+        let anon = "abcdefghijklmnopqrstuv";
+        let r = parse(&[
+            (
+                "Cookie",
+                &format!(
+                    "__Host-session=v4.local.x; {ANONYMOUS_COOKIE}={anon}; __Host-flag-override=t1"
+                ),
+            ),
+            ("If-Match", "\"v3\""),
+            ("x-dev-country", "fr"),
+        ]);
+        assert_eq!(r.method, "PROPFIND", "the method as sent");
+        assert_eq!(
+            (r.path.as_str(), r.query.as_deref()),
+            ("/api/cart", Some("x=1"))
+        );
+        assert_eq!(r.own_origin, "https://shop.example");
+        assert_eq!(r.session_token.as_deref(), Some("v4.local.x"));
+        assert_eq!(r.anonymous_id.as_deref(), Some(anon));
+        assert_eq!(r.flag_override.as_deref(), Some("t1"));
+        assert_eq!(r.header("if-match"), Some("\"v3\""));
+        assert_eq!(r.request_id, "01".repeat(16));
+        assert_eq!(
+            r.location(Environment::Production).country.as_deref(),
+            Some("DE")
+        );
+        assert_eq!(
+            r.location(Environment::Development).country.as_deref(),
+            Some("FR")
+        );
+    }
+
+    #[test]
+    fn the_override_header_wins_and_bad_cookies_are_ignored() {
+        let r = parse(&[
+            ("x-flag-override", "header"),
+            (
+                "cookie",
+                "__Host-flag-override=cookie; __Host-anon=short; __Host-session=a; __Host-session=b",
+            ),
+        ]);
+        assert_eq!(r.flag_override.as_deref(), Some("header"));
+        assert_eq!(r.anonymous_id, None);
+        assert_eq!(r.session_token, None, "two session cookies count as none");
+        assert!(!r.is_write());
+    }
+}
