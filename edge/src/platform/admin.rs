@@ -4,7 +4,7 @@
 
 use subtle::ConstantTimeEq as _;
 
-use super::RequestContext;
+use super::runtime::RequestContext;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 

@@ -7,7 +7,7 @@ use durable_objects::body::read_bounded;
 use serde::de::DeserializeOwned;
 use worker::Request;
 
-use super::RequestContext;
+use super::runtime::RequestContext;
 use crate::error::EdgeError;
 use crate::request_body::{MAX_JSON_BODY, check_headers, parse_json};
 

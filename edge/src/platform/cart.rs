@@ -12,7 +12,8 @@ use serde::Deserialize;
 use worker::{Context, Env, Request, Response, Stub};
 
 use super::forward;
-use super::{RequestContext, internal, objects, random, session};
+use super::runtime::{RequestContext, internal, random};
+use super::{objects, ports, session};
 use crate::cart_cookie::{self, CookieKeys};
 use crate::checkout::{etag, if_match};
 use crate::config::EdgeConfig;
@@ -20,7 +21,7 @@ use crate::error::EdgeError;
 use crate::forwarding::client_key;
 use crate::request_body::{check_headers, parse_json, whole_number};
 use crate::shop::checkout::{self, Checkout, Outcome};
-use crate::shop::ports::{CartRef, Carts, ObjectAnswer};
+use crate::shop::ports::{CartRef, ObjectAnswer};
 
 /// `POST /api/cart/items`. The price is never the client's to say.
 #[derive(Deserialize)]
@@ -398,8 +399,8 @@ pub(crate) async fn checkout(
         jurisdiction: owner.jurisdiction,
     };
     let outcome = checkout::checkout(
-        &ObjectCarts(env),
-        &forward::ForwardedOrigins { config, rc },
+        &ports::ObjectCarts(env),
+        &ports::ForwardedOrigins { config, rc },
         Checkout {
             cart: &cart,
             actor: &owner.actor,
@@ -452,41 +453,6 @@ fn pending_answer(cart: &CartView) -> Result<Response, EdgeError> {
     };
     set().map_err(internal("answered"))?;
     Ok(r)
-}
-
-/// The cart objects, as the use cases reach them.
-pub(crate) struct ObjectCarts<'a>(pub &'a Env);
-
-impl Carts for ObjectCarts<'_> {
-    async fn mutate(&self, cart: &CartRef, change: &Mutation) -> Result<ObjectAnswer, EdgeError> {
-        let body = serde_json::to_string(change)
-            .map_err(|_| EdgeError::new(500, "the edge could not encode the change"))?;
-        let stub = objects::stub_in(
-            self.0,
-            cart_api::BINDING,
-            &cart.key.name(),
-            cart.jurisdiction,
-        )?;
-        let mut r = objects::call(&stub, cart_api::MUTATE, Some(body)).await?;
-        let replayed = r.headers().has("idempotent-replayed").unwrap_or(false);
-        let body = r.bytes().await.map_err(internal("read the cart"))?;
-        Ok(ObjectAnswer {
-            status: r.status_code(),
-            body,
-            replayed,
-        })
-    }
-
-    async fn view(&self, cart: &CartRef) -> Result<CartView, EdgeError> {
-        let stub = objects::stub_in(
-            self.0,
-            cart_api::BINDING,
-            &cart.key.name(),
-            cart.jurisdiction,
-        )?;
-        let mut r = objects::call(&stub, cart_api::VIEW, None).await?;
-        r.json().await.map_err(internal("read the cart"))
-    }
 }
 
 /// `GET /api/support/carts/{g-<id>|u-<user>}[?region=eu]`: the cart and its

@@ -4,13 +4,14 @@
 //! its timer and clock, and the rendering of the answer.
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use durable_objects::body::{MAX_ANSWER, read_answer_bounded};
 use origin_adapter::wire::Product;
-use worker::{Cache, Context, Delay, Headers, Method, Request, RequestInit, Response};
+use worker::{Cache, Context, Headers, Method, Request, RequestInit, Response};
 
-use super::{internal, now_ms, origin};
+use super::origin;
+use super::runtime::Timer;
+use super::runtime::{internal, now_ms};
 use crate::catalog::freshness::Windows;
 use crate::catalog::query::CatalogQuery;
 use crate::catalog::report::{cache_status, not_modified, server_timing};
@@ -19,9 +20,7 @@ use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::shop::catalog::{
     self as core, CatalogAnswer, CatalogCache, CatalogOrigin, Entry, Fetched, InFlight, Ports,
-    Sleep,
 };
-use crate::shop::ports::Clock;
 
 // Metadata kept on a stored entry, as response headers.
 const STATUS: &str = "x-edge-status";
@@ -57,21 +56,6 @@ struct CatalogService(EdgeConfig);
 impl CatalogOrigin for CatalogService {
     async fn fetch(&self, canonical: &str) -> Result<Fetched, EdgeError> {
         fetch(&self.0, canonical).await
-    }
-}
-
-/// The platform's timer and clock.
-struct Timer;
-
-impl Sleep for Timer {
-    async fn sleep(&self, ms: u64) {
-        Delay::from(Duration::from_millis(ms)).await;
-    }
-}
-
-impl Clock for Timer {
-    fn now_ms(&self) -> i64 {
-        now_ms()
     }
 }
 
@@ -281,7 +265,7 @@ pub(crate) async fn product(
 
 /// `GET` a catalog resource: the JSON, or 304 when the client's copy is current.
 pub(crate) async fn get(
-    rc: &super::RequestContext,
+    rc: &super::runtime::RequestContext,
     config: &EdgeConfig,
     ctx: &Context,
     started_ms: i64,

@@ -11,7 +11,8 @@ use durable_objects::flags_object::{self, Published, Save};
 use serde_json::{Map, Value};
 use worker::{Env, Request, Response};
 
-use super::{RequestContext, internal, now_ms, objects, random, session};
+use super::runtime::{RequestContext, internal, now_ms, random};
+use super::{objects, session};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::flags::{self, FlagSet};

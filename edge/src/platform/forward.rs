@@ -19,7 +19,7 @@ use origin_adapter::forward::{
 };
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Url};
 
-use super::{RequestContext, internal, now_ms, random};
+use super::runtime::{RequestContext, internal, now_ms, random};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::breaker::Breaker;
@@ -28,7 +28,7 @@ use crate::forwarding::plan::{Plan, Step};
 use crate::forwarding::region::{candidates, choose};
 use crate::forwarding::services::Service;
 use crate::forwarding::{Attempt, GaveUp, refusal};
-use crate::shop::ports::{OriginAnswer, OriginCall, Origins};
+use crate::shop::ports::{OriginAnswer, OriginCall};
 
 #[derive(Default)]
 struct Resilience {
@@ -76,18 +76,6 @@ impl Drop for Slot {
 pub(crate) type Call<'a> = OriginCall<'a>;
 /// What the origin answered, and where.
 pub(crate) type Answer = OriginAnswer;
-
-/// The shop's origin services, as the use cases reach them.
-pub(crate) struct ForwardedOrigins<'a> {
-    pub config: &'a EdgeConfig,
-    pub rc: &'a RequestContext,
-}
-
-impl Origins for ForwardedOrigins<'_> {
-    async fn call(&self, call: OriginCall<'_>) -> Result<OriginAnswer, EdgeError> {
-        self::call(self.config, self.rc, call).await
-    }
-}
 
 struct Target {
     url: String,

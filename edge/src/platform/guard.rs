@@ -5,9 +5,10 @@ use durable_objects::guard::Limit;
 use durable_objects::guard_api::{self, LoginAttempt, LoginRelease, LoginVerdict, Revoke, Revoked};
 use worker::Env;
 
-use super::{internal, objects};
+use super::objects;
+use super::runtime::internal;
 use crate::error::EdgeError;
-use crate::shop::ports::{Guard, Reservation};
+use crate::shop::ports::Reservation;
 
 /// Refuses `sid` until `until` (its absolute expiry).
 pub(crate) async fn revoke(env: &Env, sid: &str, until: i64) -> Result<(), EdgeError> {
@@ -31,31 +32,10 @@ pub(crate) async fn is_revoked(env: &Env, sid: &str) -> Result<bool, EdgeError> 
     Ok(revoked.revoked)
 }
 
-/// The session guard objects, as the use cases reach them.
-pub(crate) struct GuardObjects<'a>(pub &'a Env);
-
-impl Guard for GuardObjects<'_> {
-    async fn reserve_login(
-        &self,
-        keys: &[(String, Limit)],
-        now: i64,
-    ) -> Result<Reservation, EdgeError> {
-        reserve_login(self.0, keys, now).await
-    }
-
-    async fn release_login(&self, reservation: Reservation) {
-        release_login(self.0, reservation).await;
-    }
-
-    async fn revoke(&self, sid: &str, until: i64) -> Result<(), EdgeError> {
-        revoke(self.0, sid, until).await
-    }
-}
-
 /// Takes a place for one login attempt under every key, checking each
 /// limit in the same step (so concurrent attempts cannot all pass). Past
 /// any limit: `429` with `Retry-After`, and the places taken are given back.
-async fn reserve_login(
+pub(crate) async fn reserve_login(
     env: &Env,
     keys: &[(String, Limit)],
     now: i64,
@@ -85,7 +65,7 @@ async fn reserve_login(
 /// Gives the places back: the attempt was not a failed login (it
 /// succeeded, or the identity service never judged it). A place not given
 /// back counts as a failure until its window ends.
-async fn release_login(env: &Env, reservation: Reservation) {
+pub(crate) async fn release_login(env: &Env, reservation: Reservation) {
     for (key, window_start) in reservation.0 {
         let released = async {
             let stub = objects::stub(env, guard_api::BINDING, &guard_api::login_name(&key))?;

@@ -11,40 +11,20 @@ mod guard;
 mod objects;
 mod orders;
 mod origin;
+mod ports;
 mod proxy;
 mod purge;
+mod runtime;
 mod session;
 
 use durable_objects::respond;
 use wasm_bindgen::{JsCast as _, JsValue};
-use worker::{Context, Date, Env, Request, Response, Result, event};
+use worker::{Context, Env, Request, Response, Result, event};
 
 use crate::config::{EdgeConfig, Environment};
 use crate::error::EdgeError;
-use crate::forwarding::region::Location;
 use crate::routes::{Route, route};
-
-/// A request as every handler reads it: parsed once, at the entry.
-pub(crate) type RequestContext = crate::incoming::Incoming;
-
-/// Reads the platform's request into an [`crate::incoming::Incoming`].
-fn incoming(req: &Request) -> std::result::Result<RequestContext, EdgeError> {
-    let url = req.url().map_err(internal("read the request URL"))?;
-    let platform = req
-        .cf()
-        .map(|cf| Location {
-            country: cf.country(),
-            continent: cf.continent(),
-        })
-        .unwrap_or_default();
-    Ok(RequestContext::parse(
-        req.inner().method(),
-        &url,
-        req.headers().entries().collect(),
-        platform,
-        (random()?, random()?, random()?),
-    ))
-}
+use runtime::{RequestContext, config, incoming, internal, now_ms};
 
 /// The JavaScript entry (`edge/entry.mjs`) registers this global; a panic
 /// calls it so in-flight requests answer 500 instead of hanging.
@@ -97,76 +77,6 @@ fn problem(e: &EdgeError) -> Result<Response> {
         response.headers_mut().set(name, value)?;
     }
     Ok(response)
-}
-
-/// Maps a platform error to a 500 after logging what really happened.
-pub(crate) fn internal(context: &'static str) -> impl Fn(worker::Error) -> EdgeError {
-    move |e| {
-        worker::console_error!("edge: {context}: {e}");
-        EdgeError::new(
-            500,
-            format!("the edge failed while it {context}; it has been logged"),
-        )
-    }
-}
-
-thread_local! {
-    /// The configuration, parsed once per isolate: vars and secrets are
-    /// fixed for an isolate's life (a change deploys new isolates).
-    static CONFIG: std::cell::RefCell<Option<std::rc::Rc<EdgeConfig>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-fn config(env: &Env) -> std::result::Result<std::rc::Rc<EdgeConfig>, EdgeError> {
-    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
-        return Ok(config);
-    }
-    // A var may be a string or (from a TOML table) an object, read as JSON.
-    let lookup = |key: &str| {
-        env.secret(key)
-            .map(|s| s.to_string())
-            .or_else(|_| env.var(key).map(|v| v.to_string()))
-            .ok()
-            .or_else(|| {
-                env.object_var::<serde_json::Value>(key)
-                    .ok()
-                    .map(|v| v.to_string())
-            })
-    };
-    let parsed = EdgeConfig::from_lookup(lookup).map_err(|e| {
-        worker::console_error!("edge: refusing to serve: {e}");
-        EdgeError::new(
-            500,
-            "the edge is misconfigured; the operator has been told which key",
-        )
-    })?;
-    let parsed = std::rc::Rc::new(parsed);
-    CONFIG.with(|c| *c.borrow_mut() = Some(parsed.clone()));
-    Ok(parsed)
-}
-
-/// Unix seconds and milliseconds from the platform clock.
-pub(crate) fn now_ms() -> i64 {
-    Date::now().as_millis() as i64
-}
-
-/// `n` bytes from the platform's CSPRNG.
-pub(crate) fn random<const N: usize>() -> std::result::Result<[u8; N], EdgeError> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        worker::console_error!("edge: no randomness: {e}");
-        EdgeError::new(500, "the edge could not generate an identifier")
-    })?;
-    Ok(bytes)
-}
-
-/// Fresh identifiers from the platform's CSPRNG, for the use cases.
-pub(crate) struct PlatformIds;
-
-impl crate::shop::ports::Entropy for PlatformIds {
-    fn id(&self) -> std::result::Result<String, EdgeError> {
-        Ok(crate::cart_cookie::new_cart_id(random()?))
-    }
 }
 
 async fn handle(

@@ -5,7 +5,7 @@ use durable_objects::body::{MAX_ANSWER, read_answer_bounded};
 use wasm_bindgen::{JsCast as _, JsValue};
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
-use super::internal;
+use super::runtime::internal;
 use crate::error::EdgeError;
 
 /// The stub of the object `name` in namespace `binding`.

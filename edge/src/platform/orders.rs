@@ -5,7 +5,8 @@ use origin_adapter::wire::{PROBLEM_JSON, paths};
 use worker::{Env, Headers, Response};
 
 use super::forward::{self, Call};
-use super::{RequestContext, internal, session};
+use super::runtime::{RequestContext, internal};
+use super::session;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 

@@ -5,7 +5,8 @@
 use worker::{Env, Headers, Request, Response};
 
 use super::forward::{self, Call};
-use super::{RequestContext, internal, random, session};
+use super::runtime::{RequestContext, internal, random};
+use super::session;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::services::{Access, ForwardedRoute};

@@ -11,7 +11,7 @@ use origin_adapter::signature::{RequestView, verify};
 use origin_adapter::wire::PurgeRequest;
 use worker::{Request, Response};
 
-use super::{RequestContext, internal, now_ms};
+use super::runtime::{RequestContext, internal, now_ms};
 use crate::catalog::query::valid_slug;
 use crate::catalog::tags::purge_tags;
 use crate::catalog::validate_sku;

@@ -5,7 +5,8 @@ use durable_objects::respond;
 use serde::Deserialize;
 use worker::{Env, Request, Response};
 
-use super::{RequestContext, guard, internal, now_ms};
+use super::runtime::{RequestContext, internal, now_ms};
+use super::{guard, ports, runtime};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::session::rules::{address_bucket, clear_cookie, renewed, set_cookie};
@@ -151,10 +152,10 @@ async fn login(
         .and_then(|keys| keys.cart_id(cookie).ok().flatten());
     let address = address_bucket(rc.header("cf-connecting-ip"));
     let done = shop::login::login(
-        &guard::GuardObjects(env),
-        &super::forward::ForwardedOrigins { config, rc },
-        &super::cart::ObjectCarts(env),
-        &super::PlatformIds,
+        &ports::GuardObjects(env),
+        &ports::ForwardedOrigins { config, rc },
+        &ports::ObjectCarts(env),
+        &runtime::PlatformIds,
         shop::login::Login {
             email: &login.email,
             password: &login.password,
