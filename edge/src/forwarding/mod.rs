@@ -1,7 +1,9 @@
 //! Forwarding to the shop's regional origin services: the routing table
 //! ([`services`]), region choice ([`region`]), circuit breakers
 //! ([`breaker`]), retry budget and backoff ([`budget`]), the retry plan
-//! of one request ([`plan`]), and here the small
+//! of one request ([`plan`]), the isolate's breakers, budgets and
+//! in-flight counts ([`resilience`]), what an attempt sends ([`signing`]),
+//! and here the small
 //! rules in between — idempotency keys, what counts as a failure, what the
 //! client is told when the edge gives up, and which origin headers pass.
 
@@ -9,7 +11,9 @@ pub mod breaker;
 pub mod budget;
 pub mod plan;
 pub mod region;
+pub mod resilience;
 pub mod services;
+pub mod signing;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -62,6 +66,26 @@ pub enum GaveUp {
     NoHomeEndpoint { region: String },
     /// The last attempt's result, and where it went.
     Failed { attempt: Attempt, region: String },
+}
+
+/// The regions a request to `service` may go to, in order: its home
+/// region, else the nearest, else the default, then failover candidates;
+/// a residency-pinned service outside the home region is a `503`.
+pub fn regions_for(
+    service: &services::Service,
+    home: Option<&str>,
+    location: &region::Location,
+    nearest: &services::Nearest,
+    default_region: &str,
+) -> Result<Vec<String>, EdgeError> {
+    let choice = region::choose(home, location, nearest, default_region);
+    region::candidates(service, &choice).map_err(|region| {
+        refusal(
+            &service.name,
+            &GaveUp::NoHomeEndpoint { region },
+            service.timeout_ms,
+        )
+    })
 }
 
 fn retry_after(ms: i64) -> String {

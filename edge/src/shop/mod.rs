@@ -4,11 +4,14 @@
 //!
 //! * [`catalog`]: the catalog read through the cache, coalesced;
 //! * [`checkout`]: freeze, place the order, record the origin's answer;
+//! * [`flags`]: the document's copy and fallbacks, browsers' flags, the
+//!   admin's saves and override tokens, the catalog lifetime;
 //! * [`login`]: limits, the identity origin, a new session, the guest
 //!   cart merged (or kept, with its cookie, when it cannot be).
 
 pub mod catalog;
 pub mod checkout;
+pub mod flags;
 pub mod login;
 pub mod ports;
 
