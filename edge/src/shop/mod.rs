@@ -6,6 +6,7 @@
 //! * [`checkout`]: freeze, place the order, record the origin's answer;
 //! * [`flags`]: the document's copy and fallbacks, browsers' flags, the
 //!   admin's saves and override tokens, the catalog lifetime;
+//! * [`purge`]: an origin's signed purge, verified and checked;
 //! * [`login`]: limits, the identity origin, a new session, the guest
 //!   cart merged (or kept, with its cookie, when it cannot be).
 
@@ -14,6 +15,7 @@ pub mod checkout;
 pub mod flags;
 pub mod login;
 pub mod ports;
+pub mod purge;
 
 #[cfg(test)]
 mod fakes;
