@@ -88,6 +88,25 @@ pub fn regions_for(
     })
 }
 
+/// The orders origin's path for `GET /api/orders[/{id}]`; `404` for an id
+/// that is not one (1–64 letters, digits and `-`).
+pub fn order_path(edge_path: &str) -> Result<String, EdgeError> {
+    let not_found = || EdgeError::new(404, "no such order");
+    match edge_path.strip_prefix("/api/orders") {
+        Some("") => Ok(origin_adapter::wire::paths::ORDERS.to_owned()),
+        Some(rest) => {
+            let id = rest.strip_prefix('/').ok_or_else(not_found)?;
+            let valid = !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            valid
+                .then(|| format!("{}/{id}", origin_adapter::wire::paths::ORDERS))
+                .ok_or_else(not_found)
+        }
+        None => Err(not_found()),
+    }
+}
+
 fn retry_after(ms: i64) -> String {
     ((ms.max(0) + 999) / 1000).max(1).to_string()
 }
@@ -184,6 +203,23 @@ pub fn passes_back(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_paths_name_one_order_or_all() {
+        assert_eq!(order_path("/api/orders").unwrap(), "/orders");
+        assert_eq!(
+            order_path("/api/orders/ord-us-000001").unwrap(),
+            "/orders/ord-us-000001"
+        );
+        for bad in [
+            "/api/orders/",
+            "/api/orders/a_b",
+            "/api/ordersX",
+            "/api/orders/../x",
+        ] {
+            assert_eq!(order_path(bad).unwrap_err().status, 404, "{bad}");
+        }
+    }
 
     #[test]
     fn failures_and_retries_are_told_apart() {

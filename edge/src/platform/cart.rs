@@ -352,40 +352,13 @@ pub(crate) async fn checkout(
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
     let request = checkout_request(&mut req, rc).await?;
-    let checkout_on = super::flags::enabled(
-        env,
-        config,
-        rc,
-        crate::flags::obeyed::CHECKOUT_ENABLED,
-        true,
-    )
-    .await;
-    if !checkout_on {
-        return Err(EdgeError::new(
-            503,
-            "checkout is switched off for a moment; your cart is kept as it is — please try again shortly",
-        )
-        .with_header("retry-after", "60"));
-    }
+    refuse_when_switched_off(env, config, rc).await?;
     let Some(owner) = owner(rc, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart to check out"));
     };
     let claims = owner.session.as_ref().map(session::edge_claims);
     let home = owner.session.as_ref().map(|s| s.region.clone());
-    let flags = origin_adapter::forward::encode_flags(
-        &super::flags::values_for(
-            env,
-            config,
-            rc,
-            owner.session.as_ref().map(|s| s.sub.as_str()),
-            owner
-                .session
-                .as_ref()
-                .map(|s| s.roles.as_slice())
-                .unwrap_or(&[]),
-        )
-        .await,
-    );
+    let flags = super::flags::encoded_for(env, config, rc, owner.session.as_ref()).await;
     let (region, base) = forward::region_for(config, rc, "orders", home.as_deref())?;
     let target = OrderTarget {
         url: format!("{base}{}", paths::ORDERS),
@@ -414,6 +387,34 @@ pub(crate) async fn checkout(
         },
     )
     .await?;
+    checkout_answer(outcome, rc)
+}
+
+/// The `checkout-enabled` kill switch: `503`, the cart kept as it is.
+async fn refuse_when_switched_off(
+    env: &Env,
+    config: &EdgeConfig,
+    rc: &RequestContext,
+) -> Result<(), EdgeError> {
+    let on = super::flags::enabled(
+        env,
+        config,
+        rc,
+        crate::flags::obeyed::CHECKOUT_ENABLED,
+        true,
+    );
+    if on.await {
+        return Ok(());
+    }
+    Err(EdgeError::new(
+        503,
+        "checkout is switched off for a moment; your cart is kept as it is — please try again shortly",
+    )
+    .with_header("retry-after", "60"))
+}
+
+/// How a checkout's outcome is answered.
+fn checkout_answer(outcome: Outcome, rc: &RequestContext) -> Result<Response, EdgeError> {
     match outcome {
         Outcome::AsRecorded(answer) => recorded_checkout(answer),
         Outcome::Placed {

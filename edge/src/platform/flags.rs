@@ -115,6 +115,19 @@ pub(crate) async fn values_for(
         .collect()
 }
 
+/// Every flag's value for a request by `session` (if any), encoded for
+/// origins (`x-edge-flags`).
+pub(crate) async fn encoded_for(
+    env: &Env,
+    config: &EdgeConfig,
+    rc: &RequestContext,
+    session: Option<&crate::session::token::SessionClaims>,
+) -> String {
+    let user = session.map(|s| s.sub.as_str());
+    let roles = session.map(|s| s.roles.as_slice()).unwrap_or(&[]);
+    origin_adapter::forward::encode_flags(&values_for(env, config, rc, user, roles).await)
+}
+
 /// `GET /api/flags[/{key}]`: the client-visible flags for this browser.
 /// A guest gets an anonymous id cookie so rollouts stay sticky; at login
 /// the bucket moves to the user id (see the README).

@@ -86,41 +86,59 @@ async fn handle(
     rc: &RequestContext,
 ) -> std::result::Result<Response, EdgeError> {
     let started = now_ms();
-    let method = rc.method.as_str();
     let dev_routes = env
         .var("ENVIRONMENT")
         .is_ok_and(|v| v.to_string() == "development");
-    let route = match route(method, &rc.path, dev_routes) {
+    let route = match route(&rc.method, &rc.path, dev_routes) {
         Ok(route) => route,
         // Not one of the edge's own: perhaps a route the table forwards.
         Err(e) if e.status == 404 => {
             let config = config(env)?;
-            let forwarded = match config.services.route(method, &rc.path) {
-                Ok(Some(r)) => r.clone(),
-                Ok(None) => return Err(e),
-                Err(allowed) => {
-                    return Err(EdgeError::new(
-                        405,
-                        format!("{} does not accept {method}", rc.path),
-                    )
-                    .with_header("allow", allowed.join(", ")));
-                }
-            };
+            let forwarded = forwarded_route(&config, rc, e)?;
             guard_write(env, &config, rc).await?;
             return proxy::forward(req, env, &config, rc, &forwarded).await;
         }
         Err(e) => return Err(e),
     };
+    let config = config(env)?;
     // Origin-signed and bearer-authorised routes are not a browser's to
     // make, and stay open in maintenance.
     if !matches!(
         route,
         Route::Purge | Route::AdminFlags | Route::FlagOverride
     ) {
-        guard_write(env, &*config(env)?, rc).await?;
+        guard_write(env, &config, rc).await?;
     }
-    let config = config(env)?;
-    let config = &*config;
+    dispatch(route, req, env, ctx, &config, rc, started).await
+}
+
+/// A route the `SERVICES` table forwards, or the edge's own 404/405.
+fn forwarded_route(
+    config: &EdgeConfig,
+    rc: &RequestContext,
+    not_found: EdgeError,
+) -> std::result::Result<crate::forwarding::services::ForwardedRoute, EdgeError> {
+    match config.services.route(&rc.method, &rc.path) {
+        Ok(Some(r)) => Ok(r.clone()),
+        Ok(None) => Err(not_found),
+        Err(allowed) => Err(EdgeError::new(
+            405,
+            format!("{} does not accept {}", rc.path, rc.method),
+        )
+        .with_header("allow", allowed.join(", "))),
+    }
+}
+
+/// Runs the handler of the edge's own `route`.
+async fn dispatch(
+    route: Route,
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    config: &EdgeConfig,
+    rc: &RequestContext,
+    started: i64,
+) -> std::result::Result<Response, EdgeError> {
     match route {
         Route::Health => {
             respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered"))
@@ -135,18 +153,16 @@ async fn handle(
         Route::Cart => cart::cart(env, config, rc).await,
         Route::AddCartItem => cart::add_item(req, env, config, ctx, rc).await,
         Route::CartLine => cart::line(req, env, config, rc).await,
-        Route::Checkout if method == "POST" => cart::checkout(req, env, config, rc).await,
+        Route::Checkout if rc.method == "POST" => cart::checkout(req, env, config, rc).await,
         Route::Checkout => cart::checkout_status(env, config, rc).await,
         Route::SupportCart => cart::support(env, config, rc).await,
         Route::Flags => flags::browser(env, config, rc).await,
         Route::AdminFlags => flags::admin(req, env, config, rc).await,
         Route::FlagOverride => flags::override_token(req, config, rc).await,
-        Route::DevPanic => {
-            if config.environment == Environment::Development {
-                panic!("deliberate panic from /__dev/panic");
-            }
-            Err(EdgeError::new(404, "no resource here"))
+        Route::DevPanic if config.environment == Environment::Development => {
+            panic!("deliberate panic from /__dev/panic")
         }
+        Route::DevPanic => Err(EdgeError::new(404, "no resource here")),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/api/orders[/{id}]`: a customer's own orders, forwarded to the orders
 //! origin with the customer's signed claims. Never cached.
 
-use origin_adapter::wire::{PROBLEM_JSON, paths};
+use origin_adapter::wire::PROBLEM_JSON;
 use worker::{Env, Headers, Response};
 
 use super::forward::{self, Call};
@@ -18,20 +18,7 @@ pub(crate) async fn get(
     let Some(claims) = session::active(rc, env, config).await? else {
         return Err(EdgeError::new(401, "log in to see your orders"));
     };
-    let path = match rc.path.strip_prefix("/api/orders") {
-        Some("") => paths::ORDERS.to_owned(),
-        Some(rest) => {
-            let id = rest.trim_start_matches('/');
-            let valid = !id.is_empty()
-                && id.len() <= 64
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            if !valid {
-                return Err(EdgeError::new(404, "no such order"));
-            }
-            format!("{}/{id}", paths::ORDERS)
-        }
-        None => return Err(EdgeError::new(404, "no such order")),
-    };
+    let path = crate::forwarding::order_path(&rc.path)?;
     let encoded = session::edge_claims(&claims);
     let answer = forward::call(
         config,

@@ -16,6 +16,24 @@ use crate::request_body::parse_json;
 /// The longest query string passed on to an origin.
 const MAX_QUERY: usize = 2048;
 
+/// A write's JSON body (within the limit) and the key it travels under:
+/// the client's, bound to who sent it, or one made for this request.
+async fn keyed_body(
+    req: &mut Request,
+    rc: &RequestContext,
+    session: Option<&crate::session::token::SessionClaims>,
+) -> Result<(Option<Vec<u8>>, Option<String>), EdgeError> {
+    let client = client_key(rc.header("idempotency-key"))?;
+    let bytes = super::body::json_bytes(req, rc).await?;
+    // Only JSON goes on.
+    parse_json::<serde_json::Value>(&bytes)?;
+    let principal = session
+        .map(|s| format!("user:{}", s.sub))
+        .unwrap_or_else(|| "guest".into());
+    let key = forwarded_key(client.as_deref(), &principal, random()?);
+    Ok((Some(bytes), Some(key)))
+}
+
 pub(crate) async fn forward(
     mut req: Request,
     env: &Env,
@@ -35,30 +53,12 @@ pub(crate) async fn forward(
             format!("the query exceeds {MAX_QUERY} bytes"),
         ));
     }
-    let (body, key) = if method == "GET" {
-        (None, None)
-    } else {
-        let client = client_key(rc.header("idempotency-key"))?;
-        let bytes = super::body::json_bytes(&mut req, rc).await?;
-        // Only JSON goes on, and only within the size limit.
-        parse_json::<serde_json::Value>(&bytes)?;
-        let principal = session
-            .as_ref()
-            .map(|s| format!("user:{}", s.sub))
-            .unwrap_or_else(|| "guest".into());
-        let key = forwarded_key(client.as_deref(), &principal, random()?);
-        (Some(bytes), Some(key))
+    let (body, key) = match method {
+        "GET" => (None, None),
+        _ => keyed_body(&mut req, rc, session.as_ref()).await?,
     };
     let claims = session.as_ref().map(session::edge_claims);
-    let flags = super::flags::values_for(
-        env,
-        config,
-        rc,
-        session.as_ref().map(|s| s.sub.as_str()),
-        session.as_ref().map(|s| s.roles.as_slice()).unwrap_or(&[]),
-    )
-    .await;
-    let flags = origin_adapter::forward::encode_flags(&flags);
+    let flags = super::flags::encoded_for(env, config, rc, session.as_ref()).await;
     let answer = forward::call(
         config,
         rc,
@@ -75,14 +75,19 @@ pub(crate) async fn forward(
         },
     )
     .await?;
+    passed_back(answer)
+}
+
+/// The origin's answer as the client gets it: only the headers a client
+/// should see, and the region that served it.
+fn passed_back(answer: forward::Answer) -> Result<Response, EdgeError> {
     let headers = Headers::new();
     let fill = || -> worker::Result<()> {
         for (name, value) in answer.headers.iter().filter(|(n, _)| passes_back(n)) {
             headers.set(name, value)?;
         }
         // Which region served it: for support, and to see failover happen.
-        headers.set("x-served-by-region", &answer.region)?;
-        headers.set("cache-control", "no-store")
+        headers.set("x-served-by-region", &answer.region)
     };
     fill().map_err(internal("answered"))?;
     Ok(Response::from_bytes(answer.body)

@@ -167,6 +167,16 @@ async fn login(
         },
     )
     .await?;
+    logged_in(&done, config, rc.cookie.as_deref())
+}
+
+/// The login's answer: the identity, the merge report, the session cookie,
+/// and the guest cart's cookie cleared once nothing depends on it.
+fn logged_in(
+    done: &shop::login::LoggedIn,
+    config: &EdgeConfig,
+    cookie: Option<&str>,
+) -> Result<Response, EdgeError> {
     let mut body = serde_json::to_value(&done.identity).unwrap_or_default();
     if let GuestCart::Merged(report) = &done.guest_cart {
         body["cart_merge"] = serde_json::to_value(report).unwrap_or_default();
