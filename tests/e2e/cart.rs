@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::forwarding::session_of;
 use super::{
     Outcome, add_to_cart, cart_cookie, check, client, expect_problem, header, order_count,
-    view_cart,
+    origin_product, view_cart,
 };
 
 fn send(
@@ -611,4 +611,346 @@ pub fn a_price_change_reopens_the_cart_with_the_reason(sys: &System) -> Outcome 
         placed.status() == 201,
         format!("at the new price: {}", placed.status()),
     )
+}
+
+// ---- cart and checkout ---------------------------------------------------
+
+pub fn cart_line_is_priced_from_the_catalog(sys: &System) -> Outcome {
+    let r = add_to_cart(sys, None, json!({"sku": "KIT-0003", "quantity": 2}));
+    check(r.status() == 200, format!("add: {}", r.status()))?;
+    let cookie = cart_cookie(&r)?;
+    let added: Value = r.json()?;
+    let price = origin_product(sys, "KIT-0003")?.price;
+    check(
+        added["lines"][0]["unit_price"]["amount_minor"] == price.amount_minor,
+        format!("line price: {added}"),
+    )?;
+    check(
+        added["total"]["amount_minor"] == price.amount_minor * 2,
+        format!("total: {added}"),
+    )?;
+    check(added["version"] == 1, format!("version: {added}"))?;
+
+    let r = add_to_cart(
+        sys,
+        Some(&cookie),
+        json!({"sku": "KIT-0003", "quantity": 1}),
+    );
+    let again: Value = r.json()?;
+    check(
+        again["lines"][0]["quantity"] == 3 && again["version"] == 2,
+        format!("merge: {again}"),
+    )?;
+
+    let view: Value = view_cart(sys, &cookie)?;
+    check(
+        view == again,
+        format!("GET /api/cart {view} != last mutation {again}"),
+    )
+}
+
+pub fn a_client_cannot_name_the_price(sys: &System) -> Outcome {
+    let r = add_to_cart(
+        sys,
+        None,
+        json!({"sku": "KIT-0003", "quantity": 1, "unit_price": {"amount_minor": 1, "currency": "USD"}}),
+    );
+    let body = expect_problem(r, 400)?;
+    check(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unit_price"),
+        format!("detail: {body}"),
+    )
+}
+
+pub fn bad_quantities_and_skus_are_refused(sys: &System) -> Outcome {
+    for (body, status) in [
+        (json!({"sku": "KIT-0003", "quantity": 0}), 422),
+        (json!({"sku": "KIT-0003", "quantity": -2}), 422),
+        (json!({"sku": "KIT-0003", "quantity": 100}), 422),
+        (json!({"sku": "KIT-0003", "quantity": 1.5}), 400),
+        (json!({"sku": "KIT-0003", "quantity": "two"}), 400),
+        // A whole number however written, past any limit: named (issue 12).
+        (json!({"sku": "KIT-0003", "quantity": 1e30}), 422),
+        (json!({"sku": "NOPE-0001", "quantity": 1}), 404),
+        (json!({"sku": "../x", "quantity": 1}), 400),
+    ] {
+        let r = add_to_cart(sys, None, body.clone());
+        check(
+            header(&r, "set-cookie").is_empty(),
+            format!("{body}: a refused add must not create a cart"),
+        )?;
+        expect_problem(r, status)
+            .map_err(|e| format!("{body}: {}", e.message().unwrap_or_default()))?;
+    }
+    Ok(())
+}
+
+pub fn malformed_cart_cookie_is_refused(sys: &System) -> Outcome {
+    let r = client()
+        .get(format!("{}/api/cart", sys.edge_url))
+        .header("cookie", "__Host-cart=../../etc")
+        .send()?;
+    expect_problem(r, 400).map(drop)
+}
+
+pub fn checkout_places_one_signed_order(sys: &System) -> Outcome {
+    let r = add_to_cart(sys, None, json!({"sku": "COF-0010", "quantity": 1}));
+    let cookie = cart_cookie(&r)?;
+    let cart: Value = r.json()?;
+    // Counted by this scenario's own product's stock: others place orders
+    // on the shared system at the same time.
+    let stock = || origin_product(sys, "COF-0010").map(|p| p.stock);
+    let before = stock()?;
+
+    let r = client()
+        .post(format!("{}/api/cart/checkout", sys.edge_url))
+        .header("cookie", &cookie)
+        .send()?;
+    let status = r.status();
+    let placed: Value = r.json()?;
+    check(status == 201, format!("checkout: {status} {placed}"))?;
+    let order_id = placed["order"]["order_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    check(order_id.starts_with("ord-us-"), format!("order: {placed}"))?;
+    check(
+        placed["order"]["subtotal"] == cart["total"]
+            && placed["order"]["payment"]["status"] == "captured"
+            && placed["order"]["payment"]["amount"] == placed["order"]["total"],
+        format!("totals differ: {placed} vs {cart}"),
+    )?;
+    check(
+        placed["cart"]["status"]["state"] == "checked_out",
+        format!("cart after checkout: {placed}"),
+    )?;
+    check(stock()? == before - 1, "exactly one order was written")?;
+
+    // Checking out again (a client retrying after a lost answer) gets the
+    // same order; nothing more is written.
+    let again = client()
+        .post(format!("{}/api/cart/checkout", sys.edge_url))
+        .header("cookie", &cookie)
+        .send()?;
+    check(again.status() == 200, format!("again: {}", again.status()))?;
+    let again: Value = again.json()?;
+    check(
+        again["order"]["order_id"] == order_id.as_str(),
+        format!("the same order: {again}"),
+    )?;
+    check(stock()? == before - 1, "a second checkout wrote nothing")?;
+    // The next add starts a new cart under the same cookie.
+    let next = add_to_cart(
+        sys,
+        Some(&cookie),
+        json!({"sku": "COF-0010", "quantity": 1}),
+    );
+    check(
+        next.status() == 200,
+        format!("add after: {}", next.status()),
+    )?;
+    let next: Value = next.json()?;
+    check(
+        next["status"]["state"] == "open"
+            && next["lines"].as_array().map(Vec::len) == Some(1)
+            && next["version"].as_i64() > placed["cart"]["version"].as_i64(),
+        format!("a fresh cart: {next}"),
+    )
+}
+
+pub fn concurrent_adds_to_one_cart_lose_nothing(sys: &System) -> Outcome {
+    let first = add_to_cart(sys, None, json!({"sku": "TOY-0005", "quantity": 1}));
+    let cookie = cart_cookie(&first)?;
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (url, cookie) = (format!("{}/api/cart/items", sys.edge_url), cookie.clone());
+            std::thread::spawn(move || -> Result<i64, String> {
+                let r = client()
+                    .post(url)
+                    .header("cookie", cookie)
+                    .json(&json!({"sku": "TOY-0005", "quantity": 1}))
+                    .send()
+                    .map_err(|e| e.to_string())?;
+                let status = r.status();
+                let body: Value = r.json().map_err(|e| e.to_string())?;
+                if status != 200 {
+                    return Err(format!("{status}: {body}"));
+                }
+                body["version"]
+                    .as_i64()
+                    .ok_or_else(|| format!("no version in {body}"))
+            })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for worker in workers {
+        versions.push(worker.join().map_err(|_| "a request thread panicked")??);
+    }
+    versions.sort_unstable();
+    check(
+        versions == (2..=17).collect::<Vec<_>>(),
+        format!("each change got its own version: {versions:?}"),
+    )?;
+    let view: Value = view_cart(sys, &cookie)?;
+    check(
+        view["lines"][0]["quantity"] == 17 && view["version"] == 17,
+        format!("after 17 adds: {view}"),
+    )
+}
+
+pub fn concurrent_checkouts_place_one_order(sys: &System) -> Outcome {
+    let r = add_to_cart(sys, None, json!({"sku": "BAT-0003", "quantity": 1}));
+    let cookie = cart_cookie(&r)?;
+    let stock = || origin_product(sys, "BAT-0003").map(|p| p.stock);
+    let before = stock()?;
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, cookie) = (
+                format!("{}/api/cart/checkout", sys.edge_url),
+                cookie.clone(),
+            );
+            std::thread::spawn(move || -> Result<(u16, Value), String> {
+                let r = client()
+                    .post(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .map_err(|e| e.to_string())?;
+                let status = r.status().as_u16();
+                Ok((status, r.json().map_err(|e| e.to_string())?))
+            })
+        })
+        .collect();
+    let mut order_ids = Vec::new();
+    for worker in workers {
+        let (status, body) = worker.join().map_err(|_| "a request thread panicked")??;
+        match status {
+            200 | 201 => order_ids.push(body["order"]["order_id"].clone()),
+            // Still being placed by the first: the client polls.
+            202 => {}
+            other => return Err(format!("checkout answered {other}: {body}").into()),
+        }
+    }
+    order_ids.dedup();
+    check(
+        order_ids.len() == 1,
+        format!("one order id across successful checkouts: {order_ids:?}"),
+    )?;
+    let view = view_cart(sys, &cookie)?;
+    check(
+        view["status"]["order_id"] == order_ids[0],
+        format!("the cart shows the order: {view}"),
+    )?;
+    check(
+        stock()? == before - 1,
+        "concurrent checkouts placed exactly one order",
+    )
+}
+
+pub fn checkout_without_a_cart_is_404(sys: &System) -> Outcome {
+    let r = client()
+        .post(format!("{}/api/cart/checkout", sys.edge_url))
+        .send()?;
+    expect_problem(r, 404).map(drop)
+}
+
+pub fn cart_survives_a_restart_of_wrangler_dev() -> Outcome {
+    let mut sys = System::start(SystemOptions::default())?;
+    let r = add_to_cart(&sys, None, json!({"sku": "AUD-0002", "quantity": 3}));
+    let cookie = cart_cookie(&r)?;
+    let before: Value = r.json()?;
+    sys.restart_edge()?;
+    let after: Value = view_cart(&sys, &cookie)?;
+    check(
+        after == before,
+        format!("after restart {after} != before {before}"),
+    )
+}
+
+/// This area's scenarios: those that share the system, then those that
+/// start their own.
+pub fn scenarios() -> super::Area {
+    let shared: Vec<(&'static str, super::Scenario)> = vec![
+        (
+            "checkout::without_a_cart_is_404",
+            checkout_without_a_cart_is_404,
+        ),
+        (
+            "cart::concurrent_adds_to_one_cart_lose_nothing",
+            concurrent_adds_to_one_cart_lose_nothing,
+        ),
+        (
+            "checkout::concurrent_checkouts_place_one_order",
+            concurrent_checkouts_place_one_order,
+        ),
+        (
+            "cart::line_is_priced_from_the_catalog",
+            cart_line_is_priced_from_the_catalog,
+        ),
+        (
+            "cart::a_client_cannot_name_the_price",
+            a_client_cannot_name_the_price,
+        ),
+        (
+            "cart::bad_quantities_and_skus_are_refused",
+            bad_quantities_and_skus_are_refused,
+        ),
+        (
+            "cart::malformed_cart_cookie_is_refused",
+            malformed_cart_cookie_is_refused,
+        ),
+        (
+            "checkout::places_one_signed_order",
+            checkout_places_one_signed_order,
+        ),
+        (
+            "cart::lines_change_with_versions_and_if_match",
+            lines_change_with_versions_and_if_match,
+        ),
+        (
+            "cart::a_retried_change_counts_once",
+            a_retried_change_counts_once,
+        ),
+        (
+            "cart::forged_cart_cookies_are_refused",
+            forged_cart_cookies_are_refused,
+        ),
+        (
+            "cart::guest_cart_is_merged_at_login",
+            guest_cart_is_merged_at_login,
+        ),
+        (
+            "cart::support_reads_the_audit_log",
+            support_reads_the_audit_log,
+        ),
+        (
+            "cart::sixty_four_concurrent_adds_are_exact",
+            sixty_four_concurrent_adds_are_exact,
+        ),
+        (
+            "cart::a_price_change_reopens_the_cart_with_the_reason",
+            a_price_change_reopens_the_cart_with_the_reason,
+        ),
+        (
+            "cart::an_eu_customers_cart_works",
+            an_eu_customers_cart_works,
+        ),
+    ];
+    let isolated: Vec<(&'static str, super::Isolated)> = vec![
+        (
+            "isolated::cart_checkout_survives_a_down_origin",
+            checkout_survives_a_down_origin,
+        ),
+        (
+            "isolated::cart_an_idle_guest_cart_expires",
+            an_idle_guest_cart_expires,
+        ),
+        (
+            "isolated::cart_survives_a_restart_of_wrangler_dev",
+            cart_survives_a_restart_of_wrangler_dev,
+        ),
+    ];
+    (shared, isolated)
 }

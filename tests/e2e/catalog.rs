@@ -9,7 +9,11 @@ use origin_adapter::keys::SigningKey;
 use origin_adapter::purge::signed_purge_headers;
 use serde_json::{Value, json};
 
-use super::{Outcome, add_to_cart, cart_cookie, check, client, expect_problem, header};
+use origin_adapter::wire::Product;
+
+use super::{
+    Outcome, add_to_cart, cart_cookie, check, client, expect_problem, header, origin_product,
+};
 
 fn get(sys: &System, path: &str) -> Result<reqwest::blocking::Response, Failed> {
     Ok(client().get(format!("{}{path}", sys.edge_url)).send()?)
@@ -444,4 +448,100 @@ pub fn stale_answers_when_the_origin_fails_or_hangs() -> Outcome {
         header(&stale, "cache-status").contains("fwd-status=504"),
         "marked as a timeout",
     )
+}
+
+// ---- catalog -------------------------------------------------------------
+
+pub fn product_is_read_from_origin_then_from_cache(sys: &System) -> Outcome {
+    let url = format!("{}/api/products/OUT-0007", sys.edge_url);
+    let first = client().get(&url).send()?;
+    check(
+        first.status() == 200,
+        format!("first read: {}", first.status()),
+    )?;
+    let status1 = header(&first, "cache-status");
+    check(
+        status1.contains("fwd=uri-miss") && status1.contains("stored"),
+        format!("first Cache-Status: {status1:?}"),
+    )?;
+    let product: Product = first.json()?;
+    check(
+        product == origin_product(sys, "OUT-0007")?,
+        "the edge changed the product",
+    )?;
+
+    let second = client().get(&url).send()?;
+    let status2 = header(&second, "cache-status");
+    check(
+        status2.starts_with("storefront-edge;hit;ttl="),
+        format!("second Cache-Status: {status2:?}"),
+    )?;
+    check(
+        second.json::<Product>()? == product,
+        "the cached product differs",
+    )
+}
+
+pub fn unknown_and_malformed_skus_are_problems(sys: &System) -> Outcome {
+    let r = client()
+        .get(format!("{}/api/products/NOPE-9999", sys.edge_url))
+        .send()?;
+    expect_problem(r, 404)?;
+    let r = client()
+        .get(format!("{}/api/products/bad%20sku", sys.edge_url))
+        .send()?;
+    expect_problem(r, 400).map(drop)
+}
+
+/// This area's scenarios: those that share the system, then those that
+/// start their own.
+pub fn scenarios() -> super::Area {
+    let shared: Vec<(&'static str, super::Scenario)> = vec![
+        ("catalog::if_none_match_gives_304", if_none_match_gives_304),
+        (
+            "catalog::purge_after_a_price_change_reaches_product_and_listing",
+            purge_after_a_price_change_reaches_product_and_listing,
+        ),
+        (
+            "catalog::concurrent_misses_reach_the_origin_once",
+            concurrent_misses_reach_the_origin_once,
+        ),
+        (
+            "catalog::equivalent_urls_share_one_entry",
+            equivalent_urls_share_one_entry,
+        ),
+        (
+            "catalog::no_customer_data_in_shared_answers",
+            no_customer_data_in_shared_answers,
+        ),
+        (
+            "catalog::bad_queries_name_the_parameter",
+            bad_catalog_queries_name_the_parameter,
+        ),
+        (
+            "catalog::search_and_categories_are_cached",
+            search_and_categories_are_cached,
+        ),
+        (
+            "catalog::unknown_skus_are_negatively_cached",
+            unknown_skus_are_negatively_cached,
+        ),
+        (
+            "catalog::only_signed_purges_are_obeyed",
+            only_signed_purges_are_obeyed,
+        ),
+        (
+            "catalog::product_is_read_from_origin_then_from_cache",
+            product_is_read_from_origin_then_from_cache,
+        ),
+        (
+            "catalog::unknown_and_malformed_skus_are_problems",
+            unknown_and_malformed_skus_are_problems,
+        ),
+    ];
+    let isolated: Vec<(&'static str, super::Isolated)> = vec![(
+        "isolated::catalog_stale_answers_when_the_origin_fails_or_hangs",
+        stale_answers_when_the_origin_fails_or_hangs,
+    )];
+    (shared, isolated)
 }

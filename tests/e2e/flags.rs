@@ -248,3 +248,14 @@ pub fn admin_api_kill_switch_and_maintenance() -> Outcome {
     }
     Ok(())
 }
+
+/// This area's scenarios: those that share the system, then those that
+/// start their own.
+pub fn scenarios() -> super::Area {
+    let shared: Vec<(&'static str, super::Scenario)> = vec![];
+    let isolated: Vec<(&'static str, super::Isolated)> = vec![(
+        "isolated::flags_admin_api_kill_switch_and_maintenance",
+        admin_api_kill_switch_and_maintenance,
+    )];
+    (shared, isolated)
+}

@@ -10,7 +10,11 @@ use libtest_mimic::Failed;
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
-use super::{Outcome, check, client, expect_problem, header};
+use origin_adapter::forward::{ForwardedWrite, signed_headers};
+use origin_adapter::keys::SigningKey;
+use origin_adapter::wire::{OrderLine, OrderRequest};
+
+use super::{Outcome, check, client, expect_problem, header, origin_product, unix_now};
 
 /// Logs `email` in and returns the session cookie (`name=value`).
 pub(crate) fn session_of(sys: &System, email: &str) -> Result<String, Failed> {
@@ -704,4 +708,138 @@ pub fn timeouts_shedding_and_the_breaker() -> Outcome {
         after.status() == 201,
         format!("closed again: {}", after.status()),
     )
+}
+
+// ---- the origin refuses anything the edge did not sign ---------------------
+
+pub fn forged_writes_are_refused_at_the_origin(sys: &System) -> Outcome {
+    let origin = sys.origin_url("us").unwrap_or_default().to_owned();
+    let authority = origin.trim_start_matches("http://").to_owned();
+    let product = origin_product(sys, "GAR-0004")?;
+    let order = OrderRequest {
+        cart_id: "forged".into(),
+        cart_version: 1,
+        lines: vec![OrderLine {
+            sku: product.sku.clone(),
+            quantity: 1,
+            unit_price: product.price.clone(),
+        }],
+    };
+    let body = serde_json::to_vec(&order)?;
+    let send = |key: &SigningKey,
+                signed_body: &[u8],
+                sent_body: &[u8],
+                now: i64,
+                nonce: &str|
+     -> Result<Response, Failed> {
+        let write = ForwardedWrite {
+            method: "POST",
+            authority: &authority,
+            path: "/orders",
+            query: None,
+            content_type: "application/json",
+            idempotency_key: nonce,
+            body: signed_body,
+            context: Default::default(),
+        };
+        let mut req = client()
+            .post(format!("{origin}/orders"))
+            .body(sent_body.to_vec());
+        for (name, value) in signed_headers(&write, key, now, nonce).map_err(|e| e.to_string())? {
+            req = req.header(name, value);
+        }
+        Ok(req.send()?)
+    };
+    // Counted by this test's own product's stock: other scenarios place
+    // orders on the shared system at the same time.
+    let stock = || origin_product(sys, "GAR-0004").map(|p| p.stock);
+    let before = stock()?;
+
+    let unsigned = client()
+        .post(format!("{origin}/orders"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()?;
+    expect_problem(unsigned, 401)?;
+
+    let mut tampered_body = body.clone();
+    tampered_body.extend_from_slice(b" ");
+    let tampered = send(
+        &sys.signing_key,
+        &body,
+        &tampered_body,
+        unix_now(),
+        "tampered-1",
+    )?;
+    expect_problem(tampered, 401)?;
+
+    let expired = send(
+        &sys.signing_key,
+        &body,
+        &body,
+        unix_now() - 600,
+        "expired-1",
+    )?;
+    expect_problem(expired, 401)?;
+
+    let impostor = SigningKey::from_seed(sys.signing_key.keyid(), [42; 32]);
+    let wrong_key = send(&impostor, &body, &body, unix_now(), "wrong-key-1")?;
+    expect_problem(wrong_key, 401)?;
+
+    let unknown = SigningKey::from_seed("someone-else", [43; 32]);
+    expect_problem(send(&unknown, &body, &body, unix_now(), "unknown-1")?, 401)?;
+    check(stock()? == before, "a refused write wrote something")?;
+
+    // The same checks pass a correctly signed request, once.
+    let now = unix_now();
+    let genuine = send(&sys.signing_key, &body, &body, now, "genuine-1")?;
+    check(
+        genuine.status() == 201,
+        format!("genuine write: {}", genuine.status()),
+    )?;
+    let replay = send(&sys.signing_key, &body, &body, now, "genuine-1")?;
+    expect_problem(replay, 401)?;
+    check(stock()? == before - 1, "only the genuine write was stored")
+}
+
+/// This area's scenarios: those that share the system, then those that
+/// start their own.
+pub fn scenarios() -> super::Area {
+    let shared: Vec<(&'static str, super::Scenario)> = vec![
+        (
+            "origin::forged_writes_are_refused",
+            forged_writes_are_refused_at_the_origin,
+        ),
+        (
+            "forwarding::a_keyed_write_happens_once",
+            a_keyed_write_happens_once,
+        ),
+        (
+            "forwarding::concurrent_keyed_writes_make_one_record",
+            concurrent_keyed_writes_make_one_record,
+        ),
+        (
+            "forwarding::only_the_edge_speaks_to_the_origin",
+            only_the_edge_speaks_to_the_origin,
+        ),
+        (
+            "forwarding::edge_and_origin_log_the_same_ids",
+            edge_and_origin_log_the_same_ids,
+        ),
+        (
+            "forwarding::forwarded_routes_refuse_bad_input",
+            forwarded_routes_refuse_bad_input,
+        ),
+    ];
+    let isolated: Vec<(&'static str, super::Isolated)> = vec![
+        (
+            "isolated::forwarding_failover_and_residency",
+            failover_and_residency,
+        ),
+        (
+            "isolated::forwarding_timeouts_shedding_and_the_breaker",
+            timeouts_shedding_and_the_breaker,
+        ),
+    ];
+    (shared, isolated)
 }

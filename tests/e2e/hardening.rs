@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use e2e::System;
+use e2e::{System, SystemOptions};
 use libtest_mimic::Failed;
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
@@ -335,4 +335,115 @@ pub fn a_flag_override_never_changes_the_shared_catalog(sys: &System) -> Outcome
         ttl > 10,
         format!("the origin's lifetime, not the tester's 10 s: {status}"),
     )
+}
+
+// ---- bad input at the edge ---------------------------------------------------
+
+pub fn bad_requests_get_problem_responses(sys: &System) -> Outcome {
+    let base = &sys.edge_url;
+    expect_problem(client().get(format!("{base}/no/such/route")).send()?, 404)?;
+
+    let r = client().delete(format!("{base}/api/cart/items")).send()?;
+    let allow = header(&r, "allow");
+    expect_problem(r, 405)?;
+    check(allow == "POST", format!("Allow: {allow:?}"))?;
+
+    let items = format!("{base}/api/cart/items");
+    let r = client()
+        .post(&items)
+        .header("content-type", "application/json")
+        .body("{\"sku\": ")
+        .send()?;
+    expect_problem(r, 400)?;
+    let r = client()
+        .post(&items)
+        .header("content-type", "text/plain")
+        .body("sku=KIT-0001")
+        .send()?;
+    expect_problem(r, 415)?;
+    let big = format!(
+        "{{\"sku\":\"KIT-0001\",\"quantity\":1,\"pad\":\"{}\"}}",
+        "x".repeat(64 * 1024)
+    );
+    let r = client()
+        .post(&items)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()?;
+    expect_problem(r, 413).map(drop)
+}
+
+pub fn a_panic_becomes_a_500_problem_and_the_next_request_is_served() -> Outcome {
+    let sys = System::start(SystemOptions::default())?;
+    let r = client()
+        .get(format!("{}/__dev/panic", sys.edge_url))
+        .send()?;
+    expect_problem(r, 500)?;
+    let r = client()
+        .get(format!("{}/api/products/KIT-0001", sys.edge_url))
+        .send()?;
+    check(r.status() == 200, format!("after a panic: {}", r.status()))?;
+    let r = add_to_cart(&sys, None, json!({"sku": "KIT-0001", "quantity": 1}));
+    check(
+        r.status() == 200,
+        format!("cart after a panic: {}", r.status()),
+    )
+}
+
+/// This area's scenarios: those that share the system, then those that
+/// start their own.
+pub fn scenarios() -> super::Area {
+    let shared: Vec<(&'static str, super::Scenario)> = vec![
+        (
+            "hardening::streamed_bodies_past_the_limit_are_413",
+            streamed_bodies_past_the_limit_are_413,
+        ),
+        (
+            "hardening::numbers_past_2_53_never_cross_into_the_cart",
+            numbers_past_2_53_never_cross_into_the_cart,
+        ),
+        (
+            "hardening::unknown_methods_are_405_with_allow",
+            unknown_methods_are_405_with_allow,
+        ),
+        (
+            "edge::bad_requests_get_problem_responses",
+            bad_requests_get_problem_responses,
+        ),
+        (
+            "hardening::a_retried_checkout_gets_its_first_answer",
+            a_retried_checkout_gets_its_first_answer,
+        ),
+        (
+            "hardening::personal_answers_are_never_stored",
+            personal_answers_are_never_stored,
+        ),
+        (
+            "hardening::cross_site_writes_without_cookies_are_refused",
+            cross_site_writes_without_cookies_are_refused,
+        ),
+        (
+            "hardening::a_login_revokes_the_session_it_replaces",
+            a_login_revokes_the_session_it_replaces,
+        ),
+        (
+            "hardening::a_flag_override_never_changes_the_shared_catalog",
+            a_flag_override_never_changes_the_shared_catalog,
+        ),
+        ("edge::health_answers", |sys: &System| {
+            check(
+                client()
+                    .get(format!("{}/healthz", sys.edge_url))
+                    .send()?
+                    .status()
+                    == 200,
+                "healthz",
+            )
+        }),
+    ];
+    let isolated: Vec<(&'static str, super::Isolated)> = vec![(
+        "isolated::a_panic_becomes_a_500_problem_and_the_next_request_is_served",
+        a_panic_becomes_a_500_problem_and_the_next_request_is_served,
+    )];
+    (shared, isolated)
 }

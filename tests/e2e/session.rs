@@ -372,3 +372,46 @@ pub fn rotating_the_session_key_keeps_sessions() -> Outcome {
         "a session sealed with the new key",
     )
 }
+
+/// This area's scenarios: those that share the system, then those that
+/// start their own.
+pub fn scenarios() -> super::Area {
+    let shared: Vec<(&'static str, super::Scenario)> = vec![
+        ("session::login_whoami_logout", login_whoami_logout),
+        (
+            "session::own_orders_only_and_not_after_logout",
+            own_orders_only_and_not_after_logout,
+        ),
+        (
+            "session::client_identity_headers_never_reach_the_origin",
+            client_identity_headers_never_reach_the_origin,
+        ),
+        (
+            "session::a_new_login_never_keeps_the_old_session",
+            a_new_login_never_keeps_the_old_session,
+        ),
+        (
+            "session::wrong_credentials_say_nothing_more",
+            wrong_credentials_say_nothing_more,
+        ),
+        (
+            "session::bad_session_cookies_are_anonymous",
+            bad_session_cookies_are_anonymous,
+        ),
+        (
+            "session::cross_site_writes_are_refused",
+            cross_site_writes_are_refused,
+        ),
+    ];
+    let isolated: Vec<(&'static str, super::Isolated)> = vec![
+        (
+            "isolated::session_brute_force_is_limited_and_the_limit_lifts",
+            brute_force_is_limited_and_the_limit_lifts,
+        ),
+        (
+            "isolated::session_rotating_the_key_keeps_sessions",
+            rotating_the_session_key_keeps_sessions,
+        ),
+    ];
+    (shared, isolated)
+}

@@ -1,0 +1,117 @@
+//! What every scenario uses: an HTTP client with a deadline, assertions
+//! that say what was expected, and the few requests most scenarios make.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use e2e::System;
+use libtest_mimic::Failed;
+use origin_adapter::wire::Product;
+use reqwest::blocking::{Client, Response};
+use serde_json::Value;
+
+pub type Outcome = Result<(), Failed>;
+
+pub fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
+}
+
+pub fn check(condition: bool, message: impl Into<String>) -> Outcome {
+    if condition {
+        Ok(())
+    } else {
+        Err(message.into().into())
+    }
+}
+
+pub fn header(r: &Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Asserts an RFC 9457 problem with `status`, returning its body.
+pub fn expect_problem(r: Response, status: u16) -> Result<Value, Failed> {
+    let got = r.status().as_u16();
+    let content_type = header(&r, "content-type");
+    let body: Value = r
+        .json()
+        .map_err(|e| format!("problem body is not JSON: {e}"))?;
+    check(
+        got == status,
+        format!("expected {status}, got {got}: {body}"),
+    )?;
+    check(
+        content_type.starts_with("application/problem+json"),
+        format!("content-type was {content_type:?}"),
+    )?;
+    check(
+        body["status"] == status && body["title"].is_string() && body["detail"].is_string(),
+        format!("not a problem body: {body}"),
+    )?;
+    Ok(body)
+}
+
+/// The `name=value` part of the `Set-Cookie` for `prefix` (a cookie name,
+/// possibly followed by the start of its value), checked to be HttpOnly,
+/// Secure, SameSite=Lax and host-wide.
+pub fn set_cookie(r: &Response, prefix: &str) -> Result<String, Failed> {
+    let set = header(r, "set-cookie");
+    check(
+        set.starts_with(prefix),
+        format!("no {prefix} cookie in {set:?}"),
+    )?;
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        check(
+            set.contains(attribute),
+            format!("cookie lacks {attribute}: {set}"),
+        )?;
+    }
+    Ok(set.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// The `name=value` part of the cart cookie the edge set.
+pub fn cart_cookie(r: &Response) -> Result<String, Failed> {
+    set_cookie(r, "__Host-cart=")
+}
+
+pub fn add_to_cart(sys: &System, cookie: Option<&str>, body: Value) -> Response {
+    let mut req = client()
+        .post(format!("{}/api/cart/items", sys.edge_url))
+        .json(&body);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.send().expect("the edge answers")
+}
+
+pub fn view_cart(sys: &System, cookie: &str) -> Result<Value, Failed> {
+    let url = format!("{}/api/cart", sys.edge_url);
+    Ok(client().get(url).header("cookie", cookie).send()?.json()?)
+}
+
+pub fn origin_product(sys: &System, sku: &str) -> Result<Product, Failed> {
+    let url = format!(
+        "{}/catalog/products/{sku}",
+        sys.origin_url("us").unwrap_or_default()
+    );
+    Ok(client().get(url).send()?.json()?)
+}
+
+pub fn order_count(sys: &System) -> Result<i64, Failed> {
+    let url = format!("{}/_test/counts", sys.origin_url("us").unwrap_or_default());
+    let v: Value = client().get(url).send()?.json()?;
+    v["orders"].as_i64().ok_or_else(|| "no order count".into())
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
