@@ -1,27 +1,29 @@
-//! Cart endpoints. The edge finds the caller's cart (a customer's by user
-//! id, a guest's by the signed cookie), prices lines from the catalog, and
-//! hands each change to the cart's Durable Object; checkout freezes the
-//! cart there, then places the order and reports the origin's answer back.
+//! Cart endpoints, as the shell performs them: find the caller's cart (a
+//! customer's by user id, a guest's by the signed cookie), price lines from
+//! the catalog, hand each change to the cart's Durable Object, and answer
+//! as [`crate::shop::cart`] says; checkout is [`crate::shop::checkout`].
 
-use durable_objects::cart::{Cart, CartLine, Limits, check_quantity};
+use durable_objects::cart::{Cart, CartLine};
 use durable_objects::cart_api::{
-    self, CartKey, CartView, ClientRequest, Mutation, Op, OrderTarget, refusal_detail,
+    CartView, ClientRequest, Mutation, Op, OrderTarget, refusal_detail,
 };
 use origin_adapter::wire::paths;
 use serde::Deserialize;
-use worker::{Context, Env, Request, Response, Stub};
+use worker::{Context, Env, Request, Response};
 
 use super::forward;
-use super::runtime::{RequestContext, internal, random};
-use super::{objects, ports, session};
+use super::runtime::{RequestContext, random, render};
+use super::{ports, session};
 use crate::cart_cookie::{self, CookieKeys};
-use crate::checkout::{etag, if_match};
+use crate::checkout::if_match;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::client_key;
 use crate::request_body::{check_headers, parse_json, whole_number};
+use crate::shop::cart::{self as core, Owner, checked_quantity};
 use crate::shop::checkout::{self, Checkout, Outcome};
-use crate::shop::ports::{CartRef, ObjectAnswer};
+use crate::shop::ports::Carts as _;
+use crate::shop::reply::Reply;
 
 /// `POST /api/cart/items`. The price is never the client's to say.
 #[derive(Deserialize)]
@@ -38,18 +40,6 @@ struct AddItem {
 struct SetQuantity {
     #[serde(deserialize_with = "whole_number")]
     quantity: i64,
-}
-
-/// Whose cart a request is about.
-pub(crate) struct Owner {
-    pub key: CartKey,
-    pub actor: String,
-    pub idle_seconds: i64,
-    /// A customer whose home region is `eu` keeps their cart in the EU.
-    pub jurisdiction: Option<&'static str>,
-    /// A guest cart made by this request: its cookie must be set.
-    pub new_guest: bool,
-    pub session: Option<crate::session::token::SessionClaims>,
 }
 
 fn cookie_keys(config: &EdgeConfig) -> Result<CookieKeys, EdgeError> {
@@ -71,74 +61,26 @@ pub(crate) async fn owner(
     create: bool,
 ) -> Result<Option<Owner>, EdgeError> {
     if let Some(s) = session::active(rc, env, config).await? {
-        return Ok(Some(Owner {
-            key: CartKey::Customer(s.sub.clone()),
-            actor: format!("user:{}", s.sub),
-            idle_seconds: config.cart_customer_idle,
-            jurisdiction: (s.region == "eu").then_some("eu"),
-            new_guest: false,
-            session: Some(s),
-        }));
+        return Ok(Some(Owner::customer(s, config)));
     }
-    let keys = cookie_keys(config)?;
-    let guest = |id: String, new_guest| Owner {
-        key: CartKey::Guest(id),
-        actor: "guest".into(),
-        idle_seconds: config.cart_guest_idle,
-        jurisdiction: None,
-        new_guest,
-        session: None,
-    };
-    match keys.cart_id(rc.cookie.as_deref())? {
-        Some(id) => Ok(Some(guest(id, false))),
-        None if create => Ok(Some(guest(cart_cookie::new_cart_id(random()?), true))),
+    match cookie_keys(config)?.cart_id(rc.cookie.as_deref())? {
+        Some(id) => Ok(Some(Owner::guest(id, false, config))),
+        None if create => {
+            let id = cart_cookie::new_cart_id(random()?);
+            Ok(Some(Owner::guest(id, true, config)))
+        }
         None => Ok(None),
     }
 }
 
-pub(crate) fn stub(env: &Env, owner: &Owner) -> Result<Stub, EdgeError> {
-    objects::stub_in(
-        env,
-        cart_api::BINDING,
-        &owner.key.name(),
-        owner.jurisdiction,
-    )
-}
-
-/// The object's answer as the client gets it: `ETag` from the version,
-/// never cached, and the cookie of a new guest cart.
-async fn answer(
-    mut response: Response,
-    owner: &Owner,
-    config: &EdgeConfig,
-) -> Result<Response, EdgeError> {
-    let status = response.status_code();
-    if status != 200 {
-        return Ok(response);
+/// The `Set-Cookie` of a guest cart this request made.
+fn new_guest_cookie(owner: &Owner, config: &EdgeConfig) -> Option<String> {
+    match (&owner.cart.key, owner.new_guest) {
+        (durable_objects::cart_api::CartKey::Guest(id), true) => {
+            cookie_keys(config).ok().map(|k| k.set_cookie(id))
+        }
+        _ => None,
     }
-    let replayed = response.headers().get("idempotent-replayed").ok().flatten();
-    let view: CartView = response.json().await.map_err(internal("read the cart"))?;
-    let mut out = durable_objects::respond::json(200, &view).map_err(internal("answered"))?;
-    let headers = out.headers_mut();
-    let set = || -> worker::Result<()> {
-        headers.set("etag", &etag(view.version))?;
-        if let Some(replayed) = &replayed {
-            headers.set("idempotent-replayed", replayed)?;
-        }
-        if owner.new_guest
-            && let CartKey::Guest(id) = &owner.key
-        {
-            headers.set(
-                "set-cookie",
-                &cookie_keys(config)
-                    .map(|k| k.set_cookie(id))
-                    .unwrap_or_default(),
-            )?;
-        }
-        Ok(())
-    };
-    set().map_err(internal("answered"))?;
-    Ok(out)
 }
 
 /// The client's `Idempotency-Key` for a cart change, fingerprinted by
@@ -152,34 +94,24 @@ fn client_request(rc: &RequestContext, body: &[u8]) -> Result<Option<ClientReque
     )))
 }
 
-/// A client's quantity, checked against the cart's limits at the edge so
-/// no number a cart cannot hold (one past 2^53 included) crosses into the
-/// cart object: `422` naming the limit.
-fn checked_quantity(quantity: i64) -> Result<i64, EdgeError> {
-    check_quantity(quantity, Limits::default())
-        .map(|()| quantity)
-        .map_err(|e| EdgeError::new(e.status(), e.to_string()))
-}
-
-/// Sends one change to the owner's cart object.
+/// Sends one change to the owner's cart object; its answer for the client.
 async fn mutate(
     rc: &RequestContext,
     env: &Env,
+    config: &EdgeConfig,
     owner: &Owner,
-    op: Op,
-    request: Option<ClientRequest>,
+    (op, request): (Op, Option<ClientRequest>),
 ) -> Result<Response, EdgeError> {
     let m = Mutation {
-        cart: owner.key.short(),
+        cart: owner.cart.key.short(),
         actor: owner.actor.clone(),
         if_match: if_match(rc.header("if-match")),
         request,
         idle_seconds: owner.idle_seconds,
         op,
     };
-    let body = serde_json::to_string(&m)
-        .map_err(|_| EdgeError::new(500, "the edge could not encode the change"))?;
-    objects::call(&stub(env, owner)?, cart_api::MUTATE, Some(body)).await
+    let answer = ports::ObjectCarts(env).mutate(&owner.cart, &m).await?;
+    render(core::change_reply(answer, new_guest_cookie(owner, config))?)
 }
 
 /// `GET /api/cart` (a browser without a cart sees an empty one) and
@@ -193,20 +125,18 @@ pub(crate) async fn cart(
         if rc.method == "DELETE" {
             return Err(EdgeError::new(404, "there is no cart to clear"));
         }
-        let empty = CartView::of("", &Cart::default());
-        let mut r = durable_objects::respond::json(200, &empty).map_err(internal("answered"))?;
-        r.headers_mut()
-            .set("etag", &etag(empty.version))
-            .map_err(internal("answered"))?;
-        return Ok(r);
+        return render(core::view_reply(
+            &CartView::of("", &Cart::default()),
+            false,
+            None,
+        )?);
     };
-    let response = if rc.method == "DELETE" {
-        let request = client_request(rc, b"")?;
-        mutate(rc, env, &owner, Op::Clear, request).await?
-    } else {
-        objects::call(&stub(env, &owner)?, cart_api::VIEW, None).await?
-    };
-    answer(response, &owner, config).await
+    if rc.method == "DELETE" {
+        let change = (Op::Clear, client_request(rc, b"")?);
+        return mutate(rc, env, config, &owner, change).await;
+    }
+    let view = ports::ObjectCarts(env).view(&owner.cart).await?;
+    render(core::view_reply(&view, false, None)?)
 }
 
 /// A JSON body parsed into `T`, and the client request it makes (if keyed).
@@ -239,8 +169,7 @@ pub(crate) async fn add_item(
         unit_price: product.price,
         quantity,
     };
-    let response = mutate(rc, env, &owner, Op::Add { line }, request).await?;
-    answer(response, &owner, config).await
+    mutate(rc, env, config, &owner, (Op::Add { line }, request)).await
 }
 
 /// `PUT|PATCH /api/cart/items/{sku}` sets a quantity; `DELETE` removes the line.
@@ -252,21 +181,17 @@ pub(crate) async fn line(
 ) -> Result<Response, EdgeError> {
     let sku = rc.path.rsplit('/').next().unwrap_or_default().to_owned();
     crate::catalog::validate_sku(&sku)?;
-    let (op, request) = if rc.method == "DELETE" {
+    let change = if rc.method == "DELETE" {
         (Op::Remove { sku }, client_request(rc, b"")?)
     } else {
         let (set, request): (SetQuantity, _) = json_body(&mut req, rc).await?;
-        let op = Op::SetQuantity {
-            sku,
-            quantity: checked_quantity(set.quantity)?,
-        };
-        (op, request)
+        let quantity = checked_quantity(set.quantity)?;
+        (Op::SetQuantity { sku, quantity }, request)
     };
     let Some(owner) = owner(rc, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart"));
     };
-    let response = mutate(rc, env, &owner, op, request).await?;
-    answer(response, &owner, config).await
+    mutate(rc, env, config, &owner, change).await
 }
 
 /// `GET /api/cart/checkout`: where the checkout stands (the cart, with any
@@ -279,49 +204,8 @@ pub(crate) async fn checkout_status(
     let Some(owner) = owner(rc, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart"));
     };
-    let response = objects::call(&stub(env, &owner)?, cart_api::VIEW, None).await?;
-    answer(response, &owner, config).await
-}
-
-fn placed_answer(
-    status: u16,
-    order: serde_json::Value,
-    cart: &CartView,
-) -> Result<Response, EdgeError> {
-    let mut r = durable_objects::respond::json(
-        status,
-        &serde_json::json!({ "order": order, "cart": cart }),
-    )
-    .map_err(internal("answered"))?;
-    r.headers_mut()
-        .set("etag", &etag(cart.version))
-        .map_err(internal("answered"))?;
-    Ok(r)
-}
-
-/// A checkout the cart refused, or a retry of one whose answer is recorded:
-/// a placed order's answer comes back as the first did, `ETag` included.
-fn recorded_checkout(answer: ObjectAnswer) -> Result<Response, EdgeError> {
-    let mut r = if (200..300).contains(&answer.status) {
-        let recorded: cart_api::CheckoutAnswer = serde_json::from_slice(&answer.body)
-            .map_err(|_| EdgeError::new(500, "a recorded checkout was unreadable"))?;
-        let order = serde_json::to_value(&recorded.order).unwrap_or_default();
-        placed_answer(answer.status, order, &recorded.cart)?
-    } else {
-        let mut r = Response::from_bytes(answer.body)
-            .map_err(internal("answered"))?
-            .with_status(answer.status);
-        r.headers_mut()
-            .set("content-type", origin_adapter::wire::PROBLEM_JSON)
-            .map_err(internal("answered"))?;
-        r
-    };
-    if answer.replayed {
-        r.headers_mut()
-            .set("idempotent-replayed", "true")
-            .map_err(internal("answered"))?;
-    }
-    Ok(r)
+    let view = ports::ObjectCarts(env).view(&owner.cart).await?;
+    render(core::view_reply(&view, false, None)?)
 }
 
 /// A checkout's client request id: a checkout has no body, and a client
@@ -367,15 +251,11 @@ pub(crate) async fn checkout(
         request_id: rc.request_id.clone(),
         traceparent: rc.trace.to_string(),
     };
-    let cart = CartRef {
-        key: owner.key.clone(),
-        jurisdiction: owner.jurisdiction,
-    };
     let outcome = checkout::checkout(
         &ports::ObjectCarts(env),
         &ports::ForwardedOrigins { config, rc },
         Checkout {
-            cart: &cart,
+            cart: &owner.cart,
             actor: &owner.actor,
             idle_seconds: owner.idle_seconds,
             if_match: if_match(rc.header("if-match")),
@@ -387,7 +267,7 @@ pub(crate) async fn checkout(
         },
     )
     .await?;
-    checkout_answer(outcome, rc)
+    render(checkout_answer(outcome, rc)?)
 }
 
 /// The `checkout-enabled` kill switch: `503`, the cart kept as it is.
@@ -414,14 +294,14 @@ async fn refuse_when_switched_off(
 }
 
 /// How a checkout's outcome is answered.
-fn checkout_answer(outcome: Outcome, rc: &RequestContext) -> Result<Response, EdgeError> {
+fn checkout_answer(outcome: Outcome, rc: &RequestContext) -> Result<Reply, EdgeError> {
     match outcome {
-        Outcome::AsRecorded(answer) => recorded_checkout(answer),
+        Outcome::AsRecorded(answer) => core::recorded_checkout_reply(answer),
         Outcome::Placed {
             status,
             order,
             cart,
-        } => placed_answer(status, order, &cart),
+        } => core::placed_reply(status, order, &cart),
         Outcome::Refused { status, reason } => Err(EdgeError::new(status, refusal_detail(&reason))),
         Outcome::Pending { cart, why } => {
             worker::console_warn!(
@@ -429,31 +309,9 @@ fn checkout_answer(outcome: Outcome, rc: &RequestContext) -> Result<Response, Ed
                 cart.cart_id,
                 rc.request_id
             );
-            pending_answer(&cart)
+            core::pending_reply(&cart)
         }
     }
-}
-
-/// `202`: the order waits in the outbox; the client polls `Location`.
-fn pending_answer(cart: &CartView) -> Result<Response, EdgeError> {
-    let mut r = durable_objects::respond::json(
-        202,
-        &serde_json::json!({
-            "status": "pending",
-            "detail": "the order is waiting to be accepted; it will be placed exactly once",
-            "status_url": "/api/cart/checkout",
-            "cart": cart,
-        }),
-    )
-    .map_err(internal("answered"))?;
-    let headers = r.headers_mut();
-    let set = || -> worker::Result<()> {
-        headers.set("location", "/api/cart/checkout")?;
-        headers.set("retry-after", "2")?;
-        headers.set("etag", &etag(cart.version))
-    };
-    set().map_err(internal("answered"))?;
-    Ok(r)
 }
 
 /// `GET /api/support/carts/{g-<id>|u-<user>}[?region=eu]`: the cart and its
@@ -464,29 +322,12 @@ pub(crate) async fn support(
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
     super::admin::authorise(rc, config)?;
-    let short = rc.path.rsplit('/').next().unwrap_or_default();
-    let key = CartKey::from_short(short).ok_or_else(|| {
-        EdgeError::new(
-            404,
-            "no such cart: ids look like g-<cart id> or u-<user id>",
-        )
-    })?;
-    let query = rc.query.as_deref().unwrap_or_default();
-    let jurisdiction =
-        match url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "region") {
-            Some((_, r)) if r == "eu" => Some("eu"),
-            Some((_, r)) if r.is_empty() || config.origin(&r).is_some() => None,
-            Some(_) => return Err(EdgeError::new(400, "region: not a region of this shop")),
-            None => None,
-        };
-    let stub = objects::stub_in(env, cart_api::BINDING, &key.name(), jurisdiction)?;
-    let mut view = objects::call(&stub, cart_api::VIEW, None).await?;
-    let mut log = objects::call(&stub, cart_api::LOG, None).await?;
-    let view: serde_json::Value = view.json().await.map_err(internal("read the cart"))?;
-    let log: serde_json::Value = log.json().await.map_err(internal("read the cart log"))?;
-    durable_objects::respond::json(
+    let cart = core::support_target(&rc.path, rc.query.as_deref(), config)?;
+    let carts = ports::ObjectCarts(env);
+    let view = carts.view(&cart).await?;
+    let log = carts.log(&cart).await?;
+    render(Reply::json(
         200,
         &serde_json::json!({ "cart": view, "log": log["entries"] }),
-    )
-    .map_err(internal("answered"))
+    )?)
 }

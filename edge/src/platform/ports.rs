@@ -17,6 +17,20 @@ use crate::shop::ports::{
 /// The cart objects, as the use cases reach them.
 pub(crate) struct ObjectCarts<'a>(pub &'a Env);
 
+impl ObjectCarts<'_> {
+    /// The cart's audit log, newest first (`{"entries": [...]}`).
+    pub(crate) async fn log(&self, cart: &CartRef) -> Result<serde_json::Value, EdgeError> {
+        let stub = objects::stub_in(
+            self.0,
+            cart_api::BINDING,
+            &cart.key.name(),
+            cart.jurisdiction,
+        )?;
+        let mut r = objects::call(&stub, cart_api::LOG, None).await?;
+        r.json().await.map_err(internal("read the cart log"))
+    }
+}
+
 impl Carts for ObjectCarts<'_> {
     async fn mutate(&self, cart: &CartRef, change: &Mutation) -> Result<ObjectAnswer, EdgeError> {
         let body = serde_json::to_string(change)

@@ -3,7 +3,7 @@
 //! randomness, and how a platform error becomes a logged 500. A leaf: it
 //! imports no other file of the shell.
 
-use worker::{Date, Delay, Env, Request};
+use worker::{Date, Delay, Env, Headers, Request, Response};
 
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
@@ -114,4 +114,21 @@ impl crate::shop::ports::Clock for Timer {
     fn now_ms(&self) -> i64 {
         now_ms()
     }
+}
+
+/// A core [`crate::shop::reply::Reply`] as a platform response.
+pub(crate) fn render(reply: crate::shop::reply::Reply) -> Result<Response, EdgeError> {
+    let headers = Headers::new();
+    let fill = || -> worker::Result<()> {
+        headers.set("content-type", reply.content_type)?;
+        for (name, value) in &reply.headers {
+            headers.append(name, value)?;
+        }
+        Ok(())
+    };
+    fill().map_err(internal("answered"))?;
+    Ok(Response::from_bytes(reply.body)
+        .map_err(internal("answered"))?
+        .with_status(reply.status)
+        .with_headers(headers))
 }
