@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use durable_objects::flags_object::{self, Published};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use worker::{Env, Request, Response};
 
 use super::runtime::{RequestContext, internal, now_ms, random};
@@ -46,33 +46,6 @@ pub(crate) async fn current(env: &Env, config: &EdgeConfig) -> (Rc<FlagSet>, i64
 
 pub(crate) use crate::incoming::ANONYMOUS_COOKIE;
 
-/// The variants a valid QA override token forces for this request, if any.
-fn forced(
-    rc: &RequestContext,
-    config: &EdgeConfig,
-) -> Option<std::collections::BTreeMap<String, String>> {
-    let key = flags::overrides::key(config.admin_token.as_deref()?);
-    flags::overrides::verify(rc.flag_override.as_deref()?, &key, now_ms() / 1000)
-}
-
-fn request_context(
-    config: &EdgeConfig,
-    rc: &RequestContext,
-    user: Option<&str>,
-    anonymous_id: Option<&str>,
-    roles: &[String],
-) -> Map<String, Value> {
-    let location = rc.location(config.environment);
-    flags::context(
-        user,
-        anonymous_id,
-        roles,
-        location.country.as_deref(),
-        location.continent.as_deref(),
-        &rc.path,
-    )
-}
-
 /// Evaluates one boolean flag the edge obeys for this request.
 pub(crate) async fn enabled(
     env: &Env,
@@ -82,37 +55,7 @@ pub(crate) async fn enabled(
     default: bool,
 ) -> bool {
     let (set, _) = current(env, config).await;
-    let ctx = request_context(config, rc, None, rc.anonymous_id.as_deref(), &[]);
-    let forced = forced(rc, config);
-    let details = set.evaluate_with(
-        key,
-        &ctx,
-        &Value::Bool(default),
-        now_ms() / 1000,
-        forced.as_ref(),
-    );
-    details.value.as_bool().unwrap_or(default)
-}
-
-/// The values of every flag for a request, for origins (signed, in
-/// `x-edge-flags`): key → value.
-pub(crate) async fn values_for(
-    env: &Env,
-    config: &EdgeConfig,
-    rc: &RequestContext,
-    user: Option<&str>,
-    roles: &[String],
-) -> Map<String, Value> {
-    let (set, _) = current(env, config).await;
-    let ctx = request_context(config, rc, user, rc.anonymous_id.as_deref(), roles);
-    let now = now_ms() / 1000;
-    let forced = forced(rc, config);
-    set.keys()
-        .map(|k| {
-            let d = set.evaluate_with(k, &ctx, &Value::Null, now, forced.as_ref());
-            (k.to_owned(), d.value)
-        })
-        .collect()
+    core::enabled(&set, rc, config, key, default, now_ms() / 1000)
 }
 
 /// Every flag's value for a request by `session` (if any), encoded for
@@ -123,9 +66,9 @@ pub(crate) async fn encoded_for(
     rc: &RequestContext,
     session: Option<&crate::session::token::SessionClaims>,
 ) -> String {
-    let user = session.map(|s| s.sub.as_str());
-    let roles = session.map(|s| s.roles.as_slice()).unwrap_or(&[]);
-    origin_adapter::forward::encode_flags(&values_for(env, config, rc, user, roles).await)
+    let (set, _) = current(env, config).await;
+    let values = core::values_for(&set, rc, config, session, now_ms() / 1000);
+    origin_adapter::forward::encode_flags(&values)
 }
 
 /// `GET /api/flags[/{key}]`: the client-visible flags for this browser.
@@ -143,10 +86,9 @@ pub(crate) async fn browser(
         _ => None,
     };
     let anon = rc.anonymous_id.as_deref().or(new_anon.as_deref());
-    let user = session.as_ref().map(|s| s.sub.as_str());
-    let roles = session.as_ref().map(|s| s.roles.as_slice()).unwrap_or(&[]);
-    let ctx = request_context(config, rc, user, anon, roles);
-    let (now, forced) = (now_ms() / 1000, forced(rc, config));
+    let ctx = core::context_of(rc, config, session.as_ref(), anon);
+    let now = now_ms() / 1000;
+    let forced = core::forced(rc, config, now);
     let body = match rc.path.strip_prefix("/api/flags/") {
         Some(key) => {
             core::one_for_browser(&set, key, rc.query.as_deref(), &ctx, forced.as_ref(), now)

@@ -82,6 +82,72 @@ impl DocumentCache {
     }
 }
 
+/// The variants a valid QA override token on the request forces, if any
+/// (signed under a key derived from `ADMIN_TOKEN`, unexpired at `now`).
+pub fn forced(
+    incoming: &crate::incoming::Incoming,
+    config: &crate::config::EdgeConfig,
+    now: i64,
+) -> Option<BTreeMap<String, String>> {
+    let key = flags::overrides::key(config.admin_token.as_deref()?);
+    flags::overrides::verify(incoming.flag_override.as_deref()?, &key, now)
+}
+
+/// A request's evaluation context: the user (if any), the anonymous id
+/// given, roles, location and path.
+pub fn context_of(
+    incoming: &crate::incoming::Incoming,
+    config: &crate::config::EdgeConfig,
+    user: Option<&crate::session::token::SessionClaims>,
+    anonymous_id: Option<&str>,
+) -> Map<String, Value> {
+    let location = incoming.location(config.environment);
+    flags::context(
+        user.map(|s| s.sub.as_str()),
+        anonymous_id,
+        user.map(|s| s.roles.as_slice()).unwrap_or(&[]),
+        location.country.as_deref(),
+        location.continent.as_deref(),
+        &incoming.path,
+    )
+}
+
+/// A boolean flag the edge obeys (`checkout-enabled`, `maintenance-mode`)
+/// for an anonymous view of the request.
+pub fn enabled(
+    set: &FlagSet,
+    incoming: &crate::incoming::Incoming,
+    config: &crate::config::EdgeConfig,
+    key: &str,
+    default: bool,
+    now: i64,
+) -> bool {
+    let ctx = context_of(incoming, config, None, incoming.anonymous_id.as_deref());
+    let forced = forced(incoming, config, now);
+    set.evaluate_with(key, &ctx, &Value::Bool(default), now, forced.as_ref())
+        .value
+        .as_bool()
+        .unwrap_or(default)
+}
+
+/// Every flag's value for a request by `user`, for origins (`x-edge-flags`).
+pub fn values_for(
+    set: &FlagSet,
+    incoming: &crate::incoming::Incoming,
+    config: &crate::config::EdgeConfig,
+    user: Option<&crate::session::token::SessionClaims>,
+    now: i64,
+) -> Map<String, Value> {
+    let ctx = context_of(incoming, config, user, incoming.anonymous_id.as_deref());
+    let forced = forced(incoming, config, now);
+    set.keys()
+        .map(|k| {
+            let d = set.evaluate_with(k, &ctx, &Value::Null, now, forced.as_ref());
+            (k.to_owned(), d.value)
+        })
+        .collect()
+}
+
 /// `GET /api/flags`: every client-visible flag, evaluated.
 pub fn for_browser(
     set: &FlagSet,

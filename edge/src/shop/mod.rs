@@ -8,6 +8,7 @@
 //! * [`checkout`]: freeze, place the order, record the origin's answer;
 //! * [`flags`]: the document's copy and fallbacks, browsers' flags, the
 //!   admin's saves and override tokens, the catalog lifetime;
+//! * [`session`]: who the caller is, logged out, logged in — and cookies;
 //! * [`reply`]: an answer as plain data, rendered by the shell;
 //! * [`purge`]: an origin's signed purge, verified and checked;
 //! * [`login`]: limits, the identity origin, a new session, the guest
@@ -21,6 +22,7 @@ pub mod login;
 pub mod ports;
 pub mod purge;
 pub mod reply;
+pub mod session;
 
 #[cfg(test)]
 mod fakes;
