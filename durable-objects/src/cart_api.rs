@@ -54,10 +54,22 @@ impl CartKey {
     }
 }
 
-/// Stub URLs must be absolute; the host is never resolved.
-pub const VIEW: &str = "https://cart/view";
-pub const MUTATE: &str = "https://cart/mutate";
-pub const LOG: &str = "https://cart/log";
+/// Where every call goes (stub URLs must be absolute; the host is never
+/// resolved): `POST` with a [`CartCall`] as JSON.
+pub const CALL: &str = "https://cart/call";
+
+/// Every call into a cart object, and what it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum CartCall {
+    /// The cart as it stands: `200` with a [`CartView`].
+    View,
+    /// The audit log, newest first: `200` with `{"entries": [LogEntry]}`.
+    Log,
+    /// One change: `200` with the [`CartView`] after it, a recorded answer
+    /// (`Idempotent-Replayed: true`), or a problem saying which rule refused.
+    Mutate(Box<Mutation>),
+}
 
 /// Where a frozen cart's order goes, and with what the edge vouches for;
 /// kept in the outbox so the object can retry without the edge.
@@ -153,7 +165,7 @@ impl ClientRequest {
     }
 }
 
-/// `POST MUTATE`.
+/// A change, as [`CartCall::Mutate`] carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mutation {
     /// [`CartKey::name`] of the cart meant; the object refuses another.
@@ -488,6 +500,28 @@ mod tests {
         assert_eq!(at_login(&view(&cart)), AtLogin::Nothing);
         cart.status = CartStatus::Closed;
         assert_eq!(at_login(&view(&cart)), AtLogin::Nothing);
+    }
+
+    #[test]
+    fn calls_cross_as_one_tagged_json_shape() {
+        let m = Mutation {
+            cart: "g-1".into(),
+            actor: "guest".into(),
+            if_match: Some(3),
+            request: None,
+            idle_seconds: 60,
+            op: Op::Clear,
+        };
+        let json = serde_json::to_value(CartCall::Mutate(Box::new(m.clone()))).unwrap();
+        assert_eq!(
+            (json["call"].clone(), json["op"]["op"].clone()),
+            ("mutate".into(), "clear".into())
+        );
+        let back: CartCall = serde_json::from_value(json).unwrap();
+        assert_eq!(back, CartCall::Mutate(Box::new(m)));
+        let view: CartCall = serde_json::from_str(r#"{"call":"view"}"#).unwrap();
+        assert_eq!(view, CartCall::View);
+        assert!(serde_json::from_str::<CartCall>(r#"{"call":"drop_table"}"#).is_err());
     }
 
     #[test]

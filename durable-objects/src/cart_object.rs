@@ -23,9 +23,9 @@ use worker::{
 use crate::body::{MAX_ANSWER, MAX_OBJECT_CALL, read_answer_bounded, read_json};
 use crate::cart::{Cart, CartError, CartStatus, Freeze, Limits};
 use crate::cart_api::{
-    CartView, CheckoutAnswer, LOG, LOG_ENTRIES, LogEntry, MUTATE, Mutation, Op, OrderTarget,
-    OutboxView, REMEMBERED_REQUESTS, VIEW, Verdict, expires_at_ms, next_alarm_ms,
-    outbox_retry_at_ms, refusal_detail, verdict,
+    CALL, CartCall, CartView, CheckoutAnswer, LOG_ENTRIES, LogEntry, Mutation, Op, OrderTarget,
+    OutboxView, REMEMBERED_REQUESTS, Verdict, expires_at_ms, next_alarm_ms, outbox_retry_at_ms,
+    refusal_detail, verdict,
 };
 use crate::respond::{alarm_at, json, problem};
 
@@ -552,6 +552,32 @@ impl CartObject {
         }
     }
 
+    /// Applies one change and answers it: `200` with the cart, a recorded
+    /// answer marked replayed, or the problem that refused it.
+    async fn mutate(&self, m: &Mutation) -> Result<Response> {
+        let Applied {
+            status,
+            body,
+            replayed,
+        } = self.apply(m, now_ms())?;
+        if status == 200 && !replayed {
+            self.schedule().await?;
+        }
+        let headers = Headers::new();
+        let content_type = if (200..300).contains(&status) {
+            "application/json"
+        } else {
+            origin_adapter::wire::PROBLEM_JSON
+        };
+        headers.set("content-type", content_type)?;
+        if replayed {
+            headers.set("idempotent-replayed", "true")?;
+        }
+        Ok(Response::ok(body)?
+            .with_status(status)
+            .with_headers(headers))
+    }
+
     /// Retries the outbox's order if it is due.
     async fn retry_outbox(&self) -> Result<()> {
         let loaded = self.load()?;
@@ -637,14 +663,19 @@ impl DurableObject for CartObject {
             worker::console_error!("cart: schema setup failed: {e}");
             return problem(500, "the cart store is unavailable");
         }
-        let url = req.url()?;
-        let route = format!("https://cart{}", url.path());
-        match (req.method(), route.as_str()) {
-            (Method::Get, VIEW) => {
+        if req.method() != Method::Post || format!("https://cart{}", req.url()?.path()) != CALL {
+            return problem(404, "no such cart operation");
+        }
+        let call: CartCall = match read_json(&mut req, MAX_OBJECT_CALL).await {
+            Ok(call) => call,
+            Err(e) => return problem(400, format!("not a cart call: {e}")),
+        };
+        match call {
+            CartCall::View => {
                 let loaded = self.load()?;
                 json(200, &self.view(&loaded))
             }
-            (Method::Get, LOG) => {
+            CartCall::Log => {
                 let entries: Vec<LogEntry> = self
                     .sql
                     .exec(
@@ -654,34 +685,7 @@ impl DurableObject for CartObject {
                     .to_array()?;
                 json(200, &serde_json::json!({ "entries": entries }))
             }
-            (Method::Post, MUTATE) => {
-                let m: Mutation = match read_json(&mut req, MAX_OBJECT_CALL).await {
-                    Ok(m) => m,
-                    Err(e) => return problem(400, format!("not a cart mutation: {e}")),
-                };
-                let Applied {
-                    status,
-                    body,
-                    replayed,
-                } = self.apply(&m, now_ms())?;
-                if status == 200 && !replayed {
-                    self.schedule().await?;
-                }
-                let headers = Headers::new();
-                let content_type = if (200..300).contains(&status) {
-                    "application/json"
-                } else {
-                    origin_adapter::wire::PROBLEM_JSON
-                };
-                headers.set("content-type", content_type)?;
-                if replayed {
-                    headers.set("idempotent-replayed", "true")?;
-                }
-                Ok(Response::ok(body)?
-                    .with_status(status)
-                    .with_headers(headers))
-            }
-            _ => problem(404, "no such cart operation"),
+            CartCall::Mutate(m) => self.mutate(&m).await,
         }
     }
 

@@ -17,7 +17,20 @@ pub const OBJECT: &str = "flags";
 /// The KV binding edge isolates read, and the key of the document.
 pub const KV_BINDING: &str = "FLAGS";
 pub const KV_KEY: &str = "document";
-pub const DOCUMENT: &str = "https://flags/document";
+/// Where every call goes: `POST` with a [`FlagsCall`] as JSON.
+pub const CALL: &str = "https://flags/call";
+
+/// Every call into the flags object, and what it answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum FlagsCall {
+    /// The document as saved: `200` with [`Published`].
+    Document,
+    /// Replace the document if it is still at `if_match`: `200` with the
+    /// new [`Published`], `412` when it changed, `503` when it was saved
+    /// but not yet published.
+    Save(Save),
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS flag_document (
@@ -36,7 +49,7 @@ pub struct Published {
     pub document: Option<serde_json::Value>,
 }
 
-/// `PUT DOCUMENT`: replace the document if it is still at `if_match`.
+/// [`FlagsCall::Save`]: replace the document if it is still at `if_match`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Save {
     pub if_match: i64,
@@ -103,14 +116,17 @@ impl DurableObject for FlagsObject {
             worker::console_error!("flags: schema setup failed: {e}");
             return problem(500, "the flag store is unavailable");
         }
-        match req.method() {
-            Method::Get => json(200, &self.current()?),
-            Method::Put => {
-                let save: Save =
-                    match crate::body::read_json(&mut req, crate::body::MAX_OBJECT_CALL).await {
-                        Ok(s) => s,
-                        Err(e) => return problem(400, format!("not a flag save: {e}")),
-                    };
+        if req.method() != Method::Post || format!("https://flags{}", req.url()?.path()) != CALL {
+            return problem(404, "no such flags operation");
+        }
+        let call: FlagsCall =
+            match crate::body::read_json(&mut req, crate::body::MAX_OBJECT_CALL).await {
+                Ok(call) => call,
+                Err(e) => return problem(400, format!("not a flags call: {e}")),
+            };
+        match call {
+            FlagsCall::Document => json(200, &self.current()?),
+            FlagsCall::Save(save) => {
                 // Compare and set, with no `.await` in between: one wins.
                 let current = self.current()?;
                 if current.version != save.if_match {
@@ -151,7 +167,6 @@ impl DurableObject for FlagsObject {
                 }
                 json(200, &next)
             }
-            _ => problem(405, "flags are read (GET) or saved (PUT)"),
         }
     }
 }

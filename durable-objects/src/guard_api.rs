@@ -16,27 +16,38 @@ pub fn login_name(key: &str) -> String {
     format!("login:{key}")
 }
 
-pub const REVOKE: &str = "https://guard/revoke";
-pub const IS_REVOKED: &str = "https://guard/is-revoked";
-/// Check the limit and take a place for one attempt, in one step.
-pub const LOGIN_RESERVE: &str = "https://guard/login-reserve";
-/// Give a place back: its attempt was not a failed login.
-pub const LOGIN_RELEASE: &str = "https://guard/login-release";
+/// Where every call goes: `POST` with a [`GuardCall`] as JSON.
+pub const CALL: &str = "https://guard/call";
 
-/// `POST REVOKE`: refuse the session until `until` (its absolute expiry).
+/// Every call into a guard object, and what it answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum GuardCall {
+    /// Refuse the session until `until`: `200` with [`Revoked`].
+    Revoke(Revoke),
+    /// Whether the session is refused: `200` with [`Revoked`].
+    IsRevoked,
+    /// Check the limit and take a place for one attempt, in one step:
+    /// `200` with a [`LoginVerdict`].
+    LoginReserve(LoginAttempt),
+    /// Give a place back (its attempt was not a failed login): `200`.
+    LoginRelease(LoginRelease),
+}
+
+/// [`GuardCall::Revoke`]: refuse the session until `until` (its absolute expiry).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Revoke {
     pub until: i64,
 }
 
-/// `POST LOGIN_RESERVE`.
+/// [`GuardCall::LoginReserve`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginAttempt {
     pub now: i64,
     pub limit: Limit,
 }
 
-/// The answer to `LOGIN_RESERVE`: a place was taken in the window that
+/// The answer to [`GuardCall::LoginReserve`]: a place was taken in the window that
 /// began at `window_start`, or not (`retry_after` seconds until one frees).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginVerdict {
@@ -45,14 +56,14 @@ pub struct LoginVerdict {
     pub window_start: i64,
 }
 
-/// `POST LOGIN_RELEASE`: the place taken in the window beginning at
+/// [`GuardCall::LoginRelease`]: the place taken in the window beginning at
 /// `window_start`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginRelease {
     pub window_start: i64,
 }
 
-/// The answer to `IS_REVOKED`.
+/// The answer to [`GuardCall::IsRevoked`] and [`GuardCall::Revoke`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Revoked {
     pub revoked: bool,

@@ -9,10 +9,7 @@ use worker::{
 
 use crate::body::{MAX_OBJECT_CALL, read_json};
 use crate::guard::Failures;
-use crate::guard_api::{
-    IS_REVOKED, LOGIN_RELEASE, LOGIN_RESERVE, LoginAttempt, LoginRelease, LoginVerdict, REVOKE,
-    Revoke, Revoked,
-};
+use crate::guard_api::{CALL, GuardCall, LoginVerdict, Revoked};
 use crate::respond::{alarm_at, json, problem};
 
 const SCHEMA: &str = "
@@ -83,13 +80,15 @@ impl DurableObject for GuardObject {
             worker::console_error!("guard: schema setup failed: {e}");
             return problem(500, "the session guard is unavailable");
         }
-        let route = format!("https://guard{}", req.url()?.path());
-        match (req.method(), route.as_str()) {
-            (Method::Post, REVOKE) => {
-                let revoke: Revoke = match read_json(&mut req, MAX_OBJECT_CALL).await {
-                    Ok(r) => r,
-                    Err(e) => return problem(400, format!("not a revocation: {e}")),
-                };
+        if req.method() != Method::Post || format!("https://guard{}", req.url()?.path()) != CALL {
+            return problem(404, "no such guard operation");
+        }
+        let call: GuardCall = match read_json(&mut req, MAX_OBJECT_CALL).await {
+            Ok(call) => call,
+            Err(e) => return problem(400, format!("not a guard call: {e}")),
+        };
+        match call {
+            GuardCall::Revoke(revoke) => {
                 self.sql.exec(
                     "UPDATE guard SET revoked_until = MAX(COALESCE(revoked_until, 0), ?)",
                     vec![revoke.until.into()],
@@ -97,7 +96,7 @@ impl DurableObject for GuardObject {
                 self.forget_at(revoke.until).await?;
                 json(200, &Revoked { revoked: true })
             }
-            (Method::Get, IS_REVOKED) => {
+            GuardCall::IsRevoked => {
                 let row = self.row()?;
                 json(
                     200,
@@ -106,11 +105,7 @@ impl DurableObject for GuardObject {
                     },
                 )
             }
-            (Method::Post, LOGIN_RESERVE) => {
-                let attempt: LoginAttempt = match read_json(&mut req, MAX_OBJECT_CALL).await {
-                    Ok(a) => a,
-                    Err(e) => return problem(400, format!("not a login attempt: {e}")),
-                };
+            GuardCall::LoginReserve(attempt) => {
                 let row = self.row()?;
                 let failures = Failures {
                     window_start: row.window_start,
@@ -137,11 +132,7 @@ impl DurableObject for GuardObject {
                 };
                 json(200, &verdict)
             }
-            (Method::Post, LOGIN_RELEASE) => {
-                let release: LoginRelease = match read_json(&mut req, MAX_OBJECT_CALL).await {
-                    Ok(r) => r,
-                    Err(e) => return problem(400, format!("not a release: {e}")),
-                };
+            GuardCall::LoginRelease(release) => {
                 let row = self.row()?;
                 let failures = Failures {
                     window_start: row.window_start,
@@ -151,7 +142,6 @@ impl DurableObject for GuardObject {
                 self.store(failures)?;
                 json(200, &failures)
             }
-            _ => problem(404, "no such guard operation"),
         }
     }
 

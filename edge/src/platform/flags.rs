@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use durable_objects::flags_object::{self, Published};
+use durable_objects::flags_object::{self, FlagsCall, Published};
 use serde_json::Value;
 use worker::{Env, Request, Response};
 
@@ -129,7 +129,7 @@ pub(crate) async fn admin(
     super::admin::authorise(rc, config)?;
     let stub = objects::stub(env, flags_object::BINDING, flags_object::OBJECT)?;
     if rc.method != "PUT" {
-        let mut r = objects::call(&stub, flags_object::DOCUMENT, None).await?;
+        let mut r = objects::call(&stub, flags_object::CALL, &FlagsCall::Document).await?;
         let published: Published = r.json().await.map_err(internal("read the flags"))?;
         let document = match published.document {
             Some(d) => d,
@@ -139,9 +139,7 @@ pub(crate) async fn admin(
     }
     let body = super::body::bytes(&mut req, flags::document::MAX_DOCUMENT).await?;
     let save = core::save(rc.header("if-match"), rc.header("content-type"), body)?;
-    let body = serde_json::to_string(&save).map_err(|_| EdgeError::new(500, "could not encode"))?;
-    let mut saved =
-        objects::call_method(&stub, flags_object::DOCUMENT, worker::Method::Put, body).await?;
+    let mut saved = objects::call(&stub, flags_object::CALL, &FlagsCall::Save(save)).await?;
     if saved.status_code() != 200 {
         return Ok(saved);
     }

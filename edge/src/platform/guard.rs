@@ -2,7 +2,9 @@
 //! kept in `GuardObject`s so they hold across isolates and locations.
 
 use durable_objects::guard::Limit;
-use durable_objects::guard_api::{self, LoginAttempt, LoginRelease, LoginVerdict, Revoke, Revoked};
+use durable_objects::guard_api::{
+    self, GuardCall, LoginAttempt, LoginRelease, LoginVerdict, Revoke, Revoked,
+};
 use worker::Env;
 
 use super::objects;
@@ -13,9 +15,8 @@ use crate::shop::ports::Reservation;
 /// Refuses `sid` until `until` (its absolute expiry).
 pub(crate) async fn revoke(env: &Env, sid: &str, until: i64) -> Result<(), EdgeError> {
     let stub = objects::stub(env, guard_api::BINDING, &guard_api::session_name(sid))?;
-    let body = serde_json::to_string(&Revoke { until })
-        .map_err(|_| EdgeError::new(500, "could not encode a revocation"))?;
-    let answer = objects::call(&stub, guard_api::REVOKE, Some(body)).await?;
+    let call = GuardCall::Revoke(Revoke { until });
+    let answer = objects::call(&stub, guard_api::CALL, &call).await?;
     if answer.status_code() != 200 {
         return Err(EdgeError::new(
             500,
@@ -27,7 +28,7 @@ pub(crate) async fn revoke(env: &Env, sid: &str, until: i64) -> Result<(), EdgeE
 
 pub(crate) async fn is_revoked(env: &Env, sid: &str) -> Result<bool, EdgeError> {
     let stub = objects::stub(env, guard_api::BINDING, &guard_api::session_name(sid))?;
-    let mut answer = objects::call(&stub, guard_api::IS_REVOKED, None).await?;
+    let mut answer = objects::call(&stub, guard_api::CALL, &GuardCall::IsRevoked).await?;
     let revoked: Revoked = answer.json().await.map_err(internal("read a revocation"))?;
     Ok(revoked.revoked)
 }
@@ -43,9 +44,8 @@ pub(crate) async fn reserve_login(
     let mut taken = Reservation(Vec::with_capacity(keys.len()));
     for (key, limit) in keys {
         let stub = objects::stub(env, guard_api::BINDING, &guard_api::login_name(key))?;
-        let body = serde_json::to_string(&LoginAttempt { now, limit: *limit })
-            .map_err(|_| EdgeError::new(500, "could not encode a login attempt"))?;
-        let mut answer = objects::call(&stub, guard_api::LOGIN_RESERVE, Some(body)).await?;
+        let call = GuardCall::LoginReserve(LoginAttempt { now, limit: *limit });
+        let mut answer = objects::call(&stub, guard_api::CALL, &call).await?;
         let verdict: LoginVerdict = answer
             .json()
             .await
@@ -69,9 +69,8 @@ pub(crate) async fn release_login(env: &Env, reservation: Reservation) {
     for (key, window_start) in reservation.0 {
         let released = async {
             let stub = objects::stub(env, guard_api::BINDING, &guard_api::login_name(&key))?;
-            let body = serde_json::to_string(&LoginRelease { window_start })
-                .map_err(|_| EdgeError::new(500, "could not encode a release"))?;
-            objects::call(&stub, guard_api::LOGIN_RELEASE, Some(body)).await
+            let call = GuardCall::LoginRelease(LoginRelease { window_start });
+            objects::call(&stub, guard_api::CALL, &call).await
         };
         if let Err(e) = released.await {
             worker::console_warn!("edge: a login guard place was not given back: {e}");

@@ -62,31 +62,21 @@ pub(crate) fn stub_in(
         .map_err(internal("reached a Durable Object"))
 }
 
-/// `GET url`, or `POST url` with a JSON `body`.
-pub(crate) async fn call(
+/// Sends one typed call (a `CartCall`, `GuardCall` or `FlagsCall`) to the
+/// object behind `stub`: `POST url` with the call as JSON.
+pub(crate) async fn call<C: serde::Serialize>(
     stub: &Stub,
     url: &str,
-    body: Option<String>,
+    call: &C,
 ) -> Result<Response, EdgeError> {
-    match body {
-        Some(body) => call_method(stub, url, Method::Post, body).await,
-        None => send(stub, url, RequestInit::new().with_method(Method::Get)).await,
-    }
-}
-
-/// `method url` with a JSON `body`.
-pub(crate) async fn call_method(
-    stub: &Stub,
-    url: &str,
-    method: Method,
-    body: String,
-) -> Result<Response, EdgeError> {
+    let body = serde_json::to_string(call)
+        .map_err(|_| EdgeError::new(500, "the edge could not encode a call to its store"))?;
     let mut init = RequestInit::new();
     let headers = Headers::new();
     headers
         .set("content-type", "application/json")
         .map_err(internal("called a Durable Object"))?;
-    init.with_method(method)
+    init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&body)));
     send(stub, url, &init).await

@@ -2,7 +2,7 @@
 //! Worker implements them: cart and guard Durable Objects, and signed
 //! requests to origin services.
 
-use durable_objects::cart_api::{self, CartView, Mutation};
+use durable_objects::cart_api::{self, CartCall, CartView, Mutation};
 use durable_objects::guard::Limit;
 use worker::Env;
 
@@ -26,22 +26,25 @@ impl ObjectCarts<'_> {
             &cart.key.name(),
             cart.jurisdiction,
         )?;
-        let mut r = objects::call(&stub, cart_api::LOG, None).await?;
+        let mut r = objects::call(&stub, cart_api::CALL, &CartCall::Log).await?;
         r.json().await.map_err(internal("read the cart log"))
     }
 }
 
 impl Carts for ObjectCarts<'_> {
     async fn mutate(&self, cart: &CartRef, change: &Mutation) -> Result<ObjectAnswer, EdgeError> {
-        let body = serde_json::to_string(change)
-            .map_err(|_| EdgeError::new(500, "the edge could not encode the change"))?;
         let stub = objects::stub_in(
             self.0,
             cart_api::BINDING,
             &cart.key.name(),
             cart.jurisdiction,
         )?;
-        let mut r = objects::call(&stub, cart_api::MUTATE, Some(body)).await?;
+        let mut r = objects::call(
+            &stub,
+            cart_api::CALL,
+            &CartCall::Mutate(Box::new(change.clone())),
+        )
+        .await?;
         let replayed = r.headers().has("idempotent-replayed").unwrap_or(false);
         let body = r.bytes().await.map_err(internal("read the cart"))?;
         Ok(ObjectAnswer {
@@ -58,7 +61,7 @@ impl Carts for ObjectCarts<'_> {
             &cart.key.name(),
             cart.jurisdiction,
         )?;
-        let mut r = objects::call(&stub, cart_api::VIEW, None).await?;
+        let mut r = objects::call(&stub, cart_api::CALL, &CartCall::View).await?;
         r.json().await.map_err(internal("read the cart"))
     }
 }
