@@ -10,7 +10,9 @@ use libtest_mimic::Failed;
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
-use super::{Outcome, add_to_cart, cart_cookie, check, client, expect_problem, header, view_cart};
+use super::{
+    Outcome, add_to_cart, cache_ttl, cart_cookie, check, client, expect_problem, header, view_cart,
+};
 
 fn get_flags(sys: &System) -> Result<(String, Value), Failed> {
     let r = client()
@@ -180,12 +182,7 @@ pub fn admin_api_kill_switch_and_maintenance() -> Outcome {
     client().get(&product).send()?;
     let hit = client().get(&product).send()?;
     let status = header(&hit, "cache-status");
-    let ttl: i64 = status
-        .split("ttl=")
-        .nth(1)
-        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| format!("no ttl in {status:?}"))?;
+    let ttl = cache_ttl(&status)?;
     check(
         ttl <= 10,
         format!("a 10 s lifetime, not the origin's 60 s: {status}"),

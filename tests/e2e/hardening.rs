@@ -12,22 +12,9 @@ use libtest_mimic::Failed;
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
-use super::{Outcome, add_to_cart, cart_cookie, check, client, expect_problem, header};
-
-fn login(
-    sys: &System,
-    email: &str,
-    password: &str,
-    cookie: Option<&str>,
-) -> Result<Response, Failed> {
-    let mut req = client()
-        .post(format!("{}/api/session", sys.edge_url))
-        .json(&json!({"email": email, "password": password}));
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    Ok(req.send()?)
-}
+use super::{
+    Outcome, add_to_cart, cache_ttl, cart_cookie, check, client, expect_problem, header, login,
+};
 
 fn checkout_with_key(sys: &System, cookie: &str, key: &str) -> Result<Response, Failed> {
     Ok(client()
@@ -325,12 +312,7 @@ pub fn a_flag_override_never_changes_the_shared_catalog(sys: &System) -> Outcome
     )?;
     let plain = client().get(&product).send()?;
     let status = header(&plain, "cache-status");
-    let ttl: i64 = status
-        .split("ttl=")
-        .nth(1)
-        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| format!("no ttl in {status:?}"))?;
+    let ttl = cache_ttl(&status)?;
     check(
         ttl > 10,
         format!("the origin's lifetime, not the tester's 10 s: {status}"),

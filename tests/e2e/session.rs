@@ -5,22 +5,7 @@ use e2e::System;
 use libtest_mimic::Failed;
 use serde_json::{Value, json};
 
-use super::{Outcome, add_to_cart, cart_cookie, check, client, expect_problem, header};
-
-fn login(
-    sys: &System,
-    email: &str,
-    password: &str,
-    cookie: Option<&str>,
-) -> Result<reqwest::blocking::Response, Failed> {
-    let mut req = client()
-        .post(format!("{}/api/session", sys.edge_url))
-        .json(&json!({"email": email, "password": password}));
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    Ok(req.send()?)
-}
+use super::{Outcome, add_to_cart, cart_cookie, check, client, expect_problem, header, login};
 
 fn whoami(sys: &System, cookie: &str) -> Result<Value, Failed> {
     Ok(client()

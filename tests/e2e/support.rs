@@ -115,3 +115,29 @@ pub fn unix_now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+/// `POST /api/session` with `email` and `password`, presenting `cookie`.
+pub fn login(
+    sys: &System,
+    email: &str,
+    password: &str,
+    cookie: Option<&str>,
+) -> Result<Response, Failed> {
+    let mut req = client()
+        .post(format!("{}/api/session", sys.edge_url))
+        .json(&serde_json::json!({"email": email, "password": password}));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    Ok(req.send()?)
+}
+
+/// The `ttl` a `Cache-Status` field reports (RFC 9211), in seconds.
+pub fn cache_ttl(cache_status: &str) -> Result<i64, Failed> {
+    cache_status
+        .split("ttl=")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| c != '-' && !c.is_ascii_digit()).next())
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| format!("no ttl in {cache_status:?}").into())
+}

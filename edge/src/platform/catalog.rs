@@ -197,6 +197,21 @@ async fn fetch(config: &EdgeConfig, canonical: &str) -> Result<Fetched, EdgeErro
     })
 }
 
+/// The catalog read's ports: this location's cache, the catalog origin,
+/// the platform's timer, and the isolate's fetches in flight.
+fn ports<'a>(
+    origin: &'a CatalogService,
+    in_flight: &'a InFlight,
+) -> Ports<'a, ApiCache, CatalogService, Timer, Timer> {
+    Ports {
+        cache: &ApiCache,
+        origin,
+        sleep: &Timer,
+        clock: &Timer,
+        in_flight,
+    }
+}
+
 /// Reads `query` through the cache; a stale entry served within
 /// `stale-while-revalidate` is refreshed after the answer (`waitUntil`).
 pub(crate) async fn read(
@@ -206,25 +221,12 @@ pub(crate) async fn read(
 ) -> Result<CatalogAnswer, EdgeError> {
     let in_flight = IN_FLIGHT.with(Rc::clone);
     let origin = CatalogService(config.clone());
-    let ports = Ports {
-        cache: &ApiCache,
-        origin: &origin,
-        sleep: &Timer,
-        clock: &Timer,
-        in_flight: &in_flight,
-    };
-    let answer = core::read(&ports, config, query).await?;
+    let answer = core::read(&ports(&origin, &in_flight), config, query).await?;
     if answer.refresh {
         let (config, query) = (config.clone(), query.clone());
         ctx.wait_until(async move {
             let origin = CatalogService(config.clone());
-            let ports = Ports {
-                cache: &ApiCache,
-                origin: &origin,
-                sleep: &Timer,
-                clock: &Timer,
-                in_flight: &in_flight,
-            };
+            let ports = ports(&origin, &in_flight);
             if let Err(e) = core::coalesced(&ports, &config, &query).await {
                 worker::console_warn!("edge: background refresh failed: {e}");
             }

@@ -18,14 +18,18 @@ use crate::shop::ports::{
 pub(crate) struct ObjectCarts<'a>(pub &'a Env);
 
 impl ObjectCarts<'_> {
-    /// The cart's audit log, newest first (`{"entries": [...]}`).
-    pub(crate) async fn log(&self, cart: &CartRef) -> Result<serde_json::Value, EdgeError> {
-        let stub = objects::stub_in(
+    fn stub(&self, cart: &CartRef) -> Result<worker::Stub, EdgeError> {
+        objects::stub_in(
             self.0,
             cart_api::BINDING,
             &cart.key.name(),
             cart.jurisdiction,
-        )?;
+        )
+    }
+
+    /// The cart's audit log, newest first (`{"entries": [...]}`).
+    pub(crate) async fn log(&self, cart: &CartRef) -> Result<serde_json::Value, EdgeError> {
+        let stub = self.stub(cart)?;
         let mut r = objects::call(&stub, cart_api::CALL, &CartCall::Log).await?;
         r.json().await.map_err(internal("read the cart log"))
     }
@@ -33,12 +37,7 @@ impl ObjectCarts<'_> {
 
 impl Carts for ObjectCarts<'_> {
     async fn mutate(&self, cart: &CartRef, change: &Mutation) -> Result<ObjectAnswer, EdgeError> {
-        let stub = objects::stub_in(
-            self.0,
-            cart_api::BINDING,
-            &cart.key.name(),
-            cart.jurisdiction,
-        )?;
+        let stub = self.stub(cart)?;
         let mut r = objects::call(
             &stub,
             cart_api::CALL,
@@ -55,12 +54,7 @@ impl Carts for ObjectCarts<'_> {
     }
 
     async fn view(&self, cart: &CartRef) -> Result<CartView, EdgeError> {
-        let stub = objects::stub_in(
-            self.0,
-            cart_api::BINDING,
-            &cart.key.name(),
-            cart.jurisdiction,
-        )?;
+        let stub = self.stub(cart)?;
         let mut r = objects::call(&stub, cart_api::CALL, &CartCall::View).await?;
         r.json().await.map_err(internal("read the cart"))
     }

@@ -94,10 +94,9 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn whoami_renews_once_half_the_idle_time_is_used() {
-        let keys = SessionKeys::from_config(KEY, "").unwrap();
-        let claims = new_session(
+    /// A session issued at 0: idle 100 s, absolute 1000 s.
+    fn claims() -> SessionClaims {
+        new_session(
             "user-1".into(),
             vec![],
             "us".into(),
@@ -105,7 +104,13 @@ mod tests {
             0,
             100,
             1000,
-        );
+        )
+    }
+
+    #[test]
+    fn whoami_renews_once_half_the_idle_time_is_used() {
+        let keys = SessionKeys::from_config(KEY, "").unwrap();
+        let claims = claims();
         let early = whoami(Some(claims.clone()), true, Some(&keys), 100, 10).unwrap();
         assert!(cookies(&early).is_empty(), "nothing to renew yet");
         let late = whoami(Some(claims), true, Some(&keys), 100, 60).unwrap();
@@ -123,15 +128,7 @@ mod tests {
     #[test]
     fn a_login_clears_the_guest_cookie_only_when_nothing_waits_in_it() {
         let keys = SessionKeys::from_config(KEY, "").unwrap();
-        let claims = new_session(
-            "user-1".into(),
-            vec![],
-            "us".into(),
-            "s".into(),
-            0,
-            100,
-            1000,
-        );
+        let claims = claims();
         let done = |guest_cart| LoggedIn {
             identity: serde_json::from_value(serde_json::json!({
                 "user_id": "user-1", "roles": [], "region": "us"
