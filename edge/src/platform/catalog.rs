@@ -11,26 +11,15 @@ use worker::{Cache, Context, Headers, Method, Request, RequestInit, Response};
 
 use super::origin;
 use super::runtime::Timer;
-use super::runtime::{internal, now_ms};
-use crate::catalog::freshness::Windows;
+use super::runtime::{internal, now_ms, render};
 use crate::catalog::query::CatalogQuery;
-use crate::catalog::report::{cache_status, not_modified, server_timing};
-use crate::catalog::{BROWSER_CACHE_CONTROL, tag_index_key};
+use crate::catalog::tag_index_key;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::shop::catalog::{
     self as core, CatalogAnswer, CatalogCache, CatalogOrigin, Entry, Fetched, InFlight, Ports,
+    answer_reply, indexed, product_of,
 };
-
-// Metadata kept on a stored entry, as response headers.
-const STATUS: &str = "x-edge-status";
-const STORED_AT: &str = "x-edge-stored-at";
-const WINDOWS: &str = "x-edge-windows";
-const TAGS: &str = "x-edge-tags";
-/// Keys remembered per tag; past this, the oldest fall out of the index
-/// and their entries simply live out their (short) lifetime (a purge of a
-/// SKU still reaches its product entry by name).
-const MAX_KEYS_PER_TAG: usize = 2_000;
 
 thread_local! {
     /// Origin fetches under way in this isolate, by cache key.
@@ -61,63 +50,22 @@ impl CatalogOrigin for CatalogService {
 
 async fn lookup(cache: &Cache, key: &str) -> Option<Entry> {
     let mut response = cache.get(key, false).await.ok().flatten()?;
-    let h = response.headers();
-    let get = |name: &str| h.get(name).ok().flatten();
-    let status = get(STATUS)?.parse().ok()?;
-    let stored_at = get(STORED_AT)?.parse().ok()?;
-    let w: Vec<i64> = get(WINDOWS)?
-        .split(',')
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    let [max_age, stale_while_revalidate, stale_if_error] = w[..] else {
-        return None;
-    };
-    let etag = get("etag").unwrap_or_default();
-    let tags = get(TAGS)
-        .map(|t| t.split(',').map(str::to_owned).collect())
-        .unwrap_or_default();
     let body = response.text().await.ok()?;
-    Some(Entry {
-        status,
-        body,
-        etag,
-        tags,
-        stored_at,
-        windows: Some(Windows {
-            max_age,
-            stale_while_revalidate,
-            stale_if_error,
-        }),
-    })
+    let h = response.headers();
+    Entry::from_stored(|name| h.get(name).ok().flatten(), body)
 }
 
 async fn store(cache: &Cache, key: &str, entry: &Entry) -> bool {
-    let Some(w) = entry.windows else { return false };
+    let Some(stored) = entry.stored_headers() else {
+        return false;
+    };
     let headers = Headers::new();
-    let filled = (|| -> worker::Result<()> {
-        headers.set("content-type", "application/json")?;
-        headers.set(
-            "cache-control",
-            &format!("public, max-age={}", w.retention()),
-        )?;
-        headers.set(STATUS, &entry.status.to_string())?;
-        headers.set(STORED_AT, &entry.stored_at.to_string())?;
-        headers.set(
-            WINDOWS,
-            &format!(
-                "{},{},{}",
-                w.max_age, w.stale_while_revalidate, w.stale_if_error
-            ),
-        )?;
-        headers.set("etag", &entry.etag)?;
-        headers.set(TAGS, &entry.tags.join(","))
-    })();
+    if stored.iter().any(|(n, v)| headers.set(n, v).is_err()) {
+        return false;
+    }
     let Ok(response) = Response::ok(entry.body.clone()).map(|r| r.with_headers(headers)) else {
         return false;
     };
-    if filled.is_err() {
-        return false;
-    }
     if let Err(e) = cache.put(key, response).await {
         // A cache that refuses an entry costs speed, not correctness.
         worker::console_warn!("edge: cache put failed for {key}: {e}");
@@ -132,22 +80,13 @@ async fn store(cache: &Cache, key: &str, entry: &Entry) -> bool {
 /// Records that `key` carries `tag`, so a purge of the tag finds it.
 async fn index(cache: &Cache, tag: &str, key: &str) {
     let index_key = tag_index_key(tag);
-    let mut keys: Vec<String> = match cache.get(index_key.as_str(), false).await {
-        Ok(Some(mut r)) => r
-            .text()
-            .await
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
+    let existing = match cache.get(index_key.as_str(), false).await {
+        Ok(Some(mut r)) => r.text().await.unwrap_or_default(),
+        _ => String::new(),
     };
-    if keys.iter().any(|k| k == key) {
+    let Some(keys) = indexed(&existing, key) else {
         return;
-    }
-    keys.push(key.to_owned());
-    let excess = keys.len().saturating_sub(MAX_KEYS_PER_TAG);
-    keys.drain(..excess);
+    };
     let headers = Headers::new();
     if headers
         .set("cache-control", "public, max-age=86400")
@@ -155,7 +94,7 @@ async fn index(cache: &Cache, tag: &str, key: &str) {
     {
         return;
     }
-    if let Ok(r) = Response::ok(keys.join("\n")) {
+    if let Ok(r) = Response::ok(keys) {
         let _ = cache.put(index_key.as_str(), r.with_headers(headers)).await;
     }
 }
@@ -250,19 +189,7 @@ pub(crate) async fn product(
         ctx,
     )
     .await?;
-    match answer.entry.status {
-        200 => serde_json::from_str(&answer.entry.body).map_err(|_| {
-            EdgeError::new(
-                502,
-                "the catalog service answered with an unreadable product",
-            )
-        }),
-        404 => Err(EdgeError::new(404, format!("no product with SKU {sku:?}"))),
-        status => Err(EdgeError::new(
-            502,
-            format!("the catalog service failed (status {status})"),
-        )),
-    }
+    product_of(&answer.entry, sku)
 }
 
 /// `GET` a catalog resource: the JSON, or 304 when the client's copy is current.
@@ -277,36 +204,8 @@ pub(crate) async fn get(
         None => return Err(EdgeError::new(404, format!("no resource at {}", rc.path))),
     };
     let answer = read(config, &query, ctx).await?;
-    let entry = &answer.entry;
-    let headers = Headers::new();
-    let fresh_copy = entry.status == 200 && not_modified(rc.header("if-none-match"), &entry.etag);
-    let filled = (|| -> worker::Result<()> {
-        headers.set("cache-status", &cache_status(answer.outcome))?;
-        headers.set(
-            "server-timing",
-            &server_timing(now_ms() - started_ms, answer.origin_ms),
-        )?;
-        headers.set("cache-tag", &entry.tags.join(","))?;
-        if entry.status == 200 {
-            headers.set("etag", &entry.etag)?;
-            headers.set("cache-control", BROWSER_CACHE_CONTROL)?;
-            headers.set("content-type", "application/json")?;
-        } else {
-            headers.set("cache-control", "no-store")?;
-            headers.set("content-type", origin_adapter::wire::PROBLEM_JSON)?;
-        }
-        Ok(())
-    })();
-    filled.map_err(internal("answered"))?;
-    let (status, body) = if fresh_copy {
-        (304, String::new())
-    } else {
-        (entry.status, entry.body.clone())
-    };
-    Ok(Response::ok(body)
-        .map_err(internal("answered"))?
-        .with_status(status)
-        .with_headers(headers))
+    let edge_ms = now_ms() - started_ms;
+    render(answer_reply(&answer, rc.header("if-none-match"), edge_ms))
 }
 
 /// Removes the entries under `keys` from this location's cache; how many

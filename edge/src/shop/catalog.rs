@@ -278,6 +278,132 @@ pub async fn read<C: CatalogCache, O: CatalogOrigin, S: Sleep, K: Clock>(
     }
 }
 
+// Metadata kept on a stored entry, as response headers.
+const STATUS: &str = "x-edge-status";
+const STORED_AT: &str = "x-edge-stored-at";
+const WINDOWS: &str = "x-edge-windows";
+const TAGS: &str = "x-edge-tags";
+
+/// Keys remembered per tag; past this, the oldest fall out of the index and
+/// their entries simply live out their (short) lifetime (a purge of a SKU
+/// still reaches its product entry by name).
+pub const MAX_KEYS_PER_TAG: usize = 2_000;
+
+impl Entry {
+    /// The headers an entry is stored with (its windows, status, time,
+    /// tags and `ETag`); `None` when it must not be stored.
+    pub fn stored_headers(&self) -> Option<Vec<(&'static str, String)>> {
+        let w = self.windows?;
+        Some(vec![
+            ("content-type", "application/json".into()),
+            (
+                "cache-control",
+                format!("public, max-age={}", w.retention()),
+            ),
+            (STATUS, self.status.to_string()),
+            (STORED_AT, self.stored_at.to_string()),
+            (
+                WINDOWS,
+                format!(
+                    "{},{},{}",
+                    w.max_age, w.stale_while_revalidate, w.stale_if_error
+                ),
+            ),
+            ("etag", self.etag.clone()),
+            (TAGS, self.tags.join(",")),
+        ])
+    }
+
+    /// An entry read back from its stored headers (`header(name)`) and
+    /// body; `None` for anything that is not one of ours.
+    pub fn from_stored(header: impl Fn(&str) -> Option<String>, body: String) -> Option<Self> {
+        let w: Vec<i64> = header(WINDOWS)?
+            .split(',')
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [max_age, stale_while_revalidate, stale_if_error] = w[..] else {
+            return None;
+        };
+        Some(Entry {
+            status: header(STATUS)?.parse().ok()?,
+            etag: header("etag").unwrap_or_default(),
+            tags: header(TAGS)
+                .map(|t| t.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            stored_at: header(STORED_AT)?.parse().ok()?,
+            body,
+            windows: Some(Windows {
+                max_age,
+                stale_while_revalidate,
+                stale_if_error,
+            }),
+        })
+    }
+}
+
+/// A tag's index with `key` added (the newest last, at most
+/// [`MAX_KEYS_PER_TAG`]); `None` when it is there already.
+pub fn indexed(index: &str, key: &str) -> Option<String> {
+    let mut keys: Vec<&str> = index.lines().collect();
+    if keys.contains(&key) {
+        return None;
+    }
+    keys.push(key);
+    let excess = keys.len().saturating_sub(MAX_KEYS_PER_TAG);
+    Some(keys[excess..].join("\n"))
+}
+
+/// A catalog answer for the client: the JSON (or `304` when its copy is
+/// current) with `Cache-Status`, `Server-Timing`, `Cache-Tag`, `ETag` and a
+/// short browser lifetime; an error is a problem not to be kept.
+pub fn answer_reply(
+    answer: &CatalogAnswer,
+    if_none_match: Option<&str>,
+    edge_ms: i64,
+) -> super::reply::Reply {
+    use crate::catalog::BROWSER_CACHE_CONTROL;
+    use crate::catalog::report::{cache_status, not_modified, server_timing};
+    let entry = &answer.entry;
+    let ok = entry.status == 200;
+    let (status, body) = match ok && not_modified(if_none_match, &entry.etag) {
+        true => (304, Vec::new()),
+        false => (entry.status, entry.body.clone().into_bytes()),
+    };
+    let content_type = if ok {
+        "application/json"
+    } else {
+        origin_adapter::wire::PROBLEM_JSON
+    };
+    let reply = super::reply::Reply::raw(status, content_type, body)
+        .header("cache-status", cache_status(answer.outcome))
+        .header("server-timing", server_timing(edge_ms, answer.origin_ms))
+        .header("cache-tag", entry.tags.join(","));
+    if ok {
+        reply
+            .header("etag", entry.etag.clone())
+            .header("cache-control", BROWSER_CACHE_CONTROL)
+    } else {
+        reply.header("cache-control", "no-store")
+    }
+}
+
+/// The product a catalog read of `sku` gave, for pricing a cart line.
+pub fn product_of(entry: &Entry, sku: &str) -> Result<origin_adapter::wire::Product, EdgeError> {
+    match entry.status {
+        200 => serde_json::from_str(&entry.body).map_err(|_| {
+            EdgeError::new(
+                502,
+                "the catalog service answered with an unreadable product",
+            )
+        }),
+        404 => Err(EdgeError::new(404, format!("no product with SKU {sku:?}"))),
+        status => Err(EdgeError::new(
+            502,
+            format!("the catalog service failed (status {status})"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -506,5 +632,50 @@ mod tests {
         };
         let entry = entry_from(&config, &query(), unknown, 0).unwrap();
         assert_eq!(entry.windows.map(|w| w.max_age), Some(MISSING_MAX_AGE));
+    }
+
+    #[test]
+    fn a_stored_entry_reads_back_as_it_was() {
+        let entry = entry_from(&config(), &query(), product(5).unwrap(), 42).unwrap();
+        let headers = entry.stored_headers().expect("storable");
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(Entry::from_stored(get, entry.body.clone()), Some(entry));
+        assert_eq!(Entry::from_stored(|_| None, String::new()), None);
+    }
+
+    #[test]
+    fn a_tag_index_keeps_the_newest_keys_once() {
+        assert_eq!(indexed("", "a").as_deref(), Some("a"));
+        assert_eq!(indexed("a\nb", "b"), None);
+        let full: Vec<String> = (0..MAX_KEYS_PER_TAG).map(|i| format!("k{i}")).collect();
+        let next = indexed(&full.join("\n"), "new").unwrap();
+        assert_eq!(next.lines().count(), MAX_KEYS_PER_TAG);
+        assert!(next.starts_with("k1\n") && next.ends_with("\nnew"));
+    }
+
+    #[test]
+    fn answers_carry_their_cache_facts_and_a_current_copy_is_304() {
+        let w = World::new(vec![product(100)]);
+        let answer = w.read().unwrap();
+        let reply = answer_reply(&answer, None, 3);
+        assert_eq!(reply.status, 200);
+        assert!(
+            reply
+                .headers
+                .iter()
+                .any(|(n, v)| *n == "etag" && *v == answer.entry.etag)
+        );
+        let again = answer_reply(&answer, Some(&answer.entry.etag), 3);
+        assert_eq!((again.status, again.body.len()), (304, 0));
+        assert_eq!(
+            product_of(&answer.entry, "KIT-0001").unwrap_err().status,
+            502,
+            "not a product"
+        );
     }
 }
