@@ -23,7 +23,38 @@ pub fn worker(tools: &Tools) -> Result<()> {
             .env("WASM_OPT_BIN", tools.ws.wasm_opt())
             .env("ESBUILD_BIN", tools.ws.esbuild()),
     )?;
+    strip_names(tools)?;
     done(t);
+    Ok(())
+}
+
+/// The wasm features worker-build enables for wasm-opt: the encodings
+/// workerd reads (none newer), so a second pass writes the same kinds.
+const WASM_FEATURES: &[&str] = &[
+    "mutable-globals",
+    "sign-ext",
+    "nontrapping-float-to-int",
+    "bulk-memory",
+    "multivalue",
+    "reference-types",
+    "exception-handling",
+];
+
+/// Drops the name section worker-build keeps (`--debuginfo`): about 300 KB of
+/// function names that Cloudflare counts in the upload and that only made
+/// panic stack traces readable (a panic still logs its message and place).
+fn strip_names(tools: &Tools) -> Result<()> {
+    let wasm = tools.root().join("edge/build/index_bg.wasm");
+    let stripped = wasm.with_extension("stripped.wasm");
+    let mut command = Command::new(tools.ws.wasm_opt());
+    command
+        .arg(&wasm)
+        .arg("-o")
+        .arg(&stripped)
+        .arg("--strip-debug")
+        .args(WASM_FEATURES.iter().map(|f| format!("--enable-{f}")));
+    status(&mut command)?;
+    std::fs::rename(&stripped, &wasm)?;
     Ok(())
 }
 
