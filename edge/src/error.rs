@@ -9,6 +9,8 @@ pub struct EdgeError {
     pub detail: String,
     /// Extra response headers, e.g. `Allow` on a 405.
     pub headers: Vec<(&'static str, String)>,
+    /// What really happened, for the log only — never sent to the client.
+    pub cause: Option<String>,
 }
 
 impl EdgeError {
@@ -17,7 +19,14 @@ impl EdgeError {
             status,
             detail: detail.into(),
             headers: Vec::new(),
+            cause: None,
         }
+    }
+
+    /// With an internal cause, which the shell logs and never sends.
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {

@@ -40,11 +40,11 @@ impl CatalogCache for ApiCache {
 }
 
 /// The catalog origin of the default region.
-struct CatalogService(EdgeConfig);
+struct CatalogService<'a>(&'a EdgeConfig);
 
-impl CatalogOrigin for CatalogService {
+impl CatalogOrigin for CatalogService<'_> {
     async fn fetch(&self, canonical: &str) -> Result<Fetched, EdgeError> {
-        fetch(&self.0, canonical).await
+        fetch(self.0, canonical).await
     }
 }
 
@@ -139,9 +139,9 @@ async fn fetch(config: &EdgeConfig, canonical: &str) -> Result<Fetched, EdgeErro
 /// The catalog read's ports: this location's cache, the catalog origin,
 /// the platform's timer, and the isolate's fetches in flight.
 fn ports<'a>(
-    origin: &'a CatalogService,
+    origin: &'a CatalogService<'a>,
     in_flight: &'a InFlight,
-) -> Ports<'a, ApiCache, CatalogService, Timer, Timer> {
+) -> Ports<'a, ApiCache, CatalogService<'a>, Timer, Timer> {
     Ports {
         cache: &ApiCache,
         origin,
@@ -159,12 +159,12 @@ pub(crate) async fn read(
     ctx: &Context,
 ) -> Result<CatalogAnswer, EdgeError> {
     let in_flight = IN_FLIGHT.with(Rc::clone);
-    let origin = CatalogService(config.clone());
+    let origin = CatalogService(config);
     let answer = core::read(&ports(&origin, &in_flight), config, query).await?;
     if answer.refresh {
         let (config, query) = (config.clone(), query.clone());
         ctx.wait_until(async move {
-            let origin = CatalogService(config.clone());
+            let origin = CatalogService(&config);
             let ports = ports(&origin, &in_flight);
             if let Err(e) = core::coalesced(&ports, &config, &query).await {
                 worker::console_warn!("edge: background refresh failed: {e}");

@@ -89,12 +89,14 @@ pub(crate) async fn browser(
     let ctx = core::context_of(rc, config, session.as_ref(), anon);
     let now = now_ms() / 1000;
     let forced = core::forced(rc, config, now);
-    let body = match rc.path.strip_prefix("/api/flags/") {
-        Some(key) => {
-            core::one_for_browser(&set, key, rc.query.as_deref(), &ctx, forced.as_ref(), now)
-        }
-        None => core::for_browser(&set, version, &ctx, forced.as_ref(), now),
-    };
+    // One flag asked by name answers its details only; the full list is
+    // what gives a guest their bucket cookie.
+    if let Some(key) = rc.path.strip_prefix("/api/flags/") {
+        let details =
+            core::one_for_browser(&set, key, rc.query.as_deref(), &ctx, forced.as_ref(), now);
+        return durable_objects::respond::json(200, &details).map_err(internal("answered"));
+    }
+    let body = core::for_browser(&set, version, &ctx, forced.as_ref(), now);
     let mut r = durable_objects::respond::json(200, &body).map_err(internal("answered"))?;
     if let Some(id) = &new_anon {
         let c = cookie::Cookie::build((ANONYMOUS_COOKIE, id.as_str()))
@@ -137,8 +139,10 @@ pub(crate) async fn admin(
         };
         return with_etag(&document, published.version);
     }
+    // The headers are checked before the body is read.
+    let if_match = core::save_version(rc.header("if-match"), rc.header("content-type"))?;
     let body = super::body::bytes(&mut req, flags::document::MAX_DOCUMENT).await?;
-    let save = core::save(rc.header("if-match"), rc.header("content-type"), body)?;
+    let save = core::save(if_match, body)?;
     let mut saved = objects::call(&stub, flags_object::CALL, &FlagsCall::Save(save)).await?;
     if saved.status_code() != 200 {
         return Ok(saved);

@@ -72,6 +72,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 }
 
 fn problem(e: &EdgeError) -> Result<Response> {
+    if let Some(cause) = &e.cause {
+        worker::console_error!("edge: {} {}: {cause}", e.status, e.detail);
+    }
     let mut response = respond::problem(e.status, e.detail.clone())?;
     for (name, value) in &e.headers {
         response.headers_mut().set(name, value)?;
@@ -90,6 +93,11 @@ async fn handle(
         .var("ENVIRONMENT")
         .is_ok_and(|v| v.to_string() == "development");
     let route = match route(&rc.method, &rc.path, dev_routes) {
+        // Liveness says the isolate answers, configured or not.
+        Ok(Route::Health) => {
+            return respond::json(200, &serde_json::json!({ "status": "ok" }))
+                .map_err(internal("answered"));
+        }
         Ok(route) => route,
         // Not one of the edge's own: perhaps a route the table forwards.
         Err(e) if e.status == 404 => {

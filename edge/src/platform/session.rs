@@ -118,6 +118,9 @@ async fn login(
         },
     )
     .await?;
+    if let Some(note) = &done.merge_note {
+        worker::console_warn!("edge: at login: {note}");
+    }
     let had_cart = rc
         .cookie
         .as_deref()

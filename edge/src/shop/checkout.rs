@@ -148,10 +148,11 @@ pub async fn checkout(
 async fn report(carts: &impl Carts, c: &Checkout<'_>, op: Op) -> Result<CartView, EdgeError> {
     let answer = carts.mutate(c.cart, &change(c, "edge", None, op)).await?;
     if answer.status != 200 {
-        return Err(EdgeError::new(
-            500,
-            "the checkout's outcome could not be recorded",
-        ));
+        let refused = String::from_utf8_lossy(&answer.body).into_owned();
+        return Err(
+            EdgeError::new(500, "the checkout's outcome could not be recorded")
+                .with_cause(format!("the cart refused the outcome: {refused}")),
+        );
     }
     read_view(&answer)
 }

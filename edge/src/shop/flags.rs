@@ -196,14 +196,9 @@ pub fn etag(version: i64) -> String {
     format!("\"f{version}\"")
 }
 
-/// `PUT /admin/flags`: the save an admin asks for, checked before it is
-/// stored — `If-Match` present (`428`) and ours (`412`), JSON (`415`),
-/// a valid document (`400` naming the JSON path).
-pub fn save(
-    if_match: Option<&str>,
-    content_type: Option<&str>,
-    body: Vec<u8>,
-) -> Result<Save, EdgeError> {
+/// `PUT /admin/flags`, before its body is read: `If-Match` present (`428`)
+/// and ours (`412`), JSON (`415`). The version the save must replace.
+pub fn save_version(if_match: Option<&str>, content_type: Option<&str>) -> Result<i64, EdgeError> {
     let if_match = if_match.ok_or_else(|| {
         EdgeError::new(
             428,
@@ -221,6 +216,12 @@ pub fn save(
             "the flag document must be application/json",
         ));
     }
+    Ok(if_match)
+}
+
+/// The save of a document replacing version `if_match`, checked before it
+/// is stored: a valid document (`400` naming the JSON path).
+pub fn save(if_match: i64, body: Vec<u8>) -> Result<Save, EdgeError> {
     let text =
         String::from_utf8(body).map_err(|_| EdgeError::new(400, "the document is not UTF-8"))?;
     FlagSet::parse(&text)
@@ -312,17 +313,21 @@ mod tests {
     fn a_save_is_checked_before_it_is_stored() {
         let doc = br#"{"flags": {}}"#.to_vec();
         let json = Some("application/json; charset=utf-8");
-        assert_eq!(save(Some("\"f2\""), json, doc.clone()).unwrap().if_match, 2);
-        for (if_match, ct, body, status) in [
-            (None, json, doc.clone(), 428),
-            (Some("\"f02\""), json, doc.clone(), 412),
-            (Some("\"v2\""), json, doc.clone(), 412),
-            (Some("\"f2\""), Some("text/plain"), doc.clone(), 415),
-            (Some("\"f2\""), json, br#"{"flags": 1}"#.to_vec(), 400),
-            (Some("\"f2\""), json, vec![0xff], 400),
+        assert_eq!(save_version(Some("\"f2\""), json), Ok(2));
+        for (if_match, ct, status) in [
+            (None, json, 428),
+            (Some("\"f02\""), json, 412),
+            (Some("\"v2\""), json, 412),
+            (Some("\"f2\""), Some("text/plain"), 415),
         ] {
-            assert_eq!(save(if_match, ct, body).unwrap_err().status, status);
+            assert_eq!(save_version(if_match, ct).unwrap_err().status, status);
         }
+        assert_eq!(save(2, doc).unwrap().if_match, 2);
+        assert_eq!(
+            save(2, br#"{"flags": 1}"#.to_vec()).unwrap_err().status,
+            400
+        );
+        assert_eq!(save(2, vec![0xff]).unwrap_err().status, 400);
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct LoggedIn {
     /// The sealed session token for the cookie.
     pub token: String,
     pub guest_cart: GuestCart,
+    /// Why the guest cart was kept when its merge failed, for the log.
+    pub merge_note: Option<String>,
 }
 
 /// Runs a login through the ports.
@@ -138,22 +140,23 @@ pub async fn login(
         s.session_idle,
         s.session_absolute,
     );
-    let token = s
-        .keys
-        .seal(&claims)
-        .map_err(|_| EdgeError::new(500, "the edge could not create the session"))?;
+    let token = s.keys.seal(&claims).map_err(|e| {
+        EdgeError::new(500, "the edge could not create the session")
+            .with_cause(format!("sealing a session: {e:?}"))
+    })?;
     if let Some(replaced) = &l.presented {
         guard.revoke(&replaced.sid, replaced.exp).await?;
     }
-    let guest_cart = match &l.guest_cart {
+    let (guest_cart, merge_note) = match &l.guest_cart {
         Some(guest) => merge_guest_cart(carts, guest, &identity, s).await,
-        None => GuestCart::None,
+        None => (GuestCart::None, None),
     };
     Ok(LoggedIn {
         identity,
         claims,
         token,
         guest_cart,
+        merge_note,
     })
 }
 
@@ -207,15 +210,24 @@ async fn check_password(
 /// generation and version, so a login retried halfway merges once, and a
 /// guest cart that expired and lived again is merged anew. Any failure
 /// keeps the guest cart (and its cookie) as it was.
+/// With the guest cart's fate, why it was kept when the merge failed (for
+/// the log).
 pub async fn merge_guest_cart(
     carts: &impl Carts,
     guest_id: &str,
     identity: &Identity,
     s: &Settings,
-) -> GuestCart {
+) -> (GuestCart, Option<String>) {
     match try_merge(carts, guest_id, identity, s).await {
-        Ok(outcome) => outcome,
-        Err(_) => GuestCart::Kept,
+        Ok(Err(why)) => (
+            GuestCart::Kept,
+            Some(format!("guest cart {guest_id} kept: {why}")),
+        ),
+        Ok(Ok(outcome)) => (outcome, None),
+        Err(e) => (
+            GuestCart::Kept,
+            Some(format!("guest cart {guest_id} not merged: {e}")),
+        ),
     }
 }
 
@@ -224,7 +236,7 @@ async fn try_merge(
     guest_id: &str,
     identity: &Identity,
     s: &Settings,
-) -> Result<GuestCart, EdgeError> {
+) -> Result<Result<GuestCart, String>, EdgeError> {
     let guest = CartRef {
         key: CartKey::Guest(guest_id.to_owned()),
         jurisdiction: None,
@@ -232,8 +244,8 @@ async fn try_merge(
     let view = carts.view(&guest).await?;
     match cart_api::at_login(&view) {
         AtLogin::Merge => {}
-        AtLogin::Keep => return Ok(GuestCart::Kept),
-        AtLogin::Nothing => return Ok(GuestCart::None),
+        AtLogin::Keep => return Ok(Ok(GuestCart::Kept)),
+        AtLogin::Nothing => return Ok(Ok(GuestCart::None)),
     }
     let customer = CartRef {
         key: CartKey::Customer(identity.user_id.clone()),
@@ -271,7 +283,8 @@ async fn try_merge(
     };
     let merged = carts.mutate(&customer, &merge).await?;
     if merged.status != 200 {
-        return Ok(GuestCart::Kept);
+        let why = String::from_utf8_lossy(&merged.body).into_owned();
+        return Ok(Err(format!("the customer's cart refused the merge: {why}")));
     }
     let merged: cart_api::CartView = serde_json::from_slice(&merged.body)
         .map_err(|_| EdgeError::new(500, "the merged cart was unreadable"))?;
@@ -286,9 +299,9 @@ async fn try_merge(
     // Merged but still open: the cookie stays, so the next login finds it
     // and the merge's request id answers without merging twice.
     if carts.mutate(&guest, &close).await?.status != 200 {
-        return Ok(GuestCart::Kept);
+        return Ok(Err("merged but not closed".into()));
     }
-    Ok(GuestCart::Merged(merged.merge.unwrap_or_default()))
+    Ok(Ok(GuestCart::Merged(merged.merge.unwrap_or_default())))
 }
 
 #[cfg(test)]
@@ -460,6 +473,11 @@ mod tests {
         let done = w.login(None, Some("g1")).unwrap();
         assert_eq!(done.guest_cart, GuestCart::Kept);
         assert!(!done.guest_cart.cookie_may_go());
+        assert!(
+            done.merge_note.as_deref().is_some_and(|n| n.contains("g1")),
+            "the log says why: {:?}",
+            done.merge_note
+        );
         assert_eq!(w.carts.cart(&guest_ref()).status, CartStatus::Open);
     }
 

@@ -137,6 +137,7 @@ mod tests {
             token: keys.seal(&claims).unwrap(),
             claims: claims.clone(),
             guest_cart,
+            merge_note: None,
         };
         assert_eq!(
             cookies(&logged_in(&done(GuestCart::None), 1000, true).unwrap()).len(),
