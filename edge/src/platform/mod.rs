@@ -7,7 +7,6 @@ mod cart;
 mod catalog;
 mod flags;
 mod forward;
-mod guard;
 mod objects;
 mod orders;
 mod origin;

@@ -4,15 +4,16 @@
 
 use durable_objects::cart_api::{self, CartCall, CartView, Mutation};
 use durable_objects::guard::Limit;
+use durable_objects::guard_api::{
+    self, GuardCall, LoginAttempt, LoginRelease, LoginVerdict, Revoke, Revoked,
+};
 use worker::Env;
 
 use super::runtime::{RequestContext, internal};
-use super::{forward, guard, objects};
+use super::{forward, objects};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
-use crate::shop::ports::{
-    CartRef, Carts, Guard, ObjectAnswer, OriginAnswer, OriginCall, Origins, Reservation,
-};
+use crate::shop::ports::{CartRef, Carts, Guard, ObjectAnswer, OriginAnswer, OriginCall, Origins};
 
 /// The cart objects, as the use cases reach them.
 pub(crate) struct ObjectCarts<'a>(pub &'a Env);
@@ -60,24 +61,49 @@ impl Carts for ObjectCarts<'_> {
     }
 }
 
-/// The session guard objects, as the use cases reach them.
+/// The session guard objects, as the use cases reach them: one per
+/// session id (revocations) and one per login key (failed-login counts).
 pub(crate) struct GuardObjects<'a>(pub &'a Env);
 
-impl Guard for GuardObjects<'_> {
-    async fn reserve_login(
-        &self,
-        keys: &[(String, Limit)],
-        now: i64,
-    ) -> Result<Reservation, EdgeError> {
-        guard::reserve_login(self.0, keys, now).await
+impl GuardObjects<'_> {
+    async fn send(&self, name: &str, call: &GuardCall) -> Result<worker::Response, EdgeError> {
+        let stub = objects::stub(self.0, guard_api::BINDING, name)?;
+        objects::call(&stub, guard_api::CALL, call).await
     }
 
-    async fn release_login(&self, reservation: Reservation) {
-        guard::release_login(self.0, reservation).await;
+    /// Whether session `sid` was revoked (one round trip).
+    pub(crate) async fn is_revoked(&self, sid: &str) -> Result<bool, EdgeError> {
+        let name = guard_api::session_name(sid);
+        let mut answer = self.send(&name, &GuardCall::IsRevoked).await?;
+        let revoked: Revoked = answer.json().await.map_err(internal("read a revocation"))?;
+        Ok(revoked.revoked)
+    }
+}
+
+impl Guard for GuardObjects<'_> {
+    async fn reserve(&self, key: &str, limit: Limit, now: i64) -> Result<LoginVerdict, EdgeError> {
+        let call = GuardCall::LoginReserve(LoginAttempt { now, limit });
+        let mut answer = self.send(&guard_api::login_name(key), &call).await?;
+        answer.json().await.map_err(internal("read a login guard"))
+    }
+
+    async fn release(&self, key: &str, window_start: i64) -> Result<(), EdgeError> {
+        let call = GuardCall::LoginRelease(LoginRelease { window_start });
+        self.send(&guard_api::login_name(key), &call)
+            .await
+            .map(drop)
     }
 
     async fn revoke(&self, sid: &str, until: i64) -> Result<(), EdgeError> {
-        guard::revoke(self.0, sid, until).await
+        let call = GuardCall::Revoke(Revoke { until });
+        let answer = self.send(&guard_api::session_name(sid), &call).await?;
+        if answer.status_code() != 200 {
+            return Err(EdgeError::new(
+                500,
+                "the session could not be revoked; it has been logged",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -5,13 +5,14 @@ use serde::Deserialize;
 use worker::{Env, Request, Response};
 
 use super::runtime::{RequestContext, now_ms, render};
-use super::{guard, ports, runtime};
+use super::{ports, runtime};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::session::rules::address_bucket;
 use crate::session::token::SessionClaims;
 use crate::shop;
 use crate::shop::login::Settings;
+use crate::shop::ports::Guard as _;
 
 /// `POST /api/session`.
 #[derive(Deserialize)]
@@ -49,7 +50,7 @@ pub(crate) async fn active(
     config: &EdgeConfig,
 ) -> Result<Option<SessionClaims>, EdgeError> {
     match current(rc, config) {
-        Some(claims) if guard::is_revoked(env, &claims.sid).await? => Ok(None),
+        Some(claims) if ports::GuardObjects(env).is_revoked(&claims.sid).await? => Ok(None),
         other => Ok(other),
     }
 }
@@ -62,7 +63,9 @@ async fn logout(
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
     if let Some(claims) = current(rc, config) {
-        guard::revoke(env, &claims.sid, claims.exp).await?;
+        ports::GuardObjects(env)
+            .revoke(&claims.sid, claims.exp)
+            .await?;
     }
     render(shop::session::logged_out()?)
 }

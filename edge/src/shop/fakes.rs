@@ -294,36 +294,31 @@ pub struct MemoryGuard {
 }
 
 impl super::ports::Guard for MemoryGuard {
-    async fn reserve_login(
+    async fn reserve(
         &self,
-        keys: &[(String, durable_objects::guard::Limit)],
+        key: &str,
+        limit: durable_objects::guard::Limit,
         _now: i64,
-    ) -> Result<super::ports::Reservation, EdgeError> {
+    ) -> Result<durable_objects::guard_api::LoginVerdict, EdgeError> {
         let mut failures = self.failures.borrow_mut();
-        if keys
-            .iter()
-            .any(|(k, limit)| failures.get(k).copied().unwrap_or(0) >= limit.max)
-        {
-            return Err(
-                EdgeError::new(429, "too many failed logins").with_header("retry-after", "60")
-            );
+        let count = failures.entry(key.to_owned()).or_default();
+        let allowed = *count < limit.max;
+        if allowed {
+            *count += 1;
         }
-        for (k, _) in keys {
-            *failures.entry(k.clone()).or_default() += 1;
-        }
-        Ok(super::ports::Reservation(
-            keys.iter().map(|(k, _)| (k.clone(), 0)).collect(),
-        ))
+        Ok(durable_objects::guard_api::LoginVerdict {
+            allowed,
+            retry_after: if allowed { 0 } else { 60 },
+            window_start: 0,
+        })
     }
 
-    async fn release_login(&self, reservation: super::ports::Reservation) {
-        let mut failures = self.failures.borrow_mut();
-        for (k, _) in reservation.0 {
-            if let Some(n) = failures.get_mut(&k) {
-                *n -= 1;
-            }
+    async fn release(&self, key: &str, _window_start: i64) -> Result<(), EdgeError> {
+        if let Some(n) = self.failures.borrow_mut().get_mut(key) {
+            *n -= 1;
         }
         *self.released.borrow_mut() += 1;
+        Ok(())
     }
 
     async fn revoke(&self, sid: &str, _until: i64) -> Result<(), EdgeError> {

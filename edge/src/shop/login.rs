@@ -7,7 +7,7 @@ use durable_objects::cart_api::{self, AtLogin, CartKey, ClientRequest, Mutation,
 use durable_objects::guard::Limit;
 use origin_adapter::wire::{Identity, LoginRequest, paths};
 
-use super::ports::{CartRef, Carts, Entropy, Guard, OriginCall, Origins};
+use super::ports::{CartRef, Carts, Entropy, Guard, OriginCall, Origins, Reservation};
 use crate::error::EdgeError;
 use crate::session::rules::new_session;
 use crate::session::token::{SessionClaims, SessionKeys};
@@ -121,12 +121,12 @@ pub async fn login(
         ),
         (format!("address:{}", l.address), s.address_limit),
     ];
-    let reservation = guard.reserve_login(&limits, l.now).await?;
+    let reservation = reserve(guard, &limits, l.now).await?;
     let identity = match check_password(origins, entropy, l.email, l.password).await {
         // The place taken stays: it is this failure, counted.
         Err(e) if e.status == 401 => return Err(e),
         other => {
-            guard.release_login(reservation).await;
+            release(guard, reservation).await;
             other?
         }
     };
@@ -158,6 +158,44 @@ pub async fn login(
         guest_cart,
         merge_note,
     })
+}
+
+/// Takes a place for one login attempt under every key, checking each
+/// limit in the same step (so concurrent attempts cannot all pass). Past
+/// any limit: `429` with `Retry-After`, and the places taken are given back.
+async fn reserve(
+    guard: &impl Guard,
+    keys: &[(String, Limit)],
+    now: i64,
+) -> Result<Reservation, EdgeError> {
+    let mut taken = Reservation(Vec::with_capacity(keys.len()));
+    for (key, limit) in keys {
+        let verdict = match guard.reserve(key, *limit, now).await {
+            Ok(v) => v,
+            Err(e) => {
+                release(guard, taken).await;
+                return Err(e);
+            }
+        };
+        if !verdict.allowed {
+            release(guard, taken).await;
+            return Err(
+                EdgeError::new(429, "too many failed logins; wait before trying again")
+                    .with_header("retry-after", verdict.retry_after.max(1).to_string()),
+            );
+        }
+        taken.0.push((key.clone(), verdict.window_start));
+    }
+    Ok(taken)
+}
+
+/// Gives the places back: the attempt was not a failed login (it succeeded,
+/// or the identity service never judged it). A place not given back counts
+/// as a failure until its window ends — the safe side of the limit.
+async fn release(guard: &impl Guard, reservation: Reservation) {
+    for (key, window_start) in reservation.0 {
+        let _ = guard.release(&key, window_start).await;
+    }
 }
 
 /// Asks the identity origin; `401` never says which of the two was wrong.
@@ -413,8 +451,8 @@ mod tests {
         );
         assert_eq!(
             *w.guard.released.borrow(),
-            1,
-            "a success gives its place back"
+            2,
+            "a success gives both places back (account and address)"
         );
         let GuestCart::Merged(report) = &done.guest_cart else {
             panic!("{:?}", done.guest_cart)
@@ -460,7 +498,7 @@ mod tests {
         ] {
             let w = World::new([script], MemoryCarts::default());
             assert_eq!(w.login(None, None).unwrap_err().status, status);
-            assert_eq!(*w.guard.released.borrow(), 1);
+            assert_eq!(*w.guard.released.borrow(), 2, "account and address");
         }
     }
 

@@ -86,18 +86,18 @@ pub trait Origins {
 pub struct Reservation(pub Vec<(String, i64)>);
 
 /// The session guard: revocations and failed-login counters, which must
-/// hold across isolates and locations.
+/// hold across isolates and locations (one guard per session id or key).
 pub trait Guard {
-    /// Takes a place for one login attempt under every key, checking each
-    /// limit in the same step. Past any limit: `429` with `Retry-After`,
-    /// the places taken given back.
-    async fn reserve_login(
+    /// Checks `key`'s limit and takes a place for one attempt, in one step.
+    async fn reserve(
         &self,
-        keys: &[(String, durable_objects::guard::Limit)],
+        key: &str,
+        limit: durable_objects::guard::Limit,
         now: i64,
-    ) -> Result<Reservation, EdgeError>;
-    /// Gives the places back: the attempt was not a failed login.
-    async fn release_login(&self, reservation: Reservation);
+    ) -> Result<durable_objects::guard_api::LoginVerdict, EdgeError>;
+    /// Gives back a place taken under `key` in the window that began at
+    /// `window_start`: its attempt was not a failed login.
+    async fn release(&self, key: &str, window_start: i64) -> Result<(), EdgeError>;
     /// Refuses session `sid` until `until` (Unix seconds).
     async fn revoke(&self, sid: &str, until: i64) -> Result<(), EdgeError>;
 }
