@@ -15,6 +15,18 @@ use crate::session::rules::session_token;
 /// The anonymous id cookie: a guest's bucket for rollouts.
 pub const ANONYMOUS_COOKIE: &str = "__Host-anon";
 
+/// `Set-Cookie` for a guest's anonymous id (a year, host-only, HttpOnly).
+pub fn anonymous_cookie(id: &str) -> String {
+    Cookie::build((ANONYMOUS_COOKIE, id))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .max_age(cookie::time::Duration::days(365))
+        .build()
+        .to_string()
+}
+
 /// One request, parsed.
 #[derive(Debug, Clone)]
 pub struct Incoming {

@@ -88,6 +88,72 @@ pub fn regions_for(
     })
 }
 
+/// A route the `SERVICES` table forwards for `incoming`, or the edge's own
+/// `404` (`not_found`) — a `405` with `Allow` when the path is the table's
+/// and the method is not.
+pub fn forwarded_route(
+    table: &services::ServiceTable,
+    incoming: &crate::incoming::Incoming,
+    not_found: EdgeError,
+) -> Result<services::ForwardedRoute, EdgeError> {
+    match table.route(&incoming.method, &incoming.path) {
+        Ok(Some(r)) => Ok(r.clone()),
+        Ok(None) => Err(not_found),
+        Err(allowed) => Err(EdgeError::new(
+            405,
+            format!("{} does not accept {}", incoming.path, incoming.method),
+        )
+        .with_header("allow", allowed.join(", "))),
+    }
+}
+
+/// `name`'s entry in the routing table; a `500` naming no secret when the
+/// table lacks it (the edge's own routes need `identity` and `orders`).
+pub fn service<'a>(
+    config: &'a crate::config::EdgeConfig,
+    name: &str,
+) -> Result<&'a services::Service, EdgeError> {
+    config.services.service(name).ok_or_else(|| {
+        EdgeError::new(500, "the edge is misconfigured; the operator has been told")
+            .with_cause(format!("no service {name:?} in SERVICES"))
+    })
+}
+
+/// The regions a request to `service` from `incoming` (by a customer of
+/// `home` region, if any) may go to, in order.
+pub fn regions_of(
+    config: &crate::config::EdgeConfig,
+    incoming: &crate::incoming::Incoming,
+    service: &services::Service,
+    home: Option<&str>,
+) -> Result<Vec<String>, EdgeError> {
+    regions_for(
+        service,
+        home,
+        &incoming.location(config.environment),
+        &config.services.nearest,
+        &config.default_region,
+    )
+}
+
+/// The region (and its base URL) a request to service `name` goes to
+/// first: what an order's outbox records, so its retries go where the edge
+/// went.
+pub fn first_region(
+    config: &crate::config::EdgeConfig,
+    incoming: &crate::incoming::Incoming,
+    name: &str,
+    home: Option<&str>,
+) -> Result<(String, String), EdgeError> {
+    let service = service(config, name)?;
+    let region = regions_of(config, incoming, service, home)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let base = service.endpoint(&region).unwrap_or_default().to_owned();
+    Ok((region, base))
+}
+
 /// The orders origin's path for `GET /api/orders[/{id}]`; `404` for an id
 /// that is not one (1–64 letters, digits and `-`).
 pub fn order_path(edge_path: &str) -> Result<String, EdgeError> {

@@ -8,10 +8,8 @@ use durable_objects::cart_api::{
     CartView, ClientRequest, Mutation, Op, OrderTarget, refusal_detail,
 };
 use origin_adapter::wire::paths;
-use serde::Deserialize;
 use worker::{Context, Env, Request, Response};
 
-use super::forward;
 use super::runtime::{RequestContext, random, render};
 use super::{ports, session};
 use crate::cart_cookie::{self, CookieKeys};
@@ -19,28 +17,11 @@ use crate::checkout::if_match;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::client_key;
-use crate::request_body::{check_headers, parse_json, whole_number};
-use crate::shop::cart::{self as core, Owner, checked_quantity};
+use crate::request_body::parse_json;
+use crate::shop::cart::{self as core, AddItem, Owner, SetQuantity, checked_quantity};
 use crate::shop::checkout::{self, Checkout, Outcome};
 use crate::shop::ports::Carts as _;
 use crate::shop::reply::Reply;
-
-/// `POST /api/cart/items`. The price is never the client's to say.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddItem {
-    sku: String,
-    #[serde(deserialize_with = "whole_number")]
-    quantity: i64,
-}
-
-/// `PUT|PATCH /api/cart/items/{sku}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetQuantity {
-    #[serde(deserialize_with = "whole_number")]
-    quantity: i64,
-}
 
 fn cookie_keys(config: &EdgeConfig) -> Result<CookieKeys, EdgeError> {
     config.cart_cookie_keys().ok_or_else(|| {
@@ -214,11 +195,7 @@ async fn checkout_request(
     req: &mut Request,
     rc: &RequestContext,
 ) -> Result<Option<ClientRequest>, EdgeError> {
-    let content_type = rc.header("content-type");
-    let content_length = rc.header("content-length");
-    let declared = content_length.is_some_and(|l| l.trim() != "0");
-    let body = if content_type.is_some() || declared {
-        check_headers(content_type, content_length)?;
+    let body = if core::checkout_has_body(rc.header("content-type"), rc.header("content-length"))? {
         super::body::bytes(req, crate::request_body::MAX_JSON_BODY).await?
     } else {
         Vec::new()
@@ -243,7 +220,7 @@ pub(crate) async fn checkout(
     let claims = owner.session.as_ref().map(session::edge_claims);
     let home = owner.session.as_ref().map(|s| s.region.clone());
     let flags = super::flags::encoded_for(env, config, rc, owner.session.as_ref()).await;
-    let (region, base) = forward::region_for(config, rc, "orders", home.as_deref())?;
+    let (region, base) = crate::forwarding::first_region(config, rc, "orders", home.as_deref())?;
     let target = OrderTarget {
         url: format!("{base}{}", paths::ORDERS),
         region,

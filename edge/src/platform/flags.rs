@@ -44,8 +44,6 @@ pub(crate) async fn current(env: &Env, config: &EdgeConfig) -> (Rc<FlagSet>, i64
     chosen
 }
 
-pub(crate) use crate::incoming::ANONYMOUS_COOKIE;
-
 /// Evaluates one boolean flag the edge obeys for this request.
 pub(crate) async fn enabled(
     env: &Env,
@@ -99,15 +97,8 @@ pub(crate) async fn browser(
     let body = core::for_browser(&set, version, &ctx, forced.as_ref(), now);
     let mut r = durable_objects::respond::json(200, &body).map_err(internal("answered"))?;
     if let Some(id) = &new_anon {
-        let c = cookie::Cookie::build((ANONYMOUS_COOKIE, id.as_str()))
-            .path("/")
-            .secure(true)
-            .http_only(true)
-            .same_site(cookie::SameSite::Lax)
-            .max_age(cookie::time::Duration::days(365))
-            .build();
         r.headers_mut()
-            .set("set-cookie", &c.to_string())
+            .set("set-cookie", &crate::incoming::anonymous_cookie(id))
             .map_err(internal("answered"))?;
     }
     Ok(r)

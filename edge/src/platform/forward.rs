@@ -18,7 +18,7 @@ use crate::forwarding::plan::{Plan, Step};
 use crate::forwarding::resilience::{self, InFlight};
 use crate::forwarding::services::Service;
 use crate::forwarding::signing::{Ids, Target, sign, target};
-use crate::forwarding::{Attempt, GaveUp, refusal, regions_for};
+use crate::forwarding::{Attempt, GaveUp, refusal, regions_of, service};
 use crate::shop::ports::{OriginAnswer, OriginCall};
 
 /// One request to an origin service (the core's [`OriginCall`]).
@@ -28,45 +28,6 @@ pub(crate) type Answer = OriginAnswer;
 
 type Received = (u16, Vec<(String, String)>, Vec<u8>);
 
-fn service<'a>(config: &'a EdgeConfig, name: &str) -> Result<&'a Service, EdgeError> {
-    config.services.service(name).ok_or_else(|| {
-        worker::console_error!("edge: no service {name:?} in SERVICES");
-        EdgeError::new(500, "the edge is misconfigured; the operator has been told")
-    })
-}
-
-fn regions(
-    config: &EdgeConfig,
-    rc: &RequestContext,
-    service: &Service,
-    home: Option<&str>,
-) -> Result<Vec<String>, EdgeError> {
-    regions_for(
-        service,
-        home,
-        &rc.location(config.environment),
-        &config.services.nearest,
-        &config.default_region,
-    )
-}
-
-/// The region (and its base URL) a request to `service` goes to first:
-/// what an order's outbox records, so its retries go where the edge went.
-pub(crate) fn region_for(
-    config: &EdgeConfig,
-    rc: &RequestContext,
-    name: &str,
-    home_region: Option<&str>,
-) -> Result<(String, String), EdgeError> {
-    let service = service(config, name)?;
-    let region = regions(config, rc, service, home_region)?
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let base = service.endpoint(&region).unwrap_or_default().to_owned();
-    Ok((region, base))
-}
-
 /// Calls `call.service`, trying as its table entry allows.
 pub(crate) async fn call(
     config: &EdgeConfig,
@@ -74,7 +35,7 @@ pub(crate) async fn call(
     call: Call<'_>,
 ) -> Result<Answer, EdgeError> {
     let service = service(config, call.service)?;
-    let regions = regions(config, rc, service, call.home_region)?;
+    let regions = regions_of(config, rc, service, call.home_region)?;
     let Some(_place) = InFlight::take(service) else {
         worker::console_warn!(
             "edge: shed {} {} ({} in flight) request_id={}",

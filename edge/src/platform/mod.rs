@@ -101,7 +101,7 @@ async fn handle(
         // Not one of the edge's own: perhaps a route the table forwards.
         Err(e) if e.status == 404 => {
             let config = config(env)?;
-            let forwarded = forwarded_route(&config, rc, e)?;
+            let forwarded = crate::forwarding::forwarded_route(&config.services, rc, e)?;
             guard_write(env, &config, rc).await?;
             return proxy::forward(req, env, &config, rc, &forwarded).await;
         }
@@ -117,23 +117,6 @@ async fn handle(
         guard_write(env, &config, rc).await?;
     }
     dispatch(route, req, env, ctx, &config, rc, started).await
-}
-
-/// A route the `SERVICES` table forwards, or the edge's own 404/405.
-fn forwarded_route(
-    config: &EdgeConfig,
-    rc: &RequestContext,
-    not_found: EdgeError,
-) -> std::result::Result<crate::forwarding::services::ForwardedRoute, EdgeError> {
-    match config.services.route(&rc.method, &rc.path) {
-        Ok(Some(r)) => Ok(r.clone()),
-        Ok(None) => Err(not_found),
-        Err(allowed) => Err(EdgeError::new(
-            405,
-            format!("{} does not accept {}", rc.path, rc.method),
-        )
-        .with_header("allow", allowed.join(", "))),
-    }
 }
 
 /// Runs the handler of the edge's own `route`.

@@ -15,6 +15,38 @@ use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::session::token::SessionClaims;
 
+/// `POST /api/cart/items`. The price is never the client's to say.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddItem {
+    pub sku: String,
+    #[serde(deserialize_with = "crate::request_body::whole_number")]
+    pub quantity: i64,
+}
+
+/// `PUT|PATCH /api/cart/items/{sku}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuantity {
+    #[serde(deserialize_with = "crate::request_body::whole_number")]
+    pub quantity: i64,
+}
+
+/// Whether a checkout carries a body to read: it needs none, and a client
+/// that sends one (a media type, or a length above 0) sends JSON within
+/// the limit (`415`, `413`).
+pub fn checkout_has_body(
+    content_type: Option<&str>,
+    content_length: Option<&str>,
+) -> Result<bool, EdgeError> {
+    let declared = content_length.is_some_and(|l| l.trim() != "0");
+    if content_type.is_none() && !declared {
+        return Ok(false);
+    }
+    crate::request_body::check_headers(content_type, content_length)?;
+    Ok(true)
+}
+
 /// Whose cart a request is about.
 #[derive(Debug, Clone)]
 pub struct Owner {
@@ -206,6 +238,20 @@ mod tests {
         assert_eq!((refused.status, refused.content_type), (412, PROBLEM_JSON));
         assert!(refused.headers.is_empty(), "a refusal sets no cookie");
         assert!(change_reply(answer(200, "nonsense", false), None).is_err());
+    }
+
+    #[test]
+    fn a_checkout_reads_a_body_only_when_one_is_sent() {
+        assert_eq!(checkout_has_body(None, None), Ok(false));
+        assert_eq!(checkout_has_body(None, Some("0")), Ok(false));
+        assert_eq!(checkout_has_body(Some("application/json"), None), Ok(true));
+        assert_eq!(checkout_has_body(None, Some("12")).unwrap_err().status, 415);
+        assert_eq!(
+            checkout_has_body(Some("application/json"), Some("99999999"))
+                .unwrap_err()
+                .status,
+            413
+        );
     }
 
     #[test]
