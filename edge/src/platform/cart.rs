@@ -213,7 +213,7 @@ pub(crate) async fn checkout(
     rc: &RequestContext,
 ) -> Result<Response, EdgeError> {
     let request = checkout_request(&mut req, rc).await?;
-    refuse_when_switched_off(env, config, rc).await?;
+    super::flags::refuse_when_checkout_is_off(env, config, rc).await?;
     let Some(owner) = owner(rc, env, config, false).await? else {
         return Err(EdgeError::new(404, "there is no cart to check out"));
     };
@@ -245,29 +245,6 @@ pub(crate) async fn checkout(
     )
     .await?;
     render(checkout_answer(outcome, rc)?)
-}
-
-/// The `checkout-enabled` kill switch: `503`, the cart kept as it is.
-async fn refuse_when_switched_off(
-    env: &Env,
-    config: &EdgeConfig,
-    rc: &RequestContext,
-) -> Result<(), EdgeError> {
-    let on = super::flags::enabled(
-        env,
-        config,
-        rc,
-        crate::flags::obeyed::CHECKOUT_ENABLED,
-        true,
-    );
-    if on.await {
-        return Ok(());
-    }
-    Err(EdgeError::new(
-        503,
-        "checkout is switched off for a moment; your cart is kept as it is — please try again shortly",
-    )
-    .with_header("retry-after", "60"))
 }
 
 /// How a checkout's outcome is answered.

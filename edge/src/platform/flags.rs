@@ -44,16 +44,24 @@ pub(crate) async fn current(env: &Env, config: &EdgeConfig) -> (Rc<FlagSet>, i64
     chosen
 }
 
-/// Evaluates one boolean flag the edge obeys for this request.
-pub(crate) async fn enabled(
+/// `maintenance-mode`: writes wait, reads go on.
+pub(crate) async fn refuse_in_maintenance(
     env: &Env,
     config: &EdgeConfig,
     rc: &RequestContext,
-    key: &str,
-    default: bool,
-) -> bool {
+) -> Result<(), EdgeError> {
     let (set, _) = current(env, config).await;
-    core::enabled(&set, rc, config, key, default, now_ms() / 1000)
+    core::refuse_in_maintenance(&set, rc, config, now_ms() / 1000)
+}
+
+/// `checkout-enabled`: the kill switch, the cart kept as it is.
+pub(crate) async fn refuse_when_checkout_is_off(
+    env: &Env,
+    config: &EdgeConfig,
+    rc: &RequestContext,
+) -> Result<(), EdgeError> {
+    let (set, _) = current(env, config).await;
+    core::refuse_when_checkout_is_off(&set, rc, config, now_ms() / 1000)
 }
 
 /// Every flag's value for a request by `session` (if any), encoded for

@@ -175,29 +175,5 @@ async fn guard_write(
         &rc.own_origin,
         &config.allowed_origins,
     )?;
-    refuse_in_maintenance(env, config, rc).await
-}
-
-/// The maintenance-mode flag: writes wait, reads go on.
-async fn refuse_in_maintenance(
-    env: &Env,
-    config: &EdgeConfig,
-    rc: &RequestContext,
-) -> std::result::Result<(), EdgeError> {
-    let on = flags::enabled(
-        env,
-        config,
-        rc,
-        crate::flags::obeyed::MAINTENANCE_MODE,
-        false,
-    )
-    .await;
-    if on {
-        return Err(EdgeError::new(
-            503,
-            "the shop is in maintenance: browsing works, changes are paused for a few minutes",
-        )
-        .with_header("retry-after", "60"));
-    }
-    Ok(())
+    flags::refuse_in_maintenance(env, config, rc).await
 }

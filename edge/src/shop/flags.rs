@@ -130,6 +130,56 @@ pub fn enabled(
         .unwrap_or(default)
 }
 
+/// `maintenance-mode`: while on, writes wait (`503`, `Retry-After: 60`)
+/// and reads go on.
+pub fn refuse_in_maintenance(
+    set: &FlagSet,
+    incoming: &crate::incoming::Incoming,
+    config: &crate::config::EdgeConfig,
+    now: i64,
+) -> Result<(), EdgeError> {
+    if !enabled(
+        set,
+        incoming,
+        config,
+        flags::obeyed::MAINTENANCE_MODE,
+        false,
+        now,
+    ) {
+        return Ok(());
+    }
+    Err(EdgeError::new(
+        503,
+        "the shop is in maintenance: browsing works, changes are paused for a few minutes",
+    )
+    .with_header("retry-after", "60"))
+}
+
+/// `checkout-enabled`: while off, checkout is refused (`503`), the cart
+/// kept as it is.
+pub fn refuse_when_checkout_is_off(
+    set: &FlagSet,
+    incoming: &crate::incoming::Incoming,
+    config: &crate::config::EdgeConfig,
+    now: i64,
+) -> Result<(), EdgeError> {
+    if enabled(
+        set,
+        incoming,
+        config,
+        flags::obeyed::CHECKOUT_ENABLED,
+        true,
+        now,
+    ) {
+        return Ok(());
+    }
+    Err(EdgeError::new(
+        503,
+        "checkout is switched off for a moment; your cart is kept as it is — please try again shortly",
+    )
+    .with_header("retry-after", "60"))
+}
+
 /// Every flag's value for a request by `user`, for origins (`x-edge-flags`).
 pub fn values_for(
     set: &FlagSet,
@@ -349,6 +399,37 @@ mod tests {
             (hidden["value"].clone(), hidden["errorCode"].clone()),
             (Value::Bool(true), Value::from("FLAG_NOT_FOUND"))
         );
+    }
+
+    #[test]
+    fn the_switches_the_edge_obeys_refuse_with_503_and_retry_after() {
+        let config = crate::config::for_tests();
+        let url = url::Url::parse("https://shop.example/api/cart").unwrap();
+        let incoming = crate::incoming::Incoming::parse(
+            "POST".into(),
+            &url,
+            vec![],
+            crate::forwarding::region::Location::default(),
+            ([0; 16], [1; 16], [2; 8]),
+        );
+        let built_in = FlagSet::parse(flags::BUILT_IN).unwrap();
+        assert!(refuse_in_maintenance(&built_in, &incoming, &config, 0).is_ok());
+        assert!(refuse_when_checkout_is_off(&built_in, &incoming, &config, 0).is_ok());
+        let switched = FlagSet::from_value(&serde_json::json!({"flags": {
+            "maintenance-mode": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"},
+            "checkout-enabled": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}
+        }}))
+        .unwrap();
+        for refused in [
+            refuse_in_maintenance(&switched, &incoming, &config, 0),
+            refuse_when_checkout_is_off(&switched, &incoming, &config, 0),
+        ] {
+            let e = refused.unwrap_err();
+            assert_eq!(
+                (e.status, e.headers.clone()),
+                (503, vec![("retry-after", "60".to_owned())])
+            );
+        }
     }
 
     #[test]
