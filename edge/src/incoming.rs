@@ -10,7 +10,7 @@ use origin_adapter::trace::TraceParent;
 use crate::config::Environment;
 use crate::flags::overrides;
 use crate::forwarding::region::{Location, location};
-use crate::session::rules::session_token;
+use crate::session::rules::{SESSION_COOKIE, session_token_among};
 
 /// The anonymous id cookie: a guest's bucket for rollouts.
 pub const ANONYMOUS_COOKIE: &str = "__Host-anon";
@@ -73,19 +73,31 @@ impl Incoming {
                 .map(|(_, v)| v.clone())
         };
         let cookie = find("cookie");
-        let named = |wanted: &str| {
-            let header = cookie.as_deref()?;
-            Cookie::split_parse(header)
-                .flatten()
-                .find(|c| c.name() == wanted)
-                .map(|c| c.value().to_owned())
-        };
-        let anonymous_id = named(ANONYMOUS_COOKIE).filter(|v| {
+        // The Cookie header is split once; each cookie the edge knows is
+        // picked from that one pass.
+        let mut sessions = Vec::new();
+        let (mut anonymous_id, mut override_cookie) = (None, None);
+        for c in cookie
+            .iter()
+            .flat_map(|h| Cookie::split_parse(h.as_str()).flatten())
+        {
+            match c.name() {
+                SESSION_COOKIE => sessions.push(c.value().to_owned()),
+                ANONYMOUS_COOKIE if anonymous_id.is_none() => {
+                    anonymous_id = Some(c.value().to_owned());
+                }
+                overrides::COOKIE if override_cookie.is_none() => {
+                    override_cookie = Some(c.value().to_owned());
+                }
+                _ => {}
+            }
+        }
+        let anonymous_id = anonymous_id.filter(|v| {
             v.len() == 22
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
-        let flag_override = find(overrides::HEADER).or_else(|| named(overrides::COOKIE));
+        let flag_override = find(overrides::HEADER).or(override_cookie);
         let client_trace = find("traceparent").and_then(|v| TraceParent::parse(&v));
         let (request_id, trace_id, span_id) = ids;
         Self {
@@ -93,7 +105,7 @@ impl Incoming {
             path: url.path().to_owned(),
             query: url.query().map(str::to_owned),
             own_origin: url.origin().ascii_serialization(),
-            session_token: session_token(cookie.as_deref()),
+            session_token: session_token_among(sessions.into_iter()),
             anonymous_id,
             flag_override,
             request_id: request_id.iter().map(|b| format!("{b:02x}")).collect(),

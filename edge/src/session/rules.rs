@@ -12,14 +12,21 @@ pub const SESSION_COOKIE: &str = "__Host-session";
 /// cookies give `None`: the caller is then anonymous, never an error.
 pub fn session_token(cookie_header: Option<&str>) -> Option<String> {
     let header = cookie_header?;
-    let mut found = Cookie::split_parse(header)
+    let values = Cookie::split_parse(header)
         .flatten()
-        .filter(|c| c.name() == SESSION_COOKIE);
-    let first = found.next()?;
-    if found.next().is_some() {
+        .filter(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_owned());
+    session_token_among(values)
+}
+
+/// The session token among the values of every `__Host-session` cookie a
+/// request carried: exactly one, within the size limit.
+pub fn session_token_among(mut values: impl Iterator<Item = String>) -> Option<String> {
+    let first = values.next()?;
+    if values.next().is_some() {
         return None;
     }
-    Some(first.value().to_owned()).filter(|v| v.len() <= super::token::MAX_TOKEN_LEN)
+    Some(first).filter(|v| v.len() <= super::token::MAX_TOKEN_LEN)
 }
 
 /// `Set-Cookie` for a session token valid for `max_age` seconds.
