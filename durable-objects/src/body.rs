@@ -132,6 +132,23 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
+/// The typed call a Durable Object receives: `POST` to `url` (its one
+/// call URL; the host is never resolved, so only the path is compared)
+/// with the call as JSON. Anything else is the problem to answer with:
+/// `404` for another route, `400` for a body that is not a call.
+pub async fn read_call<C: serde::de::DeserializeOwned>(
+    req: &mut Request,
+    url: &str,
+) -> Result<C, worker::Result<worker::Response>> {
+    let path = req.url().map(|u| u.path().to_owned()).unwrap_or_default();
+    if req.method() != worker::Method::Post || !url.ends_with(&path) {
+        return Err(crate::respond::problem(404, "no such operation"));
+    }
+    read_json(req, MAX_OBJECT_CALL)
+        .await
+        .map_err(|e| crate::respond::problem(400, format!("not a call: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

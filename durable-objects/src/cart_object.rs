@@ -20,7 +20,7 @@ use worker::{
     Response, Result, SqlStorage, State, Url, durable_object,
 };
 
-use crate::body::{MAX_ANSWER, MAX_OBJECT_CALL, read_answer_bounded, read_json};
+use crate::body::{MAX_ANSWER, read_answer_bounded, read_call};
 use crate::cart::{Cart, CartError, CartStatus, Freeze, Limits};
 use crate::cart_api::{
     CALL, CartCall, CartView, CheckoutAnswer, LOG_ENTRIES, LogEntry, Mutation, Op, OrderTarget,
@@ -663,12 +663,9 @@ impl DurableObject for CartObject {
             worker::console_error!("cart: schema setup failed: {e}");
             return problem(500, "the cart store is unavailable");
         }
-        if req.method() != Method::Post || format!("https://cart{}", req.url()?.path()) != CALL {
-            return problem(404, "no such cart operation");
-        }
-        let call: CartCall = match read_json(&mut req, MAX_OBJECT_CALL).await {
+        let call: CartCall = match read_call(&mut req, CALL).await {
             Ok(call) => call,
-            Err(e) => return problem(400, format!("not a cart call: {e}")),
+            Err(refusal) => return refusal,
         };
         match call {
             CartCall::View => {

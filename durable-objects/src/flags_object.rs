@@ -5,9 +5,7 @@
 //! reads it.
 
 use serde::{Deserialize, Serialize};
-use worker::{
-    DurableObject, Env, Method, Request, Response, Result, SqlStorage, State, durable_object,
-};
+use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, State, durable_object};
 
 use crate::respond::{json, problem};
 
@@ -116,14 +114,10 @@ impl DurableObject for FlagsObject {
             worker::console_error!("flags: schema setup failed: {e}");
             return problem(500, "the flag store is unavailable");
         }
-        if req.method() != Method::Post || format!("https://flags{}", req.url()?.path()) != CALL {
-            return problem(404, "no such flags operation");
-        }
-        let call: FlagsCall =
-            match crate::body::read_json(&mut req, crate::body::MAX_OBJECT_CALL).await {
-                Ok(call) => call,
-                Err(e) => return problem(400, format!("not a flags call: {e}")),
-            };
+        let call: FlagsCall = match crate::body::read_call(&mut req, CALL).await {
+            Ok(call) => call,
+            Err(refusal) => return refusal,
+        };
         match call {
             FlagsCall::Document => json(200, &self.current()?),
             FlagsCall::Save(save) => {

@@ -3,11 +3,9 @@
 //! forgets itself (alarm) once what it remembers no longer matters.
 
 use serde::Deserialize;
-use worker::{
-    DurableObject, Env, Method, Request, Response, Result, SqlStorage, State, durable_object,
-};
+use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, State, durable_object};
 
-use crate::body::{MAX_OBJECT_CALL, read_json};
+use crate::body::read_call;
 use crate::guard::Failures;
 use crate::guard_api::{CALL, GuardCall, LoginVerdict, Revoked};
 use crate::respond::{alarm_at, json, problem};
@@ -80,12 +78,9 @@ impl DurableObject for GuardObject {
             worker::console_error!("guard: schema setup failed: {e}");
             return problem(500, "the session guard is unavailable");
         }
-        if req.method() != Method::Post || format!("https://guard{}", req.url()?.path()) != CALL {
-            return problem(404, "no such guard operation");
-        }
-        let call: GuardCall = match read_json(&mut req, MAX_OBJECT_CALL).await {
+        let call: GuardCall = match read_call(&mut req, CALL).await {
             Ok(call) => call,
-            Err(e) => return problem(400, format!("not a guard call: {e}")),
+            Err(refusal) => return refusal,
         };
         match call {
             GuardCall::Revoke(revoke) => {

@@ -130,6 +130,25 @@ pub fn enabled(
         .unwrap_or(default)
 }
 
+/// A switch the edge obeys: `503` with `Retry-After: 60` and `detail`
+/// while `key` is not `wanted` (`default` when the flag cannot say).
+fn obey(
+    (set, incoming, config, now): (
+        &FlagSet,
+        &crate::incoming::Incoming,
+        &crate::config::EdgeConfig,
+        i64,
+    ),
+    key: &str,
+    (wanted, default): (bool, bool),
+    detail: &str,
+) -> Result<(), EdgeError> {
+    if enabled(set, incoming, config, key, default, now) == wanted {
+        return Ok(());
+    }
+    Err(EdgeError::new(503, detail).with_header("retry-after", "60"))
+}
+
 /// `maintenance-mode`: while on, writes wait (`503`, `Retry-After: 60`)
 /// and reads go on.
 pub fn refuse_in_maintenance(
@@ -138,21 +157,12 @@ pub fn refuse_in_maintenance(
     config: &crate::config::EdgeConfig,
     now: i64,
 ) -> Result<(), EdgeError> {
-    if !enabled(
-        set,
-        incoming,
-        config,
+    obey(
+        (set, incoming, config, now),
         flags::obeyed::MAINTENANCE_MODE,
-        false,
-        now,
-    ) {
-        return Ok(());
-    }
-    Err(EdgeError::new(
-        503,
+        (false, false),
         "the shop is in maintenance: browsing works, changes are paused for a few minutes",
     )
-    .with_header("retry-after", "60"))
 }
 
 /// `checkout-enabled`: while off, checkout is refused (`503`), the cart
@@ -163,21 +173,12 @@ pub fn refuse_when_checkout_is_off(
     config: &crate::config::EdgeConfig,
     now: i64,
 ) -> Result<(), EdgeError> {
-    if enabled(
-        set,
-        incoming,
-        config,
+    obey(
+        (set, incoming, config, now),
         flags::obeyed::CHECKOUT_ENABLED,
-        true,
-        now,
-    ) {
-        return Ok(());
-    }
-    Err(EdgeError::new(
-        503,
+        (true, true),
         "checkout is switched off for a moment; your cart is kept as it is — please try again shortly",
     )
-    .with_header("retry-after", "60"))
 }
 
 /// Every flag's value for a request by `user`, for origins (`x-edge-flags`).
