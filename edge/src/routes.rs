@@ -39,11 +39,13 @@ pub enum Route {
 /// and other answers are not worth keeping. No shared cache may store them.
 pub const PRIVATE: &str = "private, no-store";
 
-/// Whether the answer to `method` `path` may be shared (stored by caches
-/// and served to others): catalog reads only. Every other answer, errors
-/// included, carries [`PRIVATE`].
-pub fn is_shared(method: &str, path: &str) -> bool {
-    matches!(route(method, path, false), Ok(Route::Catalog))
+impl Route {
+    /// Whether its answer may be shared (stored by caches and served to
+    /// others): catalog reads only. Every other answer, errors included,
+    /// carries [`PRIVATE`].
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Route::Catalog)
+    }
 }
 
 /// (path pattern, methods) — a trailing `{…}` matches one path segment.
@@ -179,8 +181,9 @@ mod tests {
 
     #[test]
     fn only_catalog_reads_are_shared() {
-        assert!(is_shared("GET", "/api/products/KIT-0001"));
-        assert!(is_shared("HEAD", "/api/search"));
+        let shared = |method, path| route(method, path, false).is_ok_and(|r| r.is_shared());
+        assert!(shared("GET", "/api/products/KIT-0001"));
+        assert!(shared("HEAD", "/api/search"));
         for (method, path) in [
             ("GET", "/api/cart"),
             ("GET", "/api/session"),
@@ -190,7 +193,7 @@ mod tests {
             ("GET", "/api/account/addresses"),
             ("GET", "/nowhere"),
         ] {
-            assert!(!is_shared(method, path), "{method} {path}");
+            assert!(!shared(method, path), "{method} {path}");
         }
     }
 

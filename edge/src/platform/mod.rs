@@ -50,10 +50,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(rc) => rc,
         Err(e) => return problem(&e),
     };
+    let dev_routes = env
+        .var("ENVIRONMENT")
+        .is_ok_and(|v| v.to_string() == "development");
+    let routed = route(&rc.method, &rc.path, dev_routes);
     // Only catalog reads are shared; every other answer is someone's own
     // (or says nothing worth keeping), errors included.
-    let shared = crate::routes::is_shared(&rc.method, &rc.path);
-    let mut response = match handle(req, &env, &ctx, &rc).await {
+    let shared = routed.as_ref().is_ok_and(Route::is_shared);
+    let mut response = match handle(routed, req, &env, &ctx, &rc).await {
         Ok(response) => response,
         Err(e) => problem(&e)?,
     };
@@ -82,16 +86,14 @@ fn problem(e: &EdgeError) -> Result<Response> {
 }
 
 async fn handle(
+    routed: std::result::Result<Route, EdgeError>,
     req: Request,
     env: &Env,
     ctx: &Context,
     rc: &RequestContext,
 ) -> std::result::Result<Response, EdgeError> {
     let started = now_ms();
-    let dev_routes = env
-        .var("ENVIRONMENT")
-        .is_ok_and(|v| v.to_string() == "development");
-    let route = match route(&rc.method, &rc.path, dev_routes) {
+    let route = match routed {
         // Liveness says the isolate answers, configured or not.
         Ok(Route::Health) => {
             return respond::json(200, &serde_json::json!({ "status": "ok" }))
