@@ -4,10 +4,12 @@
 //! backoff, request de-duplication).
 
 use origin_adapter::digest::{content_digest, fingerprint};
+use origin_adapter::forward::EdgeContext;
 use origin_adapter::wire::{Money, Order, Problem};
 use serde::{Deserialize, Serialize};
 
 use crate::cart::{Cart, CartLine, CartStatus, MergeReport};
+use crate::exchange::{Outgoing, Target};
 
 /// The Durable Object binding in `wrangler.toml`.
 pub const BINDING: &str = "CART";
@@ -82,6 +84,32 @@ pub struct OrderTarget {
     pub claims: Option<String>,
     pub request_id: String,
     pub traceparent: String,
+}
+
+impl OrderTarget {
+    /// The order request to `to` (this target's URL, parsed): a `POST` of
+    /// `body` under `order_key`, with the customer's claims and the ids of
+    /// the checkout that froze it — the request the edge sent first, so the
+    /// origin's idempotency layer sees a retry, never a second order.
+    pub fn outgoing<'a>(
+        &'a self,
+        to: &'a Target,
+        order_key: &'a str,
+        body: &'a [u8],
+    ) -> Outgoing<'a> {
+        Outgoing {
+            method: "POST",
+            target: to,
+            body,
+            idempotency_key: Some(order_key),
+            context: EdgeContext {
+                claims: self.claims.as_deref(),
+                flags: None,
+                request_id: Some(&self.request_id),
+                traceparent: Some(&self.traceparent),
+            },
+        }
+    }
 }
 
 /// One change, as the edge asks for it.

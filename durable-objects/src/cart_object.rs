@@ -8,25 +8,21 @@
 //! until the orders origin has accepted or refused it, and it removes a
 //! cart nobody touched for its idle time.
 
-use std::time::Duration;
-
-use futures::future::{Either, select};
-use origin_adapter::forward::{EdgeContext, ForwardedWrite, signed_headers};
 use origin_adapter::keys::SigningKey;
 use origin_adapter::wire::{OrderLine, OrderRequest, Problem};
 use serde::Deserialize;
 use worker::{
-    AbortController, Date, Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit,
-    Response, Result, SqlStorage, State, Url, durable_object,
+    Date, DurableObject, Env, Headers, Request, Response, Result, SqlStorage, State, durable_object,
 };
 
-use crate::body::{MAX_ANSWER, read_answer_bounded, read_call};
+use crate::body::read_call;
 use crate::cart::{Cart, CartError, CartStatus, Freeze, Limits};
 use crate::cart_api::{
     CALL, CartCall, CartView, CheckoutAnswer, LOG_ENTRIES, LogEntry, Mutation, Op, OrderTarget,
     OutboxView, REMEMBERED_REQUESTS, Verdict, expires_at_ms, next_alarm_ms, outbox_retry_at_ms,
     refusal_detail, verdict,
 };
+use crate::exchange::{Exchange, Target, send_signed};
 use crate::respond::{alarm_at, json, problem};
 
 const SCHEMA: &str = "
@@ -489,67 +485,39 @@ impl CartObject {
             .await
     }
 
-    /// One attempt to hand the outbox's order to the orders origin.
-    /// Answers status, body, and whether it carried `Retry-After`.
-    async fn send_outbox(&self, outbox: &OutboxRow) -> Result<(u16, Vec<u8>, bool)> {
+    /// One attempt to hand the outbox's order to the orders origin: the
+    /// same signed request the edge sends ([`crate::exchange`]), and what
+    /// its answer means.
+    async fn send_outbox(&self, outbox: &OutboxRow) -> Result<Verdict> {
         let target: OrderTarget = serde_json::from_str(&outbox.target)?;
         let key = SigningKey::from_config(&self.env.secret("EDGE_SIGNING_KEY")?.to_string())
             .map_err(|e| worker::Error::RustError(format!("EDGE_SIGNING_KEY: {e}")))?;
-        let url = Url::parse(&target.url)?;
-        let authority =
-            origin_adapter::signature::authority(url.host_str().unwrap_or_default(), url.port());
+        let to = Target::parse(&target.url)
+            .ok_or_else(|| worker::Error::RustError(format!("bad order URL {}", target.url)))?;
         let mut nonce = [0u8; 16];
         getrandom::fill(&mut nonce)
             .map_err(|e| worker::Error::RustError(format!("no randomness: {e}")))?;
         let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-        let write = ForwardedWrite {
-            method: "POST",
-            authority: &authority,
-            path: url.path(),
-            query: url.query(),
-            content_type: "application/json",
-            idempotency_key: &outbox.order_key,
-            body: outbox.body.as_bytes(),
-            context: EdgeContext {
-                claims: target.claims.as_deref(),
-                flags: None,
-                request_id: Some(&target.request_id),
-                traceparent: Some(&target.traceparent),
-            },
-        };
-        let signed = signed_headers(&write, &key, now_ms() / 1000, &nonce)
-            .map_err(|e| worker::Error::RustError(format!("signing: {e}")))?;
-        let headers = Headers::new();
-        for (name, value) in &signed {
-            headers.set(name, value)?;
-        }
-        headers.set("accept", "application/json")?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(outbox.body.clone().into()));
-        let request = Request::new_with_init(&target.url, &init)?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let exchange = Box::pin(async move {
-            let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
-            let status = response.status_code();
-            let retry_after = response.headers().has("retry-after")?;
-            let body = read_answer_bounded(&mut response, MAX_ANSWER)
-                .await
-                .map_err(|e| worker::Error::RustError(e.to_string()))?;
-            Ok::<_, worker::Error>((status, body, retry_after))
-        });
-        let timer = Box::pin(Delay::from(Duration::from_millis(OUTBOX_TIMEOUT_MS)));
-        match select(exchange, timer).await {
-            Either::Left((answer, _)) => answer,
-            Either::Right(((), _)) => {
-                controller.abort();
-                Err(worker::Error::RustError(format!(
-                    "no answer within {OUTBOX_TIMEOUT_MS} ms"
-                )))
+        let out = target.outgoing(&to, &outbox.order_key, outbox.body.as_bytes());
+        let sent = send_signed(&out, &key, (now_ms() / 1000, &nonce), OUTBOX_TIMEOUT_MS)
+            .await
+            .map_err(worker::Error::RustError)?;
+        Ok(match sent {
+            Exchange::Answered {
+                status,
+                headers,
+                body,
+            } => verdict(
+                status,
+                &body,
+                headers.iter().any(|(n, _)| n == "retry-after"),
+            ),
+            Exchange::TimedOut => {
+                Verdict::Pending(format!("no answer within {OUTBOX_TIMEOUT_MS} ms"))
             }
-        }
+            Exchange::Broken => Verdict::Pending("the answer broke off".into()),
+            Exchange::Unreachable => Verdict::Pending("the orders service was unreachable".into()),
+        })
     }
 
     /// Applies one change and answers it: `200` with the cart, a recorded
@@ -609,10 +577,7 @@ impl CartObject {
             };
             self.apply(&m, now).map(drop)
         };
-        let outcome = match answer {
-            Ok((status, body, retry_after)) => verdict(status, &body, retry_after),
-            Err(e) => Verdict::Pending(e.to_string()),
-        };
+        let outcome = answer.unwrap_or_else(|e| Verdict::Pending(e.to_string()));
         match outcome {
             Verdict::Placed(order) => {
                 worker::console_log!(

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS flag_document (
 );";
 
 /// What KV holds and `GET` answers: the document and its version.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Published {
     pub version: i64,
     /// `None` before the first save: the edge's built-in defaults apply.

@@ -8,6 +8,8 @@
 //! * [`guard`], [`guard_api`], [`guard_object`]: the same three parts for
 //!   the session guard (revocations, failed-login counters);
 //! * [`body`]: the one bounded reader for request bodies (edge and objects);
+//! * [`exchange`]: the one signed request to an origin, sent within a time
+//!   limit (the edge's forwarded calls and the cart's outbox);
 //! * [`flags_object`]: the flag document's single writer (compare-and-set on
 //!   its version), publishing to Workers KV.
 
@@ -15,6 +17,7 @@ pub mod body;
 pub mod cart;
 pub mod cart_api;
 pub mod cart_object;
+pub mod exchange;
 pub mod flags_object;
 pub mod guard;
 pub mod guard_api;

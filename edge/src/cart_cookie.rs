@@ -71,18 +71,14 @@ impl CookieKeys {
                 .split_once('.')
                 .filter(|(id, _)| is_cart_id(id))
             else {
-                return Err(EdgeError::new(
-                    400,
-                    format!("the {COOKIE_NAME} cookie is not a cart id"),
-                ));
+                return Err(EdgeError::bad_request(format!(
+                    "the {COOKIE_NAME} cookie is not a cart id"
+                )));
             };
             if !self.verify(id, mac) {
-                return Err(EdgeError::new(
-                    400,
-                    format!(
-                        "the {COOKIE_NAME} cookie was not issued by this shop; delete it to start a new cart"
-                    ),
-                ));
+                return Err(EdgeError::bad_request(format!(
+                    "the {COOKIE_NAME} cookie was not issued by this shop; delete it to start a new cart"
+                )));
             }
             return Ok(Some(id.to_owned()));
         }
@@ -156,7 +152,11 @@ mod tests {
             format!("__Host-cart={swapped}"),
             format!("__Host-cart={id}.!!!"),
         ] {
-            assert_eq!(keys().cart_id(Some(&bad)).unwrap_err().status, 400, "{bad}");
+            assert_eq!(
+                keys().cart_id(Some(&bad)).unwrap_err().status(),
+                400,
+                "{bad}"
+            );
         }
     }
 

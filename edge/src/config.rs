@@ -192,7 +192,7 @@ impl EdgeConfig {
             environment == Environment::Development,
             origin_timeout_ms,
             |method, path| {
-                !matches!(crate::routes::route(method, path, true), Err(e) if e.status == 404)
+                !matches!(crate::routes::route(method, path, true), Err(e) if e.status() == 404)
             },
         )
         .map_err(|e| err("SERVICES", e))?;
@@ -349,7 +349,13 @@ impl EdgeConfig {
 /// A valid development configuration, for other modules' unit tests.
 #[cfg(test)]
 pub(crate) fn for_tests() -> EdgeConfig {
-    match tests::parse(&[]) {
+    for_tests_with(&[])
+}
+
+/// The test configuration with some keys set differently.
+#[cfg(test)]
+pub(crate) fn for_tests_with(overrides: &[(&'static str, &str)]) -> EdgeConfig {
+    match tests::parse(overrides) {
         Ok(config) => config,
         Err(e) => panic!("the test configuration is invalid: {e:?}"),
     }

@@ -16,20 +16,22 @@ pub fn check_headers(
         .and_then(|ct| ct.split(';').next())
         .map(|ct| ct.trim().to_ascii_lowercase());
     if essence.as_deref() != Some("application/json") {
-        return Err(EdgeError::new(415, "the body must be application/json"));
+        return Err(EdgeError::unsupported_media_type(
+            "the body must be application/json",
+        ));
     }
     if let Some(length) = content_length {
         match length.trim().parse::<u64>() {
             Ok(n) if n as usize > MAX_JSON_BODY => return Err(too_large()),
             Ok(_) => {}
-            Err(_) => return Err(EdgeError::new(400, "Content-Length is not a number")),
+            Err(_) => return Err(EdgeError::bad_request("Content-Length is not a number")),
         }
     }
     Ok(())
 }
 
 fn too_large() -> EdgeError {
-    EdgeError::new(413, format!("the body exceeds {MAX_JSON_BODY} bytes"))
+    EdgeError::too_large(format!("the body exceeds {MAX_JSON_BODY} bytes"))
 }
 
 /// Reads a whole number from a client's JSON (`#[serde(deserialize_with)]`):
@@ -65,7 +67,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, EdgeError> {
         } else {
             "is not valid JSON"
         };
-        EdgeError::new(400, format!("the body {kind}: {e}"))
+        EdgeError::bad_request(format!("the body {kind}: {e}"))
     })
 }
 
@@ -100,7 +102,7 @@ mod tests {
         }
         assert_eq!(quantity("-18446744073709551616"), Ok(i64::MIN));
         for bad in ["2.5", "\"two\"", "null"] {
-            assert_eq!(quantity(bad).unwrap_err().status, 400, "{bad}");
+            assert_eq!(quantity(bad).unwrap_err().status(), 400, "{bad}");
         }
     }
 
@@ -108,20 +110,22 @@ mod tests {
     fn content_type_and_length_are_checked() {
         assert!(check_headers(Some("application/json; charset=utf-8"), Some("10")).is_ok());
         assert_eq!(
-            check_headers(Some("text/plain"), None).unwrap_err().status,
+            check_headers(Some("text/plain"), None)
+                .unwrap_err()
+                .status(),
             415
         );
-        assert_eq!(check_headers(None, None).unwrap_err().status, 415);
+        assert_eq!(check_headers(None, None).unwrap_err().status(), 415);
         assert_eq!(
             check_headers(Some("application/json"), Some("99999999"))
                 .unwrap_err()
-                .status,
+                .status(),
             413
         );
         assert_eq!(
             check_headers(Some("application/json"), Some("ten"))
                 .unwrap_err()
-                .status,
+                .status(),
             400
         );
     }
@@ -130,16 +134,16 @@ mod tests {
     fn json_errors_say_what_was_wrong() {
         assert!(parse_json::<Item>(br#"{"sku":"A","quantity":1}"#).is_ok());
         let e = parse_json::<Item>(b"{not json").unwrap_err();
-        assert_eq!(e.status, 400);
-        assert!(e.detail.contains("not valid JSON"));
+        assert_eq!(e.status(), 400);
+        assert!(e.detail().contains("not valid JSON"));
         let e = parse_json::<Item>(br#"{"sku":"A","quantity":1,"unit_price":1}"#).unwrap_err();
-        assert!(e.detail.contains("unit_price"), "{}", e.detail);
+        assert!(e.detail().contains("unit_price"), "{}", e.detail());
         let e = parse_json::<Item>(br#"{"sku":"A","quantity":"two"}"#).unwrap_err();
-        assert!(e.detail.contains("expected fields"));
+        assert!(e.detail().contains("expected fields"));
         assert_eq!(
             parse_json::<Item>(&vec![b' '; MAX_JSON_BODY + 1])
                 .unwrap_err()
-                .status,
+                .status(),
             413
         );
     }

@@ -93,7 +93,7 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
         }
         if !methods.contains(&method) {
             return Err(
-                EdgeError::new(405, format!("{path} does not accept {method}"))
+                EdgeError::method_not_allowed(format!("{path} does not accept {method}"))
                     .with_header("allow", methods.join(", ")),
             );
         }
@@ -116,7 +116,7 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
             _ => Route::DevPanic,
         });
     }
-    Err(EdgeError::new(404, format!("no resource at {path}")))
+    Err(EdgeError::not_found(format!("no resource at {path}")))
 }
 
 #[cfg(test)]
@@ -156,26 +156,28 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
-        assert_eq!(route("GET", "/api/nope", false).unwrap_err().status, 404);
+        assert_eq!(route("GET", "/api/nope", false).unwrap_err().status(), 404);
         assert_eq!(
-            route("GET", "/api/products/", false).unwrap_err().status,
+            route("GET", "/api/products/", false).unwrap_err().status(),
             404
         );
         assert_eq!(
-            route("GET", "/api/products/a/b", false).unwrap_err().status,
+            route("GET", "/api/products/a/b", false)
+                .unwrap_err()
+                .status(),
             404
         );
         let e = route("DELETE", "/api/cart/items", false).unwrap_err();
-        assert_eq!(e.status, 405);
-        assert_eq!(e.headers, vec![("allow", "POST".to_owned())]);
+        assert_eq!(e.status(), 405);
+        assert_eq!(e.headers(), vec![("allow", "POST".to_owned())]);
     }
 
     #[test]
     fn unknown_methods_are_405_never_another_methods_answer() {
         for method in ["PROPFIND", "get", "OPTIONS", "TRACE", "CONNECT", "FOO"] {
             let e = route(method, "/api/cart", false).unwrap_err();
-            assert_eq!(e.status, 405, "{method}");
-            assert_eq!(e.headers, vec![("allow", "GET, HEAD, DELETE".to_owned())]);
+            assert_eq!(e.status(), 405, "{method}");
+            assert_eq!(e.headers(), vec![("allow", "GET, HEAD, DELETE".to_owned())]);
         }
     }
 
@@ -200,6 +202,9 @@ mod tests {
     #[test]
     fn development_routes_exist_only_in_development() {
         assert_eq!(route("GET", "/__dev/panic", true), Ok(Route::DevPanic));
-        assert_eq!(route("GET", "/__dev/panic", false).unwrap_err().status, 404);
+        assert_eq!(
+            route("GET", "/__dev/panic", false).unwrap_err().status(),
+            404
+        );
     }
 }

@@ -45,8 +45,7 @@ pub fn validate_sku(sku: &str) -> Result<(), EdgeError> {
     if ok {
         Ok(())
     } else {
-        Err(EdgeError::new(
-            400,
+        Err(EdgeError::bad_request(
             "a SKU is 1-64 letters, digits, '-' or '_'",
         ))
     }
@@ -72,7 +71,7 @@ mod tests {
     fn skus_are_validated() {
         assert!(validate_sku("KIT-0001").is_ok());
         for bad in ["", "a b", "../etc", "x".repeat(65).as_str(), "KIT%2F1"] {
-            assert_eq!(validate_sku(bad).unwrap_err().status, 400, "{bad}");
+            assert_eq!(validate_sku(bad).unwrap_err().status(), 400, "{bad}");
         }
     }
 

@@ -57,7 +57,7 @@ pub enum CatalogQuery {
 }
 
 fn bad(parameter: &str, why: &str) -> EdgeError {
-    EdgeError::new(400, format!("query parameter `{parameter}` {why}"))
+    EdgeError::bad_request(format!("query parameter `{parameter}` {why}"))
 }
 
 /// Splits a raw query into decoded pairs, refusing malformed encodings,
@@ -67,10 +67,9 @@ fn pairs(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, E
         return Ok(Vec::new());
     };
     if raw.len() > MAX_QUERY {
-        return Err(EdgeError::new(
-            400,
-            format!("the query string exceeds {MAX_QUERY} bytes"),
-        ));
+        return Err(EdgeError::bad_request(format!(
+            "the query string exceeds {MAX_QUERY} bytes"
+        )));
     }
     let mut out: Vec<(String, String)> = Vec::new();
     for part in raw.split('&').filter(|p| !p.is_empty()) {
@@ -340,18 +339,18 @@ mod tests {
             ("/api/categories", "x=1", "x"),
         ] {
             let e = err(path, query);
-            assert_eq!(e.status, 400, "{query}");
+            assert_eq!(e.status(), 400, "{query}");
             assert!(
-                e.detail.contains(&format!("`{name}`")),
+                e.detail().contains(&format!("`{name}`")),
                 "{query}: {}",
-                e.detail
+                e.detail()
             );
         }
         let long = format!("q={}", "a".repeat(MAX_SEARCH + 1));
-        assert!(err("/api/search", &long).detail.contains("`q`"));
+        assert!(err("/api/search", &long).detail().contains("`q`"));
         assert!(
             err("/api/search", &"q=a&".repeat(300))
-                .detail
+                .detail()
                 .contains("exceeds")
         );
     }
@@ -368,7 +367,7 @@ mod tests {
             parse("/api/products/bad%20sku", None)
                 .unwrap()
                 .unwrap_err()
-                .status,
+                .status(),
             400
         );
         assert!(parse("/api/cart", None).is_none());

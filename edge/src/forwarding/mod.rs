@@ -2,10 +2,11 @@
 //! ([`services`]), region choice ([`region`]), circuit breakers
 //! ([`breaker`]), retry budget and backoff ([`budget`]), the retry plan
 //! of one request ([`plan`]), the isolate's breakers, budgets and
-//! in-flight counts ([`resilience`]), what an attempt sends ([`signing`]),
-//! and here the small
-//! rules in between — idempotency keys, what counts as a failure, what the
-//! client is told when the edge gives up, and which origin headers pass.
+//! in-flight counts ([`resilience`]), and here the small rules in
+//! between — idempotency keys, what an attempt sends (signed by
+//! [`durable_objects::exchange`], the outbox's signer too), what counts as
+//! a failure, what the client is told when the edge gives up, and which
+//! origin headers pass.
 
 pub mod breaker;
 pub mod budget;
@@ -13,14 +14,37 @@ pub mod plan;
 pub mod region;
 pub mod resilience;
 pub mod services;
-pub mod signing;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use origin_adapter::forward::validate_idempotency_key;
+use durable_objects::exchange::{Exchange, Outgoing, Target};
+use origin_adapter::forward::{EdgeContext, validate_idempotency_key};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::EdgeError;
+use crate::shop::ports::OriginCall;
+
+/// What one attempt of `call` to `to` sends, with the request's ids (the
+/// trace as its `traceparent` text): signed by [`durable_objects::exchange`].
+pub fn outgoing<'a>(
+    call: &'a OriginCall<'a>,
+    to: &'a Target,
+    request_id: &'a str,
+    traceparent: &'a str,
+) -> Outgoing<'a> {
+    Outgoing {
+        method: call.method,
+        target: to,
+        body: call.body.unwrap_or_default(),
+        idempotency_key: call.idempotency_key,
+        context: EdgeContext {
+            claims: call.claims,
+            flags: call.flags,
+            request_id: Some(request_id),
+            traceparent: Some(traceparent),
+        },
+    }
+}
 
 /// What one attempt to reach an origin came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +58,16 @@ pub enum Attempt {
 }
 
 impl Attempt {
+    /// What an exchange came to.
+    pub fn of(exchange: &Exchange) -> Self {
+        match exchange {
+            Exchange::Answered { status, .. } => Attempt::Answered(*status),
+            Exchange::Unreachable => Attempt::Unreachable,
+            Exchange::Broken => Attempt::Broken,
+            Exchange::TimedOut => Attempt::TimedOut,
+        }
+    }
+
     /// Counts against the region's breaker.
     pub fn failed(self) -> bool {
         !matches!(self, Attempt::Answered(s) if s < 500)
@@ -99,10 +133,10 @@ pub fn forwarded_route(
     match table.route(&incoming.method, &incoming.path) {
         Ok(Some(r)) => Ok(r.clone()),
         Ok(None) => Err(not_found),
-        Err(allowed) => Err(EdgeError::new(
-            405,
-            format!("{} does not accept {}", incoming.path, incoming.method),
-        )
+        Err(allowed) => Err(EdgeError::method_not_allowed(format!(
+            "{} does not accept {}",
+            incoming.path, incoming.method
+        ))
         .with_header("allow", allowed.join(", "))),
     }
 }
@@ -114,7 +148,7 @@ pub fn service<'a>(
     name: &str,
 ) -> Result<&'a services::Service, EdgeError> {
     config.services.service(name).ok_or_else(|| {
-        EdgeError::new(500, "the edge is misconfigured; the operator has been told")
+        EdgeError::internal("the edge is misconfigured; the operator has been told")
             .with_cause(format!("no service {name:?} in SERVICES"))
     })
 }
@@ -157,7 +191,7 @@ pub fn first_region(
 /// The orders origin's path for `GET /api/orders[/{id}]`; `404` for an id
 /// that is not one (1–64 letters, digits and `-`).
 pub fn order_path(edge_path: &str) -> Result<String, EdgeError> {
-    let not_found = || EdgeError::new(404, "no such order");
+    let not_found = || EdgeError::not_found("no such order");
     match edge_path.strip_prefix("/api/orders") {
         Some("") => Ok(origin_adapter::wire::paths::ORDERS.to_owned()),
         Some(rest) => {
@@ -181,34 +215,26 @@ fn retry_after(ms: i64) -> String {
 pub fn refusal(service: &str, why: &GaveUp, timeout_ms: u64) -> EdgeError {
     match why {
         GaveUp::Shed => {
-            EdgeError::new(503, format!("the {service} service is busy; retry shortly"))
+            EdgeError::unavailable(format!("the {service} service is busy; retry shortly"))
                 .with_header("retry-after", "1")
         }
-        GaveUp::BreakerOpen { retry_after_ms } => EdgeError::new(
-            503,
-            format!(
-                "the {service} service is failing; the edge is not sending it requests for now"
-            ),
-        )
+        GaveUp::BreakerOpen { retry_after_ms } => EdgeError::unavailable(format!(
+            "the {service} service is failing; the edge is not sending it requests for now"
+        ))
         .with_header("retry-after", retry_after(*retry_after_ms)),
-        GaveUp::NoHomeEndpoint { region } => EdgeError::new(
-            503,
-            format!(
-                "the {service} service does not run in your home region ({region}); your data is not sent elsewhere"
-            ),
-        ),
+        GaveUp::NoHomeEndpoint { region } => EdgeError::unavailable(format!(
+            "the {service} service does not run in your home region ({region}); your data is not sent elsewhere"
+        )),
         GaveUp::Failed { attempt, region } => match attempt {
-            Attempt::TimedOut => EdgeError::new(
-                504,
-                format!("the {service} service did not answer within {timeout_ms} ms"),
-            ),
-            Attempt::Unreachable => EdgeError::new(
-                503,
-                format!("the {service} service in region {region} is unavailable; retry shortly"),
-            )
+            Attempt::TimedOut => EdgeError::gateway_timeout(format!(
+                "the {service} service did not answer within {timeout_ms} ms"
+            )),
+            Attempt::Unreachable => EdgeError::unavailable(format!(
+                "the {service} service in region {region} is unavailable; retry shortly"
+            ))
             .with_header("retry-after", "5"),
             Attempt::Broken | Attempt::Answered(_) => {
-                EdgeError::new(502, format!("the {service} service failed"))
+                EdgeError::bad_gateway(format!("the {service} service failed"))
             }
         },
     }
@@ -220,7 +246,7 @@ pub fn client_key(header: Option<&str>) -> Result<Option<String>, EdgeError> {
     let Some(raw) = header.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    let bad = |why: &str| EdgeError::new(400, format!("Idempotency-Key: {why}"));
+    let bad = |why: &str| EdgeError::bad_request(format!("Idempotency-Key: {why}"));
     let key = if raw.starts_with('"') {
         match sfv::Parser::new(raw).parse::<sfv::Item>() {
             Ok(sfv::Item {
@@ -253,8 +279,9 @@ pub fn forwarded_key(client: Option<&str>, principal: &str, fresh: [u8; 16]) -> 
 }
 
 /// Origin response headers a client may see; everything else (cookies,
-/// server details, caching an origin meant for itself) stays behind.
-pub fn passes_back(name: &str) -> bool {
+/// server details, caching an origin meant for itself) stays behind. The
+/// name as the edge sends it on, when it passes.
+pub fn passes_back(name: &str) -> Option<&'static str> {
     const PASSED: [&str; 6] = [
         "content-type",
         "content-language",
@@ -263,12 +290,62 @@ pub fn passes_back(name: &str) -> bool {
         "retry-after",
         origin_adapter::forward::REPLAYED_HEADER,
     ];
-    PASSED.contains(&name.to_ascii_lowercase().as_str())
+    PASSED
+        .into_iter()
+        .find(|passed| passed.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The edge's first attempt at an order and the outbox's retry of it
+    /// are one request: same target, key, body, claims and ids sign to the
+    /// same headers (the edge adds only the flags it evaluated).
+    #[test]
+    fn an_order_retried_by_the_outbox_is_the_request_the_edge_sent() {
+        use durable_objects::cart_api::OrderTarget;
+        use durable_objects::exchange::sign;
+        use origin_adapter::keys::SigningKey;
+
+        let key = SigningKey::from_seed("edge-1", [7; 32]);
+        let order = OrderTarget {
+            url: "https://eu.example/orders".into(),
+            region: "eu".into(),
+            claims: Some("claims".into()),
+            request_id: "req-1".into(),
+            traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+        };
+        let to = Target::parse(&order.url).unwrap();
+        let body = br#"{"lines":[]}"#;
+        let call = OriginCall {
+            service: "orders",
+            method: "POST",
+            path: "/orders",
+            query: None,
+            body: Some(body),
+            idempotency_key: Some("cart-g-1-v3"),
+            claims: order.claims.as_deref(),
+            home_region: Some("eu"),
+            flags: None,
+        };
+        let edge = outgoing(&call, &to, &order.request_id, &order.traceparent);
+        let outbox = order.outgoing(&to, "cart-g-1-v3", body);
+        assert_eq!(
+            sign(&edge, &key, 1_800_000_000, "n").unwrap(),
+            sign(&outbox, &key, 1_800_000_000, "n").unwrap()
+        );
+        assert_ne!(
+            sign(&edge, &key, 1_800_000_000, "n").unwrap(),
+            sign(
+                &order.outgoing(&to, "cart-g-1-v4", body),
+                &key,
+                1_800_000_000,
+                "n"
+            )
+            .unwrap()
+        );
+    }
 
     #[test]
     fn order_paths_name_one_order_or_all() {
@@ -283,7 +360,7 @@ mod tests {
             "/api/ordersX",
             "/api/orders/../x",
         ] {
-            assert_eq!(order_path(bad).unwrap_err().status, 404, "{bad}");
+            assert_eq!(order_path(bad).unwrap_err().status(), 404, "{bad}");
         }
     }
 
@@ -308,7 +385,7 @@ mod tests {
     #[test]
     fn giving_up_says_why_with_the_right_status() {
         let e = refusal("reviews", &GaveUp::Shed, 3000);
-        assert_eq!((e.status, e.headers[0].1.as_str()), (503, "1"));
+        assert_eq!((e.status(), e.headers()[0].1.as_str()), (503, "1"));
         let e = refusal(
             "reviews",
             &GaveUp::BreakerOpen {
@@ -316,7 +393,7 @@ mod tests {
             },
             3000,
         );
-        assert_eq!((e.status, e.headers[0].1.as_str()), (503, "2"));
+        assert_eq!((e.status(), e.headers()[0].1.as_str()), (503, "2"));
         let e = refusal(
             "account",
             &GaveUp::Failed {
@@ -325,8 +402,8 @@ mod tests {
             },
             3000,
         );
-        assert_eq!(e.status, 504);
-        assert!(e.detail.contains("3000 ms"));
+        assert_eq!(e.status(), 504);
+        assert!(e.detail().contains("3000 ms"));
         let e = refusal(
             "account",
             &GaveUp::NoHomeEndpoint {
@@ -334,8 +411,8 @@ mod tests {
             },
             3000,
         );
-        assert_eq!(e.status, 503);
-        assert!(e.detail.contains("not sent elsewhere"));
+        assert_eq!(e.status(), 503);
+        assert!(e.detail().contains("not sent elsewhere"));
     }
 
     #[test]
@@ -349,8 +426,14 @@ mod tests {
             Some("plain-key".into())
         );
         assert_eq!(client_key(None).unwrap(), None);
-        assert_eq!(client_key(Some("\"unterminated")).unwrap_err().status, 400);
-        assert_eq!(client_key(Some(&"x".repeat(300))).unwrap_err().status, 400);
+        assert_eq!(
+            client_key(Some("\"unterminated")).unwrap_err().status(),
+            400
+        );
+        assert_eq!(
+            client_key(Some(&"x".repeat(300))).unwrap_err().status(),
+            400
+        );
     }
 
     #[test]
@@ -367,8 +450,8 @@ mod tests {
 
     #[test]
     fn only_listed_headers_pass_back() {
-        assert!(passes_back("Content-Type"));
-        assert!(passes_back("idempotent-replayed"));
+        assert_eq!(passes_back("Content-Type"), Some("content-type"));
+        assert!(passes_back("idempotent-replayed").is_some());
         for name in [
             "set-cookie",
             "server",
@@ -376,7 +459,7 @@ mod tests {
             "cache-control",
             "location",
         ] {
-            assert!(!passes_back(name), "{name}");
+            assert!(passes_back(name).is_none(), "{name}");
         }
     }
 }

@@ -8,9 +8,13 @@ use super::runtime::RequestContext;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 
-pub(crate) fn authorise(rc: &RequestContext, config: &EdgeConfig) -> Result<(), EdgeError> {
+/// The admin token, when the request presents it.
+pub(crate) fn authorise<'a>(
+    rc: &RequestContext,
+    config: &'a EdgeConfig,
+) -> Result<&'a str, EdgeError> {
     let denied = || {
-        EdgeError::new(401, "this API needs the shop's bearer token")
+        EdgeError::unauthorized("this API needs the shop's bearer token")
             .with_header("www-authenticate", "Bearer")
     };
     let Some(expected) = &config.admin_token else {
@@ -23,5 +27,5 @@ pub(crate) fn authorise(rc: &RequestContext, config: &EdgeConfig) -> Result<(), 
     // Equal length first (not secret: the length is public), then bytes.
     let same = presented.len() == expected.len()
         && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()));
-    if same { Ok(()) } else { Err(denied()) }
+    if same { Ok(expected) } else { Err(denied()) }
 }

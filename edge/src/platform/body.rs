@@ -4,12 +4,11 @@
 //! whether or not a length was declared.
 
 use durable_objects::body::read_bounded;
-use serde::de::DeserializeOwned;
 use worker::Request;
 
 use super::runtime::RequestContext;
 use crate::error::EdgeError;
-use crate::request_body::{MAX_JSON_BODY, check_headers, parse_json};
+use crate::request_body::{MAX_JSON_BODY, check_headers};
 
 /// At most `limit` bytes of `req`'s body.
 pub(crate) async fn bytes(req: &mut Request, limit: usize) -> Result<Vec<u8>, EdgeError> {
@@ -26,12 +25,4 @@ pub(crate) async fn json_bytes(
 ) -> Result<Vec<u8>, EdgeError> {
     check_headers(rc.header("content-type"), rc.header("content-length"))?;
     bytes(req, MAX_JSON_BODY).await
-}
-
-/// A JSON body of at most [`MAX_JSON_BODY`] bytes, parsed into `T`.
-pub(crate) async fn json<T: DeserializeOwned>(
-    req: &mut Request,
-    rc: &RequestContext,
-) -> Result<T, EdgeError> {
-    parse_json(&json_bytes(req, rc).await?)
 }

@@ -5,13 +5,12 @@
 
 use std::rc::Rc;
 
-use durable_objects::body::{MAX_ANSWER, read_answer_bounded};
+use durable_objects::exchange::{self, Exchange};
 use origin_adapter::wire::Product;
-use worker::{Cache, Context, Headers, Method, Request, RequestInit, Response};
+use worker::{Cache, Context, Headers, Response};
 
-use super::origin;
 use super::runtime::Timer;
-use super::runtime::{internal, now_ms, render};
+use super::runtime::{internal, now_ms};
 use crate::catalog::query::CatalogQuery;
 use crate::catalog::tag_index_key;
 use crate::config::EdgeConfig;
@@ -20,6 +19,7 @@ use crate::shop::catalog::{
     self as core, CatalogAnswer, CatalogCache, CatalogOrigin, Entry, Fetched, InFlight, Ports,
     answer_reply, indexed, product_of,
 };
+use crate::shop::reply::Reply;
 
 thread_local! {
     /// Origin fetches under way in this isolate, by cache key.
@@ -99,36 +99,39 @@ async fn index(cache: &Cache, tag: &str, key: &str) {
     }
 }
 
-/// `GET`s a canonical catalog path from the default region's origin.
+/// `GET`s a canonical catalog path from the default region's origin: 504
+/// when it does not answer in time, 502 when it cannot be reached or its
+/// answer is unreadable.
 async fn fetch(config: &EdgeConfig, canonical: &str) -> Result<Fetched, EdgeError> {
     let url = format!("{}{canonical}", config.default_origin());
-    let headers = Headers::new();
-    headers
-        .set("accept", "application/json")
+    let accept = [("accept", "application/json")];
+    let timeout = config.catalog_timeout_ms;
+    let exchange = exchange::send("GET", &url, &accept, None, timeout)
+        .await
         .map_err(internal("built a catalog request"))?;
-    let request = Request::new_with_init(
-        &url,
-        RequestInit::new()
-            .with_method(Method::Get)
-            .with_headers(headers),
-    )
-    .map_err(internal("built a catalog request"))?;
-    let mut response = origin::send(request, config.catalog_timeout_ms, "catalog service").await?;
-    let status = response.status_code();
+    let (status, headers, body) = match exchange {
+        Exchange::Answered {
+            status,
+            headers,
+            body,
+        } => (status, headers, body),
+        Exchange::TimedOut => {
+            let detail = format!("the catalog service did not answer within {timeout} ms");
+            return Err(EdgeError::gateway_timeout(detail));
+        }
+        other => {
+            let detail = "the catalog service could not be reached or its answer was unreadable";
+            return Err(EdgeError::bad_gateway(detail).with_cause(format!("{other:?} {url}")));
+        }
+    };
     if status >= 500 {
         worker::console_error!("edge: catalog answered {status} for {canonical}");
     }
-    let cache_control = response.headers().get("cache-control").ok().flatten();
-    let body = read_answer_bounded(&mut response, MAX_ANSWER)
-        .await
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| {
-            EdgeError::new(
-                502,
-                "the catalog service's answer was unreadable or too large",
-            )
-        })?;
+    let body = String::from_utf8(body)
+        .map_err(|_| EdgeError::bad_gateway("the catalog service's answer was not UTF-8 text"))?;
+    let cache_control = headers
+        .into_iter()
+        .find_map(|(n, v)| (n == "cache-control").then_some(v));
     Ok(Fetched {
         status,
         cache_control,
@@ -198,14 +201,14 @@ pub(crate) async fn get(
     config: &EdgeConfig,
     ctx: &Context,
     started_ms: i64,
-) -> Result<Response, EdgeError> {
+) -> Result<Reply, EdgeError> {
     let query = match crate::catalog::query::parse(&rc.path, rc.query.as_deref()) {
         Some(q) => q?,
-        None => return Err(EdgeError::new(404, format!("no resource at {}", rc.path))),
+        None => return Err(EdgeError::not_found(format!("no resource at {}", rc.path))),
     };
     let answer = read(config, &query, ctx).await?;
     let edge_ms = now_ms() - started_ms;
-    render(answer_reply(&answer, rc.header("if-none-match"), edge_ms))
+    Ok(answer_reply(&answer, rc.header("if-none-match"), edge_ms))
 }
 
 /// Removes the entries under `keys` from this location's cache; how many

@@ -7,26 +7,22 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use durable_objects::body::{MAX_ANSWER, read_answer_bounded};
-use futures::future::{Either, select};
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use durable_objects::exchange::{Exchange, Target, send_signed};
+use worker::Delay;
 
-use super::runtime::{RequestContext, internal, now_ms, random};
+use super::runtime::{RequestContext, now_ms, random};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::plan::{Plan, Step};
 use crate::forwarding::resilience::{self, InFlight};
 use crate::forwarding::services::Service;
-use crate::forwarding::signing::{Ids, Target, sign, target};
-use crate::forwarding::{Attempt, GaveUp, refusal, regions_of, service};
+use crate::forwarding::{Attempt, GaveUp, outgoing, refusal, regions_of, service};
 use crate::shop::ports::{OriginAnswer, OriginCall};
 
 /// One request to an origin service (the core's [`OriginCall`]).
 pub(crate) type Call<'a> = OriginCall<'a>;
 /// What the origin answered, and where.
 pub(crate) type Answer = OriginAnswer;
-
-type Received = (u16, Vec<(String, String)>, Vec<u8>);
 
 /// Calls `call.service`, trying as its table entry allows.
 pub(crate) async fn call(
@@ -77,20 +73,26 @@ async fn attempt_in(
     region: &str,
     timeout_ms: u64,
 ) -> Result<(Attempt, Option<Answer>), EdgeError> {
-    let base = service
+    let to = service
         .endpoint(region)
-        .ok_or_else(|| EdgeError::new(500, "a service endpoint vanished"))?;
-    let t = target(base, call.path, call.query)?;
-    let ids = Ids {
-        request_id: &rc.request_id,
-        trace: &rc.trace,
-    };
+        .and_then(|base| Target::at(base, call.path, call.query))
+        .ok_or_else(|| EdgeError::internal("a service endpoint is not a URL"))?;
+    let traceparent = rc.trace.to_string();
+    let out = outgoing(call, &to, &rc.request_id, &traceparent);
     let nonce = URL_SAFE_NO_PAD.encode(random::<16>()?);
-    let signed = sign(&config.signing_key, call, &t, ids, now_ms() / 1000, &nonce)
-        .inspect_err(|e| worker::console_error!("edge: signing for {}: {e}", call.service))?;
     let started = now_ms();
-    let (outcome, received) = attempt(&t, call, &signed, timeout_ms).await?;
+    let exchange = send_signed(
+        &out,
+        &config.signing_key,
+        (started / 1000, &nonce),
+        timeout_ms,
+    )
+    .await
+    .map_err(|e| {
+        EdgeError::internal("the edge could not sign its request to an origin").with_cause(e)
+    })?;
     let finished = now_ms();
+    let outcome = Attempt::of(&exchange);
     resilience::record(service, region, !outcome.failed(), finished);
     worker::console_log!(
         "edge: {} {} -> {}@{} {outcome:?} in {} ms request_id={} trace_id={}",
@@ -102,8 +104,12 @@ async fn attempt_in(
         rc.request_id,
         rc.trace.trace_id_hex()
     );
-    Ok(match received {
-        Some((status, headers, body)) if !outcome.failed() => {
+    Ok(match exchange {
+        Exchange::Answered {
+            status,
+            headers,
+            body,
+        } if !outcome.failed() => {
             let region = region.to_owned();
             let answer = Answer {
                 status,
@@ -114,54 +120,5 @@ async fn attempt_in(
             (outcome, Some(answer))
         }
         _ => (outcome, None),
-    })
-}
-
-/// Sends one attempt; the whole exchange, body included, within `timeout_ms`.
-async fn attempt(
-    t: &Target,
-    call: &Call<'_>,
-    signed: &[(&'static str, String)],
-    timeout_ms: u64,
-) -> Result<(Attempt, Option<Received>), EdgeError> {
-    let headers = Headers::new();
-    for (name, value) in signed
-        .iter()
-        .chain(&[("accept", "application/json".into())])
-    {
-        headers
-            .set(name, value)
-            .map_err(internal("signed a request"))?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::from(call.method.to_owned()))
-        .with_headers(headers);
-    if let (Some(body), false) = (call.body, call.method == "GET") {
-        init.with_body(Some(js_sys::Uint8Array::from(body).into()));
-    }
-    let request =
-        Request::new_with_init(&t.url, &init).map_err(internal("built a request to an origin"))?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let exchange = Box::pin(async move {
-        let mut response = Fetch::Request(request)
-            .send_with_signal(&signal)
-            .await
-            .map_err(|_| Attempt::Unreachable)?;
-        let status = response.status_code();
-        let headers: Vec<(String, String)> = response.headers().entries().collect();
-        let body = read_answer_bounded(&mut response, MAX_ANSWER)
-            .await
-            .map_err(|_| Attempt::Broken)?;
-        Ok::<_, Attempt>((status, headers, body))
-    });
-    let timer = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
-    Ok(match select(exchange, timer).await {
-        Either::Left((Ok(received), _)) => (Attempt::Answered(received.0), Some(received)),
-        Either::Left((Err(failed), _)) => (failed, None),
-        Either::Right(((), _)) => {
-            controller.abort();
-            (Attempt::TimedOut, None)
-        }
     })
 }

@@ -8,8 +8,6 @@ mod catalog;
 mod flags;
 mod forward;
 mod objects;
-mod orders;
-mod origin;
 mod ports;
 mod proxy;
 mod purge;
@@ -23,7 +21,8 @@ use worker::{Context, Env, Request, Response, Result, event};
 use crate::config::{EdgeConfig, Environment};
 use crate::error::EdgeError;
 use crate::routes::{Route, route};
-use runtime::{RequestContext, config, incoming, internal, now_ms};
+use crate::shop::reply::Reply;
+use runtime::{RequestContext, config, incoming, now_ms, render};
 
 /// The JavaScript entry (`edge/entry.mjs`) registers this global; a panic
 /// calls it so in-flight requests answer 500 instead of hanging.
@@ -57,7 +56,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // Only catalog reads are shared; every other answer is someone's own
     // (or says nothing worth keeping), errors included.
     let shared = routed.as_ref().is_ok_and(Route::is_shared);
-    let mut response = match handle(routed, req, &env, &ctx, &rc).await {
+    let answered = handle(routed, req, (&env, &ctx), &rc).await;
+    let mut response = match answered.and_then(|reply| {
+        if let Some(note) = &reply.note {
+            worker::console_warn!("edge: {note} request_id={}", rc.request_id);
+        }
+        render(reply)
+    }) {
         Ok(response) => response,
         Err(e) => problem(&e)?,
     };
@@ -74,12 +79,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     Ok(response)
 }
 
+/// An error as RFC 9457 problem JSON; its internal cause logged, never sent.
 fn problem(e: &EdgeError) -> Result<Response> {
-    if let Some(cause) = &e.cause {
-        worker::console_error!("edge: {} {}: {cause}", e.status, e.detail);
+    if let Some(cause) = e.cause() {
+        worker::console_error!("edge: {e}: {cause}");
     }
-    let mut response = respond::problem(e.status, e.detail.clone())?;
-    for (name, value) in &e.headers {
+    let mut response = respond::problem(e.status(), e.detail().to_owned())?;
+    for (name, value) in e.headers() {
         response.headers_mut().set(name, value)?;
     }
     Ok(response)
@@ -88,20 +94,16 @@ fn problem(e: &EdgeError) -> Result<Response> {
 async fn handle(
     routed: std::result::Result<Route, EdgeError>,
     req: Request,
-    env: &Env,
-    ctx: &Context,
+    (env, ctx): (&Env, &Context),
     rc: &RequestContext,
-) -> std::result::Result<Response, EdgeError> {
+) -> std::result::Result<Reply, EdgeError> {
     let started = now_ms();
     let route = match routed {
         // Liveness says the isolate answers, configured or not.
-        Ok(Route::Health) => {
-            return respond::json(200, &serde_json::json!({ "status": "ok" }))
-                .map_err(internal("answered"));
-        }
+        Ok(Route::Health) => return Reply::json(200, &serde_json::json!({ "status": "ok" })),
         Ok(route) => route,
         // Not one of the edge's own: perhaps a route the table forwards.
-        Err(e) if e.status == 404 => {
+        Err(e) if e.status() == 404 => {
             let config = config(env)?;
             let forwarded = crate::forwarding::forwarded_route(&config.services, rc, e)?;
             guard_write(env, &config, rc).await?;
@@ -118,35 +120,30 @@ async fn handle(
     ) {
         guard_write(env, &config, rc).await?;
     }
-    dispatch(route, req, env, ctx, &config, rc, started).await
+    dispatch(route, req, (env, ctx), &config, rc, started).await
 }
 
 /// Runs the handler of the edge's own `route`.
 async fn dispatch(
     route: Route,
     req: Request,
-    env: &Env,
-    ctx: &Context,
+    (env, ctx): (&Env, &Context),
     config: &EdgeConfig,
     rc: &RequestContext,
     started: i64,
-) -> std::result::Result<Response, EdgeError> {
+) -> std::result::Result<Reply, EdgeError> {
     match route {
-        Route::Health => {
-            respond::json(200, &serde_json::json!({ "status": "ok" })).map_err(internal("answered"))
-        }
+        Route::Health => Reply::json(200, &serde_json::json!({ "status": "ok" })),
         Route::Catalog => match flags::catalog_config(env, config, rc).await {
             Some(overridden) => catalog::get(rc, &overridden, ctx, started).await,
             None => catalog::get(rc, config, ctx, started).await,
         },
         Route::Purge => purge::purge(req, rc, config).await,
         Route::Session => session::handle(req, env, config, rc).await,
-        Route::Orders => orders::get(env, config, rc).await,
-        Route::Cart => cart::cart(env, config, rc).await,
-        Route::AddCartItem => cart::add_item(req, env, config, ctx, rc).await,
-        Route::CartLine => cart::line(req, env, config, rc).await,
-        Route::Checkout if rc.method == "POST" => cart::checkout(req, env, config, rc).await,
-        Route::Checkout => cart::checkout_status(env, config, rc).await,
+        Route::Orders => proxy::orders(env, config, rc).await,
+        Route::Cart | Route::AddCartItem | Route::CartLine | Route::Checkout => {
+            cart::handle(route, req, (env, ctx), config, rc).await
+        }
         Route::SupportCart => cart::support(env, config, rc).await,
         Route::Flags => flags::browser(env, config, rc).await,
         Route::AdminFlags => flags::admin(req, env, config, rc).await,
@@ -154,14 +151,14 @@ async fn dispatch(
         Route::DevPanic if config.environment == Environment::Development => {
             panic!("deliberate panic from /__dev/panic")
         }
-        Route::DevPanic => Err(EdgeError::new(404, "no resource here")),
+        Route::DevPanic => Err(EdgeError::not_found("no resource here")),
     }
 }
 
 /// What every write a browser may make must pass: it comes from this site
 /// or an allowed one — with cookies or without (a cookieless cross-site
 /// login would sign the browser into someone else's account) — and the
-/// shop is not in maintenance.
+/// shop is not in maintenance (`maintenance-mode`: writes wait, reads go on).
 async fn guard_write(
     env: &Env,
     config: &EdgeConfig,
@@ -177,5 +174,6 @@ async fn guard_write(
         &rc.own_origin,
         &config.allowed_origins,
     )?;
-    flags::refuse_in_maintenance(env, config, rc).await
+    let (set, _) = flags::current(env, config).await;
+    crate::shop::flags::refuse_in_maintenance(&set, rc, config, now_ms() / 1000)
 }

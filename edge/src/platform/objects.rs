@@ -50,8 +50,7 @@ pub(crate) fn stub_in(
             return stub(env, binding, name);
         }
         worker::console_error!("edge: this runtime cannot restrict {binding} to {jurisdiction}");
-        return Err(EdgeError::new(
-            503,
+        return Err(EdgeError::unavailable(
             "the cart store for your region is unavailable",
         ));
     };
@@ -70,7 +69,7 @@ pub(crate) async fn call<C: serde::Serialize>(
     call: &C,
 ) -> Result<Response, EdgeError> {
     let body = serde_json::to_string(call)
-        .map_err(|_| EdgeError::new(500, "the edge could not encode a call to its store"))?;
+        .map_err(|_| EdgeError::internal("the edge could not encode a call to its store"))?;
     let mut init = RequestInit::new();
     let headers = Headers::new();
     headers
@@ -99,10 +98,7 @@ async fn send(stub: &Stub, url: &str, init: &RequestInit) -> Result<Response, Ed
         .await
         .map_err(|e| {
             worker::console_error!("edge: a Durable Object's answer: {e}");
-            EdgeError::new(
-                500,
-                "the edge could not read its own store; it has been logged",
-            )
+            EdgeError::internal("the edge could not read its own store; it has been logged")
         })?;
     let headers = Headers::new();
     for (name, value) in kept {

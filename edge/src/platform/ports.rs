@@ -13,7 +13,9 @@ use super::runtime::{RequestContext, internal};
 use super::{forward, objects};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
-use crate::shop::ports::{CartRef, Carts, Guard, ObjectAnswer, OriginAnswer, OriginCall, Origins};
+use crate::shop::ports::{
+    CartRef, Carts, Guard, ObjectAnswer, OriginAnswer, OriginCall, Origins, Prices,
+};
 
 /// The cart objects, as the use cases reach them.
 pub(crate) struct ObjectCarts<'a>(pub &'a Env);
@@ -70,14 +72,6 @@ impl GuardObjects<'_> {
         let stub = objects::stub(self.0, guard_api::BINDING, name)?;
         objects::call(&stub, guard_api::CALL, call).await
     }
-
-    /// Whether session `sid` was revoked (one round trip).
-    pub(crate) async fn is_revoked(&self, sid: &str) -> Result<bool, EdgeError> {
-        let name = guard_api::session_name(sid);
-        let mut answer = self.send(&name, &GuardCall::IsRevoked).await?;
-        let revoked: Revoked = answer.json().await.map_err(internal("read a revocation"))?;
-        Ok(revoked.revoked)
-    }
 }
 
 impl Guard for GuardObjects<'_> {
@@ -98,12 +92,30 @@ impl Guard for GuardObjects<'_> {
         let call = GuardCall::Revoke(Revoke { until });
         let answer = self.send(&guard_api::session_name(sid), &call).await?;
         if answer.status_code() != 200 {
-            return Err(EdgeError::new(
-                500,
+            return Err(EdgeError::internal(
                 "the session could not be revoked; it has been logged",
             ));
         }
         Ok(())
+    }
+
+    async fn is_revoked(&self, sid: &str) -> Result<bool, EdgeError> {
+        let name = guard_api::session_name(sid);
+        let mut answer = self.send(&name, &GuardCall::IsRevoked).await?;
+        let revoked: Revoked = answer.json().await.map_err(internal("read a revocation"))?;
+        Ok(revoked.revoked)
+    }
+}
+
+/// The catalog through this location's cache, as the cart prices a line.
+pub(crate) struct CachedPrices<'a> {
+    pub config: &'a EdgeConfig,
+    pub ctx: &'a worker::Context,
+}
+
+impl Prices for CachedPrices<'_> {
+    async fn product(&self, sku: &str) -> Result<origin_adapter::wire::Product, EdgeError> {
+        super::catalog::product(self.config, sku, self.ctx).await
     }
 }
 

@@ -2,22 +2,21 @@
 //! changed. [`crate::shop::purge`] verifies and reads it; this deletes
 //! every entry it names from this location's cache.
 
-use durable_objects::respond;
-use worker::{Request, Response};
+use worker::Request;
 
 use super::runtime::{RequestContext, internal, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::shop::purge::{Target, decide};
+use crate::shop::reply::Reply;
 
 pub(crate) async fn purge(
     mut req: Request,
     rc: &RequestContext,
     config: &EdgeConfig,
-) -> Result<Response, EdgeError> {
+) -> Result<Reply, EdgeError> {
     let Some(keys) = &config.purge_keys else {
-        return Err(EdgeError::new(
-            401,
+        return Err(EdgeError::unauthorized(
             "this edge accepts no purges (ORIGIN_VERIFY_KEYS is not set)",
         ));
     };
@@ -38,9 +37,8 @@ pub(crate) async fn purge(
         purge.keyid,
         purge.tags
     );
-    respond::json(
+    Reply::json(
         200,
         &serde_json::json!({ "purged_entries": purged, "tags": purge.tags }),
     )
-    .map_err(internal("answered"))
 }

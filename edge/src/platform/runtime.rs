@@ -35,10 +35,9 @@ pub(crate) fn incoming(req: &Request) -> Result<RequestContext, EdgeError> {
 pub(crate) fn internal(context: &'static str) -> impl Fn(worker::Error) -> EdgeError {
     move |e| {
         worker::console_error!("edge: {context}: {e}");
-        EdgeError::new(
-            500,
-            format!("the edge failed while it {context}; it has been logged"),
-        )
+        EdgeError::internal(format!(
+            "the edge failed while it {context}; it has been logged"
+        ))
     }
 }
 
@@ -67,10 +66,7 @@ pub(crate) fn config(env: &Env) -> Result<std::rc::Rc<EdgeConfig>, EdgeError> {
     };
     let parsed = EdgeConfig::from_lookup(lookup).map_err(|e| {
         worker::console_error!("edge: refusing to serve: {e}");
-        EdgeError::new(
-            500,
-            "the edge is misconfigured; the operator has been told which key",
-        )
+        EdgeError::internal("the edge is misconfigured; the operator has been told which key")
     })?;
     let parsed = std::rc::Rc::new(parsed);
     CONFIG.with(|c| *c.borrow_mut() = Some(parsed.clone()));
@@ -87,7 +83,7 @@ pub(crate) fn random<const N: usize>() -> Result<[u8; N], EdgeError> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| {
         worker::console_error!("edge: no randomness: {e}");
-        EdgeError::new(500, "the edge could not generate an identifier")
+        EdgeError::internal("the edge could not generate an identifier")
     })?;
     Ok(bytes)
 }
@@ -98,6 +94,10 @@ pub(crate) struct PlatformIds;
 impl crate::shop::ports::Entropy for PlatformIds {
     fn id(&self) -> Result<String, EdgeError> {
         Ok(crate::cart_cookie::new_cart_id(random()?))
+    }
+
+    fn bytes(&self) -> Result<[u8; 16], EdgeError> {
+        random()
     }
 }
 
@@ -120,7 +120,10 @@ impl crate::shop::ports::Clock for Timer {
 pub(crate) fn render(reply: crate::shop::reply::Reply) -> Result<Response, EdgeError> {
     let headers = Headers::new();
     let fill = || -> worker::Result<()> {
-        headers.set("content-type", reply.content_type)?;
+        // An origin's answer passed back brings its own type, if any.
+        if !reply.content_type.is_empty() {
+            headers.set("content-type", reply.content_type)?;
+        }
         for (name, value) in &reply.headers {
             headers.append(name, value)?;
         }

@@ -111,12 +111,8 @@ pub fn check_same_site(
     if safe_method {
         return Ok(());
     }
-    let refused = || {
-        EdgeError::new(
-            403,
-            "cross-site writes are refused (Origin / Sec-Fetch-Site)",
-        )
-    };
+    let refused =
+        || EdgeError::forbidden("cross-site writes are refused (Origin / Sec-Fetch-Site)");
     match origin {
         Some(o) if o == own_origin || allowed.iter().any(|a| a == o) => Ok(()),
         Some(_) => Err(refused()),

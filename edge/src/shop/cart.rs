@@ -123,7 +123,7 @@ pub fn change_reply(answer: ObjectAnswer, set_cookie: Option<String>) -> Result<
         return Ok(refusal(answer));
     }
     let view: CartView = serde_json::from_slice(&answer.body)
-        .map_err(|_| EdgeError::new(500, "the cart answered with something unreadable"))?;
+        .map_err(|_| EdgeError::internal("the cart answered with something unreadable"))?;
     view_reply(&view, answer.replayed, set_cookie)
 }
 
@@ -153,7 +153,7 @@ pub fn recorded_checkout_reply(answer: ObjectAnswer) -> Result<Reply, EdgeError>
         return Ok(refusal(answer));
     }
     let recorded: CheckoutAnswer = serde_json::from_slice(&answer.body)
-        .map_err(|_| EdgeError::new(500, "a recorded checkout was unreadable"))?;
+        .map_err(|_| EdgeError::internal("a recorded checkout was unreadable"))?;
     let order = serde_json::to_value(&recorded.order).unwrap_or_default();
     let reply = placed_reply(answer.status, order, &recorded.cart)?;
     Ok(if answer.replayed {
@@ -186,10 +186,7 @@ pub fn support_target(
 ) -> Result<CartRef, EdgeError> {
     let short = path.rsplit('/').next().unwrap_or_default();
     let key = CartKey::from_short(short).ok_or_else(|| {
-        EdgeError::new(
-            404,
-            "no such cart: ids look like g-<cart id> or u-<user id>",
-        )
+        EdgeError::not_found("no such cart: ids look like g-<cart id> or u-<user id>")
     })?;
     let region = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "region")
@@ -197,7 +194,7 @@ pub fn support_target(
     let jurisdiction = match region.as_deref() {
         Some("eu") => Some("eu"),
         Some(r) if r.is_empty() || config.origin(r).is_some() => None,
-        Some(_) => return Err(EdgeError::new(400, "region: not a region of this shop")),
+        Some(_) => return Err(EdgeError::bad_request("region: not a region of this shop")),
         None => None,
     };
     Ok(CartRef { key, jurisdiction })
@@ -245,11 +242,14 @@ mod tests {
         assert_eq!(checkout_has_body(None, None), Ok(false));
         assert_eq!(checkout_has_body(None, Some("0")), Ok(false));
         assert_eq!(checkout_has_body(Some("application/json"), None), Ok(true));
-        assert_eq!(checkout_has_body(None, Some("12")).unwrap_err().status, 415);
+        assert_eq!(
+            checkout_has_body(None, Some("12")).unwrap_err().status(),
+            415
+        );
         assert_eq!(
             checkout_has_body(Some("application/json"), Some("99999999"))
                 .unwrap_err()
-                .status,
+                .status(),
             413
         );
     }
@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(checked_quantity(3), Ok(3));
         for bad in [0, -1, 100, i64::MAX, i64::MIN] {
             let e = checked_quantity(bad).unwrap_err();
-            assert_eq!(e.status, 422, "{bad}");
+            assert_eq!(e.status(), 422, "{bad}");
         }
     }
 
@@ -275,13 +275,13 @@ mod tests {
         assert_eq!(
             support_target("/api/support/carts/x-1", None, &config)
                 .unwrap_err()
-                .status,
+                .status(),
             404
         );
         assert_eq!(
             support_target("/api/support/carts/g-a", Some("region=mars"), &config)
                 .unwrap_err()
-                .status,
+                .status(),
             400
         );
     }

@@ -148,17 +148,13 @@ pub fn entry_from(
         ),
         400..=499 => None,
         status => {
-            return Err(EdgeError::new(
-                502,
-                format!("the catalog service failed (status {status})"),
-            ));
+            return Err(EdgeError::bad_gateway(format!(
+                "the catalog service failed (status {status})"
+            )));
         }
     };
     let json: serde_json::Value = serde_json::from_str(&fetched.body).map_err(|_| {
-        EdgeError::new(
-            502,
-            "the catalog service answered with something other than JSON",
-        )
+        EdgeError::bad_gateway("the catalog service answered with something other than JSON")
     })?;
     Ok(Entry {
         status: fetched.status,
@@ -265,7 +261,7 @@ pub async fn read<C: CatalogCache, O: CatalogOrigin, S: Sleep, K: Clock>(
                 Err(e) => {
                     let outcome = Outcome::StaleOnError {
                         ttl,
-                        origin_status: e.status,
+                        origin_status: e.status(),
                     };
                     Ok(answer(stale, outcome, None, false))
                 }
@@ -391,16 +387,12 @@ pub fn answer_reply(
 pub fn product_of(entry: &Entry, sku: &str) -> Result<origin_adapter::wire::Product, EdgeError> {
     match entry.status {
         200 => serde_json::from_str(&entry.body).map_err(|_| {
-            EdgeError::new(
-                502,
-                "the catalog service answered with an unreadable product",
-            )
+            EdgeError::bad_gateway("the catalog service answered with an unreadable product")
         }),
-        404 => Err(EdgeError::new(404, format!("no product with SKU {sku:?}"))),
-        status => Err(EdgeError::new(
-            502,
-            format!("the catalog service failed (status {status})"),
-        )),
+        404 => Err(EdgeError::not_found(format!("no product with SKU {sku:?}"))),
+        status => Err(EdgeError::bad_gateway(format!(
+            "the catalog service failed (status {status})"
+        ))),
     }
 }
 
@@ -448,7 +440,7 @@ mod tests {
             self.calls.set(self.calls.get() + 1);
             let mut answers = self.answers.borrow_mut();
             if answers.is_empty() {
-                return Err(EdgeError::new(504, "no answer"));
+                return Err(EdgeError::gateway_timeout("no answer"));
             }
             answers.remove(0)
         }
@@ -534,7 +526,7 @@ mod tests {
 
     #[test]
     fn stale_answers_refresh_in_the_background_or_stand_in_for_a_failing_origin() {
-        let w = World::new(vec![product(100), Err(EdgeError::new(504, "slow"))]);
+        let w = World::new(vec![product(100), Err(EdgeError::gateway_timeout("slow"))]);
         w.read().unwrap();
         w.time.0.set(90_000);
         let swr = w.read().unwrap();
@@ -571,10 +563,10 @@ mod tests {
                 }),
                 502,
             ),
-            (Err(EdgeError::new(504, "slow")), 504),
+            (Err(EdgeError::gateway_timeout("slow")), 504),
         ] {
             let w = World::new(vec![answer]);
-            assert_eq!(w.read().unwrap_err().status, status);
+            assert_eq!(w.read().unwrap_err().status(), status);
             assert!(w.cache.0.borrow().is_empty());
         }
     }
@@ -673,7 +665,7 @@ mod tests {
         let again = answer_reply(&answer, Some(&answer.entry.etag), 3);
         assert_eq!((again.status, again.body.len()), (304, 0));
         assert_eq!(
-            product_of(&answer.entry, "KIT-0001").unwrap_err().status,
+            product_of(&answer.entry, "KIT-0001").unwrap_err().status(),
             502,
             "not a product"
         );

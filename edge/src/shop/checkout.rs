@@ -6,13 +6,18 @@
 
 use durable_objects::cart::CartStatus;
 use durable_objects::cart_api::{
-    CartView, ClientRequest, Mutation, Op, OrderTarget, Verdict, verdict,
+    CartView, ClientRequest, Mutation, Op, OrderTarget, Verdict, refusal_detail, verdict,
 };
 use origin_adapter::wire::paths;
 use serde_json::Value;
 
-use super::ports::{CartRef, Carts, ObjectAnswer, OriginCall, Origins};
+use super::caller::{client_request, edge_claims};
+use super::cart;
+use super::cart_changes::CartCase;
+use super::ports::{CartRef, Carts, Entropy, Guard, ObjectAnswer, OriginCall, Origins};
+use super::reply::Reply;
 use crate::error::EdgeError;
+use crate::flags::FlagSet;
 
 /// One checkout, as the caller asks for it.
 #[derive(Debug, Clone)]
@@ -64,7 +69,67 @@ fn change(c: &Checkout<'_>, actor: &str, if_match: Option<i64>, op: Op) -> Mutat
 
 fn read_view(answer: &ObjectAnswer) -> Result<CartView, EdgeError> {
     serde_json::from_slice(&answer.body)
-        .map_err(|_| EdgeError::new(500, "the cart answered with something unreadable"))
+        .map_err(|_| EdgeError::internal("the cart answered with something unreadable"))
+}
+
+/// `POST /api/cart/checkout` by the caller of `case` (client body `body`,
+/// fingerprinted with its key): refused while the `checkout-enabled`
+/// switch in `flags` is off; the order goes to the first region the
+/// forwarding plan picks, recorded in the outbox for its retries.
+pub async fn place<C: Carts, G: Guard, I: Entropy>(
+    case: &CartCase<'_, C, G, I>,
+    origins: &impl Origins,
+    flags: &FlagSet,
+    body: &[u8],
+) -> Result<Reply, EdgeError> {
+    let (rc, config) = (case.rc, case.config);
+    let request = client_request(rc, body)?;
+    super::flags::refuse_when_checkout_is_off(flags, rc, config, case.now)?;
+    let Some(owner) = case.owner(false).await? else {
+        return Err(EdgeError::not_found("there is no cart to check out"));
+    };
+    let session = owner.session.as_ref();
+    let claims = session.map(edge_claims);
+    let home = session.map(|s| s.region.as_str());
+    let values = super::flags::values_for(flags, rc, config, session, case.now);
+    let flags = origin_adapter::forward::encode_flags(&values);
+    let (region, base) = crate::forwarding::first_region(config, rc, "orders", home)?;
+    let target = OrderTarget {
+        url: format!("{base}{}", paths::ORDERS),
+        region,
+        claims: claims.clone(),
+        request_id: rc.request_id.clone(),
+        traceparent: rc.trace.to_string(),
+    };
+    let c = Checkout {
+        cart: &owner.cart,
+        actor: &owner.actor,
+        idle_seconds: owner.idle_seconds,
+        if_match: crate::checkout::if_match(rc.header("if-match")),
+        request,
+        target,
+        claims: claims.as_deref(),
+        home_region: home,
+        flags: &flags,
+    };
+    answer(checkout(case.carts, origins, c).await?)
+}
+
+/// How a checkout's outcome is answered.
+fn answer(outcome: Outcome) -> Result<Reply, EdgeError> {
+    match outcome {
+        Outcome::AsRecorded(answer) => cart::recorded_checkout_reply(answer),
+        Outcome::Placed {
+            status,
+            order,
+            cart,
+        } => cart::placed_reply(status, order, &cart),
+        Outcome::Refused { status, reason } => Err(EdgeError::new(status, refusal_detail(&reason))),
+        Outcome::Pending { cart, why } => Ok(cart::pending_reply(&cart)?.noted(format!(
+            "the order of cart {} waits in the outbox: {why}",
+            cart.cart_id
+        ))),
+    }
 }
 
 /// Runs a checkout through the `carts` and `origins` ports.
@@ -95,7 +160,7 @@ pub async fn checkout(
             });
         }
         (CartStatus::CheckingOut { .. }, Some(pending)) => pending.clone(),
-        _ => return Err(EdgeError::new(500, "the cart did not freeze for checkout")),
+        _ => return Err(EdgeError::internal("the cart did not freeze for checkout")),
     };
     let sent = origins
         .call(OriginCall {
@@ -112,7 +177,7 @@ pub async fn checkout(
         .await;
     let outcome = match &sent {
         Ok(a) => verdict(a.status, &a.body, a.has("retry-after")),
-        Err(e) => Verdict::Pending(e.detail.clone()),
+        Err(e) => Verdict::Pending(e.detail().to_owned()),
     };
     match outcome {
         Verdict::Placed(order) => {
@@ -150,7 +215,7 @@ async fn report(carts: &impl Carts, c: &Checkout<'_>, op: Op) -> Result<CartView
     if answer.status != 200 {
         let refused = String::from_utf8_lossy(&answer.body).into_owned();
         return Err(
-            EdgeError::new(500, "the checkout's outcome could not be recorded")
+            EdgeError::internal("the checkout's outcome could not be recorded")
                 .with_cause(format!("the cart refused the outcome: {refused}")),
         );
     }
@@ -314,7 +379,7 @@ mod tests {
             .with_cart(&guest(), &[line("A", 1)]);
         let origins = ScriptedOrigins::new([Script::Answer(201, placed_order("ord-1"))]);
         let e = run(&carts, &origins, None).unwrap_err();
-        assert_eq!(e.status, 500);
+        assert_eq!(e.status(), 500);
         // The order stays in the outbox, where the alarm settles it.
         assert!(carts.outbox(&guest()).is_some());
     }

@@ -106,7 +106,7 @@ impl Carts for MemoryCarts {
         if (reporting && self.fail_reports)
             || (matches!(m.op, Op::Merge { .. }) && self.fail_merges)
         {
-            return Err(EdgeError::new(500, "the cart object is down"));
+            return Err(EdgeError::internal("the cart object is down"));
         }
         let mut objects = self.objects.borrow_mut();
         let o = objects.entry(cart.key.name()).or_default();
@@ -273,7 +273,7 @@ impl Origins for ScriptedOrigins {
             Some(Script::GiveUp(status)) => {
                 return Err(EdgeError::new(status, "the orders service did not answer"));
             }
-            None => return Err(EdgeError::new(504, "nothing more was scripted")),
+            None => return Err(EdgeError::gateway_timeout("nothing more was scripted")),
         };
         Ok(OriginAnswer {
             status,
@@ -325,6 +325,10 @@ impl super::ports::Guard for MemoryGuard {
         self.revoked.borrow_mut().push(sid.to_owned());
         Ok(())
     }
+
+    async fn is_revoked(&self, sid: &str) -> Result<bool, EdgeError> {
+        Ok(self.revoked.borrow().iter().any(|s| s == sid))
+    }
 }
 
 /// Identifiers counting up: `id-1`, `id-2`, …
@@ -337,4 +341,54 @@ impl super::ports::Entropy for CountingIds {
         *n += 1;
         Ok(format!("id-{n}"))
     }
+
+    fn bytes(&self) -> Result<[u8; 16], EdgeError> {
+        let mut n = self.0.borrow_mut();
+        *n += 1;
+        Ok([*n as u8; 16])
+    }
+}
+
+/// The test configuration, with sessions (a fixed `SESSION_KEY`).
+pub fn config() -> crate::config::EdgeConfig {
+    crate::config::for_tests_with(&[("SESSION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")])
+}
+
+/// A request to `https://shop.example{path}` with `headers`.
+pub fn incoming(method: &str, path: &str, headers: &[(&str, &str)]) -> crate::incoming::Incoming {
+    let url = url::Url::parse(&format!("https://shop.example{path}")).unwrap();
+    crate::incoming::Incoming::parse(
+        method.to_owned(),
+        &url,
+        headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        crate::forwarding::region::Location::default(),
+        ([0; 16], [1; 16], [2; 8]),
+    )
+}
+
+/// A `Cookie` header carrying a session of `user` (region `us`) issued
+/// at Unix second `now`, and the session's id.
+pub fn session_cookie(
+    config: &crate::config::EdgeConfig,
+    user: &str,
+    now: i64,
+) -> (String, String) {
+    let claims = crate::session::token::SessionClaims {
+        sub: user.to_owned(),
+        roles: vec![],
+        region: "us".into(),
+        sid: format!("sid-{user}"),
+        iat: now,
+        idle_exp: now + 3600,
+        exp: now + 86_400,
+    };
+    let keys = config.session_keys.as_ref().unwrap();
+    let token = keys.seal(&claims).unwrap();
+    (
+        format!("{}={token}", crate::session::rules::SESSION_COOKIE),
+        claims.sid,
+    )
 }

@@ -146,7 +146,7 @@ fn obey(
     if enabled(set, incoming, config, key, default, now) == wanted {
         return Ok(());
     }
-    Err(EdgeError::new(503, detail).with_header("retry-after", "60"))
+    Err(EdgeError::unavailable(detail).with_header("retry-after", "60"))
 }
 
 /// `maintenance-mode`: while on, writes wait (`503`, `Retry-After: 60`)
@@ -251,19 +251,18 @@ pub fn etag(version: i64) -> String {
 /// and ours (`412`), JSON (`415`). The version the save must replace.
 pub fn save_version(if_match: Option<&str>, content_type: Option<&str>) -> Result<i64, EdgeError> {
     let if_match = if_match.ok_or_else(|| {
-        EdgeError::new(
-            428,
+        EdgeError::precondition_required(
             "saving flags needs If-Match with the ETag you read (GET /admin/flags)",
         )
     })?;
-    let if_match = crate::checkout::tagged_version(if_match.trim(), 'f')
-        .ok_or_else(|| EdgeError::new(412, "If-Match does not name a version of the flags"))?;
+    let if_match = crate::checkout::tagged_version(if_match.trim(), 'f').ok_or_else(|| {
+        EdgeError::precondition_failed("If-Match does not name a version of the flags")
+    })?;
     let essence = content_type
         .and_then(|ct| ct.split(';').next())
         .map(|s| s.trim().to_ascii_lowercase());
     if essence.as_deref() != Some("application/json") {
-        return Err(EdgeError::new(
-            415,
+        return Err(EdgeError::unsupported_media_type(
             "the flag document must be application/json",
         ));
     }
@@ -274,10 +273,11 @@ pub fn save_version(if_match: Option<&str>, content_type: Option<&str>) -> Resul
 /// is stored: a valid document (`400` naming the JSON path).
 pub fn save(if_match: i64, body: Vec<u8>) -> Result<Save, EdgeError> {
     let text =
-        String::from_utf8(body).map_err(|_| EdgeError::new(400, "the document is not UTF-8"))?;
+        String::from_utf8(body).map_err(|_| EdgeError::bad_request("the document is not UTF-8"))?;
     FlagSet::parse(&text)
-        .map_err(|e| EdgeError::new(400, format!("invalid flag document at {e}")))?;
-    let document = serde_json::from_str(&text).map_err(|e| EdgeError::new(400, e.to_string()))?;
+        .map_err(|e| EdgeError::bad_request(format!("invalid flag document at {e}")))?;
+    let document =
+        serde_json::from_str(&text).map_err(|e| EdgeError::bad_request(e.to_string()))?;
     Ok(Save {
         if_match,
         document,
@@ -299,10 +299,9 @@ pub struct OverrideAsk {
 pub fn override_token(ask: &OverrideAsk, admin_token: &str, now: i64) -> Result<Value, EdgeError> {
     let max = flags::overrides::MAX_LIFETIME;
     if !(1..=max).contains(&ask.ttl_seconds) {
-        return Err(EdgeError::new(
-            422,
-            format!("ttl_seconds must be 1 to {max}"),
-        ));
+        return Err(EdgeError::unprocessable(format!(
+            "ttl_seconds must be 1 to {max}"
+        )));
     }
     let expires = now + ask.ttl_seconds;
     let key = flags::overrides::key(admin_token);
@@ -371,14 +370,14 @@ mod tests {
             (Some("\"v2\""), json, 412),
             (Some("\"f2\""), Some("text/plain"), 415),
         ] {
-            assert_eq!(save_version(if_match, ct).unwrap_err().status, status);
+            assert_eq!(save_version(if_match, ct).unwrap_err().status(), status);
         }
         assert_eq!(save(2, doc).unwrap().if_match, 2);
         assert_eq!(
-            save(2, br#"{"flags": 1}"#.to_vec()).unwrap_err().status,
+            save(2, br#"{"flags": 1}"#.to_vec()).unwrap_err().status(),
             400
         );
-        assert_eq!(save(2, vec![0xff]).unwrap_err().status, 400);
+        assert_eq!(save(2, vec![0xff]).unwrap_err().status(), 400);
     }
 
     #[test]
@@ -427,7 +426,7 @@ mod tests {
         ] {
             let e = refused.unwrap_err();
             assert_eq!(
-                (e.status, e.headers.clone()),
+                (e.status(), e.headers().to_vec()),
                 (503, vec![("retry-after", "60".to_owned())])
             );
         }
@@ -442,7 +441,7 @@ mod tests {
         let issued = override_token(&ask(60), "t".repeat(32).as_str(), 100).unwrap();
         assert_eq!(issued["expires_at"], 160);
         for ttl in [0, flags::overrides::MAX_LIFETIME + 1, i64::MAX] {
-            assert_eq!(override_token(&ask(ttl), "t", 0).unwrap_err().status, 422);
+            assert_eq!(override_token(&ask(ttl), "t", 0).unwrap_err().status(), 422);
         }
     }
 }

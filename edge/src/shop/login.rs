@@ -57,14 +57,12 @@ impl Settings {
 /// Refuses credentials no identity service should be asked about.
 pub fn check_credentials(email: &str, password: &str) -> Result<(), EdgeError> {
     if email.is_empty() || email.len() > 254 || !email.contains('@') {
-        return Err(EdgeError::new(
-            400,
+        return Err(EdgeError::bad_request(
             "`email` must be an email address of at most 254 characters",
         ));
     }
     if password.is_empty() || password.len() > 1024 {
-        return Err(EdgeError::new(
-            400,
+        return Err(EdgeError::bad_request(
             "`password` must be 1 to 1024 characters",
         ));
     }
@@ -124,7 +122,7 @@ pub async fn login(
     let reservation = reserve(guard, &limits, l.now).await?;
     let identity = match check_password(origins, entropy, l.email, l.password).await {
         // The place taken stays: it is this failure, counted.
-        Err(e) if e.status == 401 => return Err(e),
+        Err(e) if e.status() == 401 => return Err(e),
         other => {
             release(guard, reservation).await;
             other?
@@ -141,7 +139,7 @@ pub async fn login(
         s.session_absolute,
     );
     let token = s.keys.seal(&claims).map_err(|e| {
-        EdgeError::new(500, "the edge could not create the session")
+        EdgeError::internal("the edge could not create the session")
             .with_cause(format!("sealing a session: {e:?}"))
     })?;
     if let Some(replaced) = &l.presented {
@@ -179,10 +177,10 @@ async fn reserve(
         };
         if !verdict.allowed {
             release(guard, taken).await;
-            return Err(
-                EdgeError::new(429, "too many failed logins; wait before trying again")
-                    .with_header("retry-after", verdict.retry_after.max(1).to_string()),
-            );
+            return Err(EdgeError::too_many_requests(
+                "too many failed logins; wait before trying again",
+            )
+            .with_header("retry-after", verdict.retry_after.max(1).to_string()));
         }
         taken.0.push((key.clone(), verdict.window_start));
     }
@@ -209,7 +207,7 @@ async fn check_password(
         email: email.to_owned(),
         password: password.to_owned(),
     })
-    .map_err(|_| EdgeError::new(500, "the edge could not encode the login"))?;
+    .map_err(|_| EdgeError::internal("the edge could not encode the login"))?;
     let key = format!("login-{}", entropy.id()?);
     let answer = origins
         .call(OriginCall {
@@ -226,20 +224,17 @@ async fn check_password(
         .await?;
     match answer.status {
         200 => serde_json::from_slice(&answer.body).map_err(|_| {
-            EdgeError::new(
-                502,
-                "the identity service answered with an unreadable identity",
-            )
+            EdgeError::bad_gateway("the identity service answered with an unreadable identity")
         }),
-        401 => Err(EdgeError::new(401, "the email or the password is wrong")),
-        400 => Err(EdgeError::new(
-            400,
+        401 => Err(EdgeError::unauthorized(
+            "the email or the password is wrong",
+        )),
+        400 => Err(EdgeError::bad_request(
             "the identity service refused the login as malformed",
         )),
-        other => Err(EdgeError::new(
-            502,
-            format!("the identity service failed (status {other})"),
-        )),
+        other => Err(EdgeError::bad_gateway(format!(
+            "the identity service failed (status {other})"
+        ))),
     }
 }
 
@@ -325,7 +320,7 @@ async fn try_merge(
         return Ok(Err(format!("the customer's cart refused the merge: {why}")));
     }
     let merged: cart_api::CartView = serde_json::from_slice(&merged.body)
-        .map_err(|_| EdgeError::new(500, "the merged cart was unreadable"))?;
+        .map_err(|_| EdgeError::internal("the merged cart was unreadable"))?;
     let close = Mutation {
         cart: guest.key.short(),
         actor,
@@ -477,11 +472,11 @@ mod tests {
             MemoryCarts::default(),
         );
         for _ in 0..2 {
-            assert_eq!(w.login(None, None).unwrap_err().status, 401);
+            assert_eq!(w.login(None, None).unwrap_err().status(), 401);
         }
         assert_eq!(*w.guard.released.borrow(), 0, "failures keep their places");
         let limited = w.login(None, None).unwrap_err();
-        assert_eq!(limited.status, 429);
+        assert_eq!(limited.status(), 429);
         assert_eq!(
             w.origins.calls.borrow().len(),
             2,
@@ -497,7 +492,7 @@ mod tests {
             (Script::Answer(200, "not an identity".into()), 502),
         ] {
             let w = World::new([script], MemoryCarts::default());
-            assert_eq!(w.login(None, None).unwrap_err().status, status);
+            assert_eq!(w.login(None, None).unwrap_err().status(), status);
             assert_eq!(*w.guard.released.borrow(), 2, "account and address");
         }
     }

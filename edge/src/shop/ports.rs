@@ -100,11 +100,37 @@ pub trait Guard {
     async fn release(&self, key: &str, window_start: i64) -> Result<(), EdgeError>;
     /// Refuses session `sid` until `until` (Unix seconds).
     async fn revoke(&self, sid: &str, until: i64) -> Result<(), EdgeError>;
+    /// Whether session `sid` was revoked.
+    async fn is_revoked(&self, sid: &str) -> Result<bool, EdgeError>;
 }
 
-/// Fresh identifiers: 128 random bits, URL-safe.
+/// The catalog, as the cart prices a line: a product by SKU (through the
+/// edge's cache). `404` for an unknown SKU.
+pub trait Prices {
+    async fn product(&self, sku: &str) -> Result<origin_adapter::wire::Product, EdgeError>;
+}
+
+/// What became of a save of the flag document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Saved {
+    /// Stored and published: the new version.
+    Published(durable_objects::flags_object::Published),
+    /// Refused by the store (`412` changed meanwhile, `503` not published).
+    Refused(ObjectAnswer),
+}
+
+/// The flag document's single writer (compare-and-set on its version).
+pub trait FlagStore {
+    /// The document as saved, and its version (0 and none before any save).
+    async fn published(&self) -> Result<durable_objects::flags_object::Published, EdgeError>;
+    /// Replaces the document if it is still at `save.if_match`.
+    async fn save(&self, save: durable_objects::flags_object::Save) -> Result<Saved, EdgeError>;
+}
+
+/// Fresh randomness: 128 bits, raw or as a URL-safe identifier.
 pub trait Entropy {
     fn id(&self) -> Result<String, EdgeError>;
+    fn bytes(&self) -> Result<[u8; 16], EdgeError>;
 }
 
 /// The platform clock, in Unix milliseconds.

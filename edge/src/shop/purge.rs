@@ -37,7 +37,7 @@ pub struct Purge {
 }
 
 fn unauthorized(detail: impl Into<String>) -> EdgeError {
-    EdgeError::new(401, detail)
+    EdgeError::unauthorized(detail)
 }
 
 /// Where a purge was sent: `host[:port]`, path and query, as signed.
@@ -90,7 +90,7 @@ pub fn decide(
             return Err(unauthorized("this purge's nonce was already used (replay)"));
         }
         Err(NonceRefused::Full) => {
-            return Err(EdgeError::new(503, "too many purges; retry shortly"));
+            return Err(EdgeError::unavailable("too many purges; retry shortly"));
         }
     }
     let purge = checked(parse_json(body)?)?;
@@ -104,19 +104,17 @@ pub fn decide(
 /// A purge's names, within the limits and well formed.
 fn checked(purge: PurgeRequest) -> Result<PurgeRequest, EdgeError> {
     if purge.skus.len() > MAX_NAMES || purge.categories.len() > MAX_NAMES {
-        return Err(EdgeError::new(
-            400,
-            format!("a purge names at most {MAX_NAMES} SKUs and {MAX_NAMES} categories"),
-        ));
+        return Err(EdgeError::bad_request(format!(
+            "a purge names at most {MAX_NAMES} SKUs and {MAX_NAMES} categories"
+        )));
     }
     for sku in &purge.skus {
         validate_sku(sku)?;
     }
     if let Some(bad) = purge.categories.iter().find(|c| !valid_slug(c)) {
-        return Err(EdgeError::new(
-            400,
-            format!("{bad:?} is not a category slug"),
-        ));
+        return Err(EdgeError::bad_request(format!(
+            "{bad:?} is not a category slug"
+        )));
     }
     Ok(purge)
 }
@@ -154,7 +152,7 @@ mod tests {
         assert!(purge.tags.contains(&"sku:KIT-0001".to_owned()));
         assert_eq!(purge.keys.len(), 1);
         let replay = decide(&ring, &AT, &headers, body, now).unwrap_err();
-        assert!(replay.detail.contains("replay"), "{replay}");
+        assert!(replay.detail().contains("replay"), "{replay}");
     }
 
     #[test]
@@ -163,16 +161,21 @@ mod tests {
         let ring = KeyRing::from_config(&key.verifying_entry().to_config()).unwrap();
         let now = 1_800_000_000;
         let body = br#"{"skus":["KIT-0001"],"categories":[]}"#;
-        assert_eq!(decide(&ring, &AT, &[], body, now).unwrap_err().status, 401);
+        assert_eq!(
+            decide(&ring, &AT, &[], body, now).unwrap_err().status(),
+            401
+        );
         let headers = signed(&key, body, now, "purge-nonce-2");
         let tampered = br#"{"skus":["KIT-0002"],"categories":[]}"#;
         let e = decide(&ring, &AT, &headers, tampered, now).unwrap_err();
-        assert_eq!(e.status, 401);
+        assert_eq!(e.status(), 401);
         let many = serde_json::json!({"skus": vec!["A"; MAX_NAMES + 1], "categories": []});
         let many = serde_json::to_vec(&many).unwrap();
         let headers = signed(&key, &many, now, "purge-nonce-3");
         assert_eq!(
-            decide(&ring, &AT, &headers, &many, now).unwrap_err().status,
+            decide(&ring, &AT, &headers, &many, now)
+                .unwrap_err()
+                .status(),
             400
         );
     }

@@ -13,13 +13,16 @@ pub struct Reply {
     pub content_type: &'static str,
     pub body: Vec<u8>,
     pub headers: Vec<(&'static str, String)>,
+    /// What the operator should know about this answer (a checkout left
+    /// in the outbox, a merge that failed): logged by the shell, never sent.
+    pub note: Option<String>,
 }
 
 impl Reply {
     /// `body` as JSON.
     pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Self, EdgeError> {
         let body = serde_json::to_vec(body)
-            .map_err(|_| EdgeError::new(500, "the edge could not encode its answer"))?;
+            .map_err(|_| EdgeError::internal("the edge could not encode its answer"))?;
         Ok(Self::raw(status, "application/json", body))
     }
 
@@ -30,7 +33,14 @@ impl Reply {
             content_type,
             body,
             headers: Vec::new(),
+            note: None,
         }
+    }
+
+    /// With a note for the log.
+    pub fn noted(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
     }
 
     /// With one more header.

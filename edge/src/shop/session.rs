@@ -1,12 +1,100 @@
-//! The session's answers: who the caller is (renewing an active session
-//! once half its idle time is used), logged out, logged in — with the
-//! cookies each sets or clears.
+//! `/api/session`: log in through the identity origin, say who the caller
+//! is (renewing an active session once half its idle time is used), log
+//! out — with the cookies each sets or clears. The token is opened on
+//! every request without asking anyone; only revocation asks the guard.
 
-use super::login::{GuestCart, LoggedIn};
+use serde::Deserialize;
+
+use super::caller::{active_session, presented_session};
+use super::login::{self, GuestCart, LoggedIn, Settings};
+use super::ports::{Carts, Entropy, Guard, Origins};
 use super::reply::Reply;
+use crate::config::EdgeConfig;
 use crate::error::EdgeError;
+use crate::incoming::Incoming;
 use crate::session::rules::{clear_cookie, renewed, set_cookie};
 use crate::session::token::{SessionClaims, SessionKeys};
+
+/// What the session's use cases reach: the guard, the identity origin,
+/// the cart objects (a guest cart merged at login), fresh ids.
+pub struct SessionPorts<'a, G, O, C, I> {
+    pub guard: &'a G,
+    pub origins: &'a O,
+    pub carts: &'a C,
+    pub ids: &'a I,
+}
+
+/// `POST /api/session` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+/// Runs `/api/session` for `rc` (`body`: a login's JSON) at Unix second `now`.
+///
+/// # Errors
+/// `500` when no `SESSION_KEY` is set (logins are refused), and what the
+/// login or the guard refused.
+pub async fn handle<G: Guard, O: Origins, C: Carts, I: Entropy>(
+    p: &SessionPorts<'_, G, O, C, I>,
+    (rc, config, now): (&Incoming, &EdgeConfig, i64),
+    body: &[u8],
+) -> Result<Reply, EdgeError> {
+    match rc.method.as_str() {
+        "POST" => log_in(p, (rc, config, now), body).await,
+        "DELETE" => {
+            // The cookie goes, and the session id is refused from now on
+            // wherever it is presented.
+            if let Some(claims) = presented_session(rc, config, now) {
+                p.guard.revoke(&claims.sid, claims.exp).await?;
+            }
+            logged_out()
+        }
+        _ => {
+            let claims = active_session(p.guard, rc, config, now).await?;
+            let keys = config.session_keys.as_deref();
+            let presented = rc.session_token.is_some();
+            whoami(claims, presented, keys, config.session_idle, now)
+        }
+    }
+}
+
+async fn log_in<G: Guard, O: Origins, C: Carts, I: Entropy>(
+    p: &SessionPorts<'_, G, O, C, I>,
+    (rc, config, now): (&Incoming, &EdgeConfig, i64),
+    body: &[u8],
+) -> Result<Reply, EdgeError> {
+    let Some(settings) = Settings::from_config(config) else {
+        return Err(
+            EdgeError::internal("sessions are not configured on this edge")
+                .with_cause("refusing logins: SESSION_KEY is not set"),
+        );
+    };
+    let credentials: Credentials = crate::request_body::parse_json(body)?;
+    let cookie = rc.cookie.as_deref();
+    let guest_cart = config
+        .cart_cookie_keys()
+        .and_then(|keys| keys.cart_id(cookie).ok().flatten());
+    let address = crate::session::rules::address_bucket(rc.header("cf-connecting-ip"));
+    let attempt = login::Login {
+        email: &credentials.email,
+        password: &credentials.password,
+        presented: presented_session(rc, config, now),
+        guest_cart,
+        address: &address,
+        now,
+        settings: &settings,
+    };
+    let done = login::login(p.guard, p.origins, p.carts, p.ids, attempt).await?;
+    let had_cart = cookie.is_some_and(|c| c.contains(crate::cart_cookie::COOKIE_NAME));
+    let reply = logged_in(&done, config.session_absolute, had_cart)?;
+    Ok(match &done.merge_note {
+        Some(note) => reply.noted(format!("at login: {note}")),
+        None => reply,
+    })
+}
 
 fn anonymous(clear: bool) -> Result<Reply, EdgeError> {
     let reply = Reply::json(200, &serde_json::json!({ "authenticated": false }))?;
@@ -84,6 +172,49 @@ mod tests {
     use crate::session::rules::new_session;
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+    #[test]
+    fn a_logout_revokes_the_session_everywhere_and_a_login_needs_a_key() {
+        use crate::shop::fakes::{
+            CountingIds, MemoryCarts, MemoryGuard, ScriptedOrigins, config, incoming,
+            session_cookie,
+        };
+        let (guard, origins, carts, ids) = (
+            MemoryGuard::default(),
+            ScriptedOrigins::new([]),
+            MemoryCarts::default(),
+            CountingIds::default(),
+        );
+        let p = SessionPorts {
+            guard: &guard,
+            origins: &origins,
+            carts: &carts,
+            ids: &ids,
+        };
+        let config = config();
+        let (cookie, sid) = session_cookie(&config, "u-1", 1_000);
+        let run = |method| {
+            let rc = incoming(method, "/api/session", &[("cookie", &cookie)]);
+            futures::executor::block_on(handle(&p, (&rc, &config, 1_010), b"")).unwrap()
+        };
+        let who: serde_json::Value = serde_json::from_slice(&run("GET").body).unwrap();
+        assert_eq!(who["user_id"], "u-1");
+        let out = run("DELETE");
+        assert!(cookies(&out)[0].contains("Max-Age=0"));
+        assert_eq!(*guard.revoked.borrow(), [sid]);
+        let who: serde_json::Value = serde_json::from_slice(&run("GET").body).unwrap();
+        assert_eq!(
+            who["authenticated"], false,
+            "the revoked session is anonymous"
+        );
+
+        let keyless = crate::config::for_tests();
+        let rc = incoming("POST", "/api/session", &[]);
+        let body = br#"{"email":"a@example.com","password":"pw"}"#;
+        let refused = futures::executor::block_on(handle(&p, (&rc, &keyless, 1_010), body));
+        assert_eq!(refused.unwrap_err().status(), 500);
+        assert!(origins.calls.borrow().is_empty(), "nobody was asked");
+    }
 
     fn cookies(reply: &Reply) -> Vec<&str> {
         reply

@@ -1,0 +1,232 @@
+//! The cart's use cases: show, clear, add, set or remove a line, and the
+//! support view — whose cart ([`super::caller`]), quantities checked,
+//! prices from the catalog (never the client), the change sent to the
+//! cart's object, and its answer ([`super::cart`]). The shell reads the
+//! body (bounded) and renders the reply.
+
+use durable_objects::cart::{Cart, CartLine};
+use durable_objects::cart_api::{CartView, Mutation, Op};
+
+use super::caller::{client_request, new_guest_cookie, owner};
+use super::cart::{self as answers, AddItem, Owner, SetQuantity, checked_quantity};
+use super::ports::{Carts, Entropy, Guard, Prices};
+use super::reply::Reply;
+use crate::checkout::if_match;
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use crate::incoming::Incoming;
+use crate::request_body::parse_json;
+
+/// What the cart's use cases reach: the cart objects, the session guard,
+/// fresh ids (a new guest cart), and the request as parsed at the entry
+/// with the configuration and the time (Unix seconds).
+pub struct CartCase<'a, C, G, I> {
+    pub carts: &'a C,
+    pub guard: &'a G,
+    pub ids: &'a I,
+    pub rc: &'a Incoming,
+    pub config: &'a EdgeConfig,
+    pub now: i64,
+}
+
+impl<C: Carts, G: Guard, I: Entropy> CartCase<'_, C, G, I> {
+    /// The caller's cart, made for a guest if `create`.
+    pub async fn owner(&self, create: bool) -> Result<Option<Owner>, EdgeError> {
+        owner(
+            (self.guard, self.ids),
+            self.rc,
+            self.config,
+            self.now,
+            create,
+        )
+        .await
+    }
+
+    async fn existing(&self, missing: &str) -> Result<Owner, EdgeError> {
+        self.owner(false)
+            .await?
+            .ok_or_else(|| EdgeError::not_found(missing.to_owned()))
+    }
+
+    /// `GET /api/cart/checkout`: where the checkout stands (the cart, with
+    /// any order still waiting in its outbox); `404` without a cart.
+    pub async fn checkout_status(&self) -> Result<Reply, EdgeError> {
+        let owner = self.existing("there is no cart").await?;
+        let view = self.carts.view(&owner.cart).await?;
+        answers::view_reply(&view, false, None)
+    }
+
+    /// `GET /api/cart`: a browser without a cart sees an empty one.
+    pub async fn show(&self) -> Result<Reply, EdgeError> {
+        let view = match self.owner(false).await? {
+            Some(owner) => self.carts.view(&owner.cart).await?,
+            None => CartView::of("", &Cart::default()),
+        };
+        answers::view_reply(&view, false, None)
+    }
+
+    /// `DELETE /api/cart`: empties it.
+    pub async fn clear(&self) -> Result<Reply, EdgeError> {
+        let owner = self.existing("there is no cart to clear").await?;
+        let request = client_request(self.rc, b"")?;
+        self.change(&owner, Op::Clear, request).await
+    }
+
+    /// `POST /api/cart/items` with `body` (`{"sku", "quantity"}`): name and
+    /// price from `prices`; a guest without a cart gets one (and its cookie).
+    pub async fn add(&self, prices: &impl Prices, body: &[u8]) -> Result<Reply, EdgeError> {
+        let item: AddItem = parse_json(body)?;
+        let quantity = checked_quantity(item.quantity)?;
+        let request = client_request(self.rc, body)?;
+        let owner = self.owner(true).await?;
+        let owner = owner.ok_or_else(|| EdgeError::internal("no cart could be made"))?;
+        let product = prices.product(&item.sku).await?;
+        let line = CartLine {
+            sku: product.sku,
+            name: product.name,
+            unit_price: product.price,
+            quantity,
+        };
+        self.change(&owner, Op::Add { line }, request).await
+    }
+
+    /// `PUT|PATCH /api/cart/items/{sku}` with `body` (`{"quantity"}`) sets
+    /// a quantity; `DELETE` (no body) removes the line.
+    pub async fn set_line(&self, sku: &str, body: Option<&[u8]>) -> Result<Reply, EdgeError> {
+        crate::catalog::validate_sku(sku)?;
+        let sku = sku.to_owned();
+        let (op, request) = match body {
+            None => (Op::Remove { sku }, client_request(self.rc, b"")?),
+            Some(body) => {
+                let set: SetQuantity = parse_json(body)?;
+                let quantity = checked_quantity(set.quantity)?;
+                let op = Op::SetQuantity { sku, quantity };
+                (op, client_request(self.rc, body)?)
+            }
+        };
+        let owner = self.existing("there is no cart").await?;
+        self.change(&owner, op, request).await
+    }
+
+    /// Sends one change to the owner's cart object; its answer for the client.
+    async fn change(
+        &self,
+        owner: &Owner,
+        op: Op,
+        request: Option<durable_objects::cart_api::ClientRequest>,
+    ) -> Result<Reply, EdgeError> {
+        let m = Mutation {
+            cart: owner.cart.key.short(),
+            actor: owner.actor.clone(),
+            if_match: if_match(self.rc.header("if-match")),
+            request,
+            idle_seconds: owner.idle_seconds,
+            op,
+        };
+        let answer = self.carts.mutate(&owner.cart, &m).await?;
+        answers::change_reply(answer, new_guest_cookie(owner, self.config))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use origin_adapter::wire::Product;
+
+    use super::*;
+    use crate::shop::fakes::{CountingIds, MemoryCarts, MemoryGuard, config, incoming};
+
+    struct Catalog;
+
+    impl Prices for Catalog {
+        async fn product(&self, sku: &str) -> Result<Product, EdgeError> {
+            if sku != "KIT-0001" {
+                return Err(EdgeError::not_found("no such product"));
+            }
+            Ok(serde_json::from_value(serde_json::json!({
+                "sku": sku, "name": "Kit", "description": "", "category": "kits",
+                "price": {"amount_minor": 8199, "currency": "USD"}, "stock": 3
+            }))
+            .unwrap())
+        }
+    }
+
+    fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+        reply
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_guest_adds_at_the_catalogs_price_and_gets_a_cart_cookie() {
+        let (carts, guard, ids, config) = (
+            MemoryCarts::default(),
+            MemoryGuard::default(),
+            CountingIds::default(),
+            config(),
+        );
+        let rc = incoming("POST", "/api/cart/items", &[]);
+        let case = CartCase {
+            carts: &carts,
+            guard: &guard,
+            ids: &ids,
+            rc: &rc,
+            config: &config,
+            now: 1_000,
+        };
+        let body = br#"{"sku":"KIT-0001","quantity":2}"#;
+        let reply = block_on(case.add(&Catalog, body)).unwrap();
+        assert_eq!(reply.status, 200);
+        assert!(header(&reply, "set-cookie").is_some_and(|c| c.starts_with("__Host-cart=")));
+        let view: CartView = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(view.lines[0].unit_price.amount_minor, 8199);
+        let unknown = block_on(case.add(&Catalog, br#"{"sku":"NOPE-1","quantity":1}"#));
+        assert_eq!(unknown.unwrap_err().status(), 404);
+        let priced = block_on(case.add(&Catalog, br#"{"sku":"KIT-0001","quantity":1,"price":1}"#));
+        assert_eq!(
+            priced.unwrap_err().status(),
+            400,
+            "the price is never the client's"
+        );
+    }
+
+    #[test]
+    fn without_a_cart_a_read_is_empty_and_changes_are_404() {
+        let (carts, guard, ids, config) = (
+            MemoryCarts::default(),
+            MemoryGuard::default(),
+            CountingIds::default(),
+            config(),
+        );
+        let rc = incoming("DELETE", "/api/cart/items/KIT-0001", &[]);
+        let case = CartCase {
+            carts: &carts,
+            guard: &guard,
+            ids: &ids,
+            rc: &rc,
+            config: &config,
+            now: 1_000,
+        };
+        let empty = block_on(case.show()).unwrap();
+        assert_eq!(header(&empty, "etag"), Some("\"v0\""));
+        assert_eq!(block_on(case.checkout_status()).unwrap_err().status(), 404);
+        assert_eq!(
+            block_on(case.set_line("KIT-0001", None))
+                .unwrap_err()
+                .status(),
+            404
+        );
+        assert_eq!(block_on(case.clear()).unwrap_err().status(), 404);
+        assert_eq!(
+            block_on(case.set_line("bad sku", None))
+                .unwrap_err()
+                .status(),
+            400
+        );
+        let too_many = block_on(case.set_line("KIT-0001", Some(br#"{"quantity":1000000}"#)));
+        assert_eq!(too_many.unwrap_err().status(), 422);
+    }
+}
