@@ -81,16 +81,10 @@ async fn attempt_in(
     let out = outgoing(call, &to, &rc.request_id, &traceparent);
     let nonce = URL_SAFE_NO_PAD.encode(random::<16>()?);
     let started = now_ms();
-    let exchange = send_signed(
-        &out,
-        &config.signing_key,
-        (started / 1000, &nonce),
-        timeout_ms,
-    )
-    .await
-    .map_err(|e| {
-        EdgeError::internal("the edge could not sign its request to an origin").with_cause(e)
-    })?;
+    let signed = (started / 1000, nonce.as_str());
+    let exchange = send_signed(&out, &config.signing_key, signed, timeout_ms).await;
+    let unsigned = |e| EdgeError::internal("the edge could not sign its request").with_cause(e);
+    let exchange = exchange.map_err(unsigned)?;
     let finished = now_ms();
     let outcome = Attempt::of(&exchange);
     resilience::record(service, region, !outcome.failed(), finished);
@@ -104,21 +98,18 @@ async fn attempt_in(
         rc.request_id,
         rc.trace.trace_id_hex()
     );
-    Ok(match exchange {
+    let answer = match exchange {
         Exchange::Answered {
             status,
             headers,
             body,
-        } if !outcome.failed() => {
-            let region = region.to_owned();
-            let answer = Answer {
-                status,
-                headers,
-                body,
-                region,
-            };
-            (outcome, Some(answer))
-        }
-        _ => (outcome, None),
-    })
+        } if !outcome.failed() => Some(Answer {
+            status,
+            headers,
+            body,
+            region: region.to_owned(),
+        }),
+        _ => None,
+    };
+    Ok((outcome, answer))
 }
