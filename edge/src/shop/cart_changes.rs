@@ -152,6 +152,33 @@ mod tests {
         }
     }
 
+    struct World(MemoryCarts, MemoryGuard, CountingIds, EdgeConfig);
+
+    impl World {
+        fn new() -> Self {
+            World(
+                MemoryCarts::default(),
+                MemoryGuard::default(),
+                CountingIds::default(),
+                config(),
+            )
+        }
+
+        fn case<'a>(
+            &'a self,
+            rc: &'a Incoming,
+        ) -> CartCase<'a, MemoryCarts, MemoryGuard, CountingIds> {
+            CartCase {
+                carts: &self.0,
+                guard: &self.1,
+                ids: &self.2,
+                rc,
+                config: &self.3,
+                now: 1_000,
+            }
+        }
+    }
+
     fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
         reply
             .headers
@@ -162,21 +189,9 @@ mod tests {
 
     #[test]
     fn a_guest_adds_at_the_catalogs_price_and_gets_a_cart_cookie() {
-        let (carts, guard, ids, config) = (
-            MemoryCarts::default(),
-            MemoryGuard::default(),
-            CountingIds::default(),
-            config(),
-        );
+        let world = World::new();
         let rc = incoming("POST", "/api/cart/items", &[]);
-        let case = CartCase {
-            carts: &carts,
-            guard: &guard,
-            ids: &ids,
-            rc: &rc,
-            config: &config,
-            now: 1_000,
-        };
+        let case = world.case(&rc);
         let body = br#"{"sku":"KIT-0001","quantity":2}"#;
         let reply = block_on(case.add(&Catalog, body)).unwrap();
         assert_eq!(reply.status, 200);
@@ -195,21 +210,9 @@ mod tests {
 
     #[test]
     fn without_a_cart_a_read_is_empty_and_changes_are_404() {
-        let (carts, guard, ids, config) = (
-            MemoryCarts::default(),
-            MemoryGuard::default(),
-            CountingIds::default(),
-            config(),
-        );
+        let world = World::new();
         let rc = incoming("DELETE", "/api/cart/items/KIT-0001", &[]);
-        let case = CartCase {
-            carts: &carts,
-            guard: &guard,
-            ids: &ids,
-            rc: &rc,
-            config: &config,
-            now: 1_000,
-        };
+        let case = world.case(&rc);
         let empty = block_on(case.show()).unwrap();
         assert_eq!(header(&empty, "etag"), Some("\"v0\""));
         assert_eq!(block_on(case.checkout_status()).unwrap_err().status(), 404);
