@@ -258,7 +258,8 @@ pub fn client_key(header: Option<&str>) -> Result<Option<String>, EdgeError> {
     } else {
         raw.to_owned()
     };
-    validate_idempotency_key(&key).map_err(bad)?;
+    // Its message names the header already.
+    validate_idempotency_key(&key).map_err(EdgeError::bad_request)?;
     Ok(Some(key))
 }
 

@@ -17,6 +17,19 @@ pub(crate) async fn bytes(req: &mut Request, limit: usize) -> Result<Vec<u8>, Ed
         .map_err(|e| EdgeError::new(e.status(), e.to_string()))
 }
 
+/// A request's JSON body, for a use case to read when it is ready
+/// ([`crate::shop::ports::JsonBody`]).
+pub(crate) struct RequestBody<'a> {
+    pub req: &'a mut Request,
+    pub rc: &'a RequestContext,
+}
+
+impl crate::shop::ports::JsonBody for RequestBody<'_> {
+    async fn read(self) -> Result<Vec<u8>, EdgeError> {
+        json_bytes(self.req, self.rc).await
+    }
+}
+
 /// A JSON body of at most [`MAX_JSON_BODY`] bytes, as raw bytes (for
 /// digests and fingerprints).
 pub(crate) async fn json_bytes(

@@ -5,8 +5,9 @@
 use durable_objects::cart_api::CartView;
 use worker::{Context, Env, Request};
 
+use super::body::{self, RequestBody};
 use super::runtime::{PlatformIds, RequestContext, now_ms};
-use super::{body, flags, ports};
+use super::{flags, ports};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::routes::Route;
@@ -48,16 +49,13 @@ pub(crate) async fn handle(
         (Route::Cart, _) => case.show().await,
         (Route::Checkout, "GET" | "HEAD") => case.checkout_status().await,
         (Route::AddCartItem, _) => {
-            let body = body::json_bytes(&mut req, rc).await?;
-            case.add(&ports::CachedPrices { config, ctx }, &body).await
+            let body = RequestBody { req: &mut req, rc };
+            case.add(&ports::CachedPrices { config, ctx }, body).await
         }
         (Route::CartLine, method) => {
             let sku = rc.path.rsplit('/').next().unwrap_or_default();
-            let body = match method {
-                "DELETE" => None,
-                _ => Some(body::json_bytes(&mut req, rc).await?),
-            };
-            case.set_line(sku, body.as_deref()).await
+            let body = (method != "DELETE").then_some(RequestBody { req: &mut req, rc });
+            case.set_line(sku, body).await
         }
         _ => {
             // A checkout needs no body; one that is sent is JSON, bounded.

@@ -170,7 +170,8 @@ pub(crate) async fn read(
             let origin = CatalogService(&config);
             let ports = ports(&origin, &in_flight);
             if let Err(e) = core::coalesced(&ports, &config, &query).await {
-                worker::console_warn!("edge: background refresh failed: {e}");
+                let cause = e.cause().unwrap_or_default();
+                worker::console_warn!("edge: background refresh failed: {e} {cause}");
             }
         });
     }

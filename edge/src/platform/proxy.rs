@@ -4,8 +4,9 @@
 
 use worker::{Env, Request};
 
+use super::body::RequestBody;
 use super::runtime::{PlatformIds, RequestContext, now_ms};
-use super::{body, flags, ports};
+use super::{flags, ports};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forwarding::services::ForwardedRoute;
@@ -19,16 +20,13 @@ pub(crate) async fn forward(
     rc: &RequestContext,
     route: &ForwardedRoute,
 ) -> Result<Reply, EdgeError> {
-    let body = match rc.method.as_str() {
-        "GET" => Vec::new(),
-        _ => body::json_bytes(&mut req, rc).await?,
-    };
+    let body = RequestBody { req: &mut req, rc };
     let (flags, _) = flags::current(env, config).await;
     let guard = ports::GuardObjects(env);
     let origins = ports::ForwardedOrigins { config, rc };
     let asked = (rc, config, now_ms() / 1000);
     let ports = (&guard, &origins, &PlatformIds);
-    forwarded::pass(ports, asked, (route, &flags), &body).await
+    forwarded::pass(ports, asked, (route, &flags), body).await
 }
 
 /// `GET /api/orders[/{id}]`.

@@ -4,8 +4,9 @@
 
 use worker::{Env, Request};
 
+use super::body::RequestBody;
+use super::ports;
 use super::runtime::{PlatformIds, RequestContext, now_ms};
-use super::{body, ports};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::shop::reply::Reply;
@@ -17,17 +18,14 @@ pub(crate) async fn handle(
     config: &EdgeConfig,
     rc: &RequestContext,
 ) -> Result<Reply, EdgeError> {
-    let body = match rc.method.as_str() {
-        "POST" => body::json_bytes(&mut req, rc).await?,
-        _ => Vec::new(),
-    };
+    let body = RequestBody { req: &mut req, rc };
     let p = SessionPorts {
         guard: &ports::GuardObjects(env),
         origins: &ports::ForwardedOrigins { config, rc },
         carts: &ports::ObjectCarts(env),
         ids: &PlatformIds,
     };
-    session(&p, (rc, config, now_ms() / 1000), &body).await
+    session(&p, (rc, config, now_ms() / 1000), body).await
 }
 
 /// The caller's session, unless it was revoked (one guard round trip).

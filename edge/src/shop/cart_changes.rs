@@ -9,7 +9,7 @@ use durable_objects::cart_api::{CartView, Mutation, Op};
 
 use super::caller::{client_request, new_guest_cookie, owner};
 use super::cart::{self as answers, AddItem, Owner, SetQuantity, checked_quantity};
-use super::ports::{Carts, Entropy, Guard, Prices};
+use super::ports::{Carts, Entropy, Guard, JsonBody, Prices};
 use super::reply::Reply;
 use crate::checkout::if_match;
 use crate::config::EdgeConfig;
@@ -74,10 +74,11 @@ impl<C: Carts, G: Guard, I: Entropy> CartCase<'_, C, G, I> {
 
     /// `POST /api/cart/items` with `body` (`{"sku", "quantity"}`): name and
     /// price from `prices`; a guest without a cart gets one (and its cookie).
-    pub async fn add(&self, prices: &impl Prices, body: &[u8]) -> Result<Reply, EdgeError> {
-        let item: AddItem = parse_json(body)?;
+    pub async fn add(&self, prices: &impl Prices, body: impl JsonBody) -> Result<Reply, EdgeError> {
+        let body = body.read().await?;
+        let item: AddItem = parse_json(&body)?;
+        let request = client_request(self.rc, &body)?;
         let quantity = checked_quantity(item.quantity)?;
-        let request = client_request(self.rc, body)?;
         let owner = self.owner(true).await?;
         let owner = owner.ok_or_else(|| EdgeError::internal("no cart could be made"))?;
         let product = prices.product(&item.sku).await?;
@@ -92,16 +93,21 @@ impl<C: Carts, G: Guard, I: Entropy> CartCase<'_, C, G, I> {
 
     /// `PUT|PATCH /api/cart/items/{sku}` with `body` (`{"quantity"}`) sets
     /// a quantity; `DELETE` (no body) removes the line.
-    pub async fn set_line(&self, sku: &str, body: Option<&[u8]>) -> Result<Reply, EdgeError> {
+    pub async fn set_line(
+        &self,
+        sku: &str,
+        body: Option<impl JsonBody>,
+    ) -> Result<Reply, EdgeError> {
         crate::catalog::validate_sku(sku)?;
         let sku = sku.to_owned();
         let (op, request) = match body {
             None => (Op::Remove { sku }, client_request(self.rc, b"")?),
             Some(body) => {
-                let set: SetQuantity = parse_json(body)?;
+                let body = body.read().await?;
+                let set: SetQuantity = parse_json(&body)?;
+                let request = client_request(self.rc, &body)?;
                 let quantity = checked_quantity(set.quantity)?;
-                let op = Op::SetQuantity { sku, quantity };
-                (op, client_request(self.rc, body)?)
+                (Op::SetQuantity { sku, quantity }, request)
             }
         };
         let owner = self.existing("there is no cart").await?;
@@ -198,6 +204,17 @@ mod tests {
         assert!(header(&reply, "set-cookie").is_some_and(|c| c.starts_with("__Host-cart=")));
         let view: CartView = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(view.lines[0].unit_price.amount_minor, 8199);
+        let keyed = incoming("POST", "/api/cart/items", &[("idempotency-key", "\"open")]);
+        let bad_key = block_on(
+            world
+                .case(&keyed)
+                .add(&Catalog, br#"{"sku":"KIT-0001","quantity":0}"#),
+        );
+        assert_eq!(
+            bad_key.unwrap_err().status(),
+            400,
+            "the key before the quantity"
+        );
         let unknown = block_on(case.add(&Catalog, br#"{"sku":"NOPE-1","quantity":1}"#));
         assert_eq!(unknown.unwrap_err().status(), 404);
         let priced = block_on(case.add(&Catalog, br#"{"sku":"KIT-0001","quantity":1,"price":1}"#));
@@ -217,18 +234,20 @@ mod tests {
         assert_eq!(header(&empty, "etag"), Some("\"v0\""));
         assert_eq!(block_on(case.checkout_status()).unwrap_err().status(), 404);
         assert_eq!(
-            block_on(case.set_line("KIT-0001", None))
+            block_on(case.set_line("KIT-0001", None::<&[u8]>))
                 .unwrap_err()
                 .status(),
             404
         );
         assert_eq!(block_on(case.clear()).unwrap_err().status(), 404);
         assert_eq!(
-            block_on(case.set_line("bad sku", None))
+            block_on(case.set_line("bad sku", None::<&[u8]>))
                 .unwrap_err()
                 .status(),
             400
         );
+        let unread = block_on(case.set_line("bad!sku", Some(crate::shop::fakes::Unreadable)));
+        assert_eq!(unread.unwrap_err().status(), 400, "the SKU before the body");
         let too_many = block_on(case.set_line("KIT-0001", Some(br#"{"quantity":1000000}"#)));
         assert_eq!(too_many.unwrap_err().status(), 422);
     }

@@ -39,6 +39,8 @@ pub struct CatalogAnswer {
     /// Served stale within `stale-while-revalidate`: the caller refreshes
     /// the entry in the background ([`refresh`]).
     pub refresh: bool,
+    /// Why a stale entry was served (the origin's failure), for the log.
+    pub note: Option<String>,
 }
 
 /// The result of one origin fetch, errors included (so every waiter sees
@@ -242,6 +244,7 @@ pub async fn read<C: CatalogCache, O: CatalogOrigin, S: Sleep, K: Clock>(
         outcome,
         origin_ms,
         refresh,
+        note: None,
     };
     match (stored, state) {
         (Some(entry), Some(Freshness::Fresh { ttl })) => {
@@ -263,7 +266,14 @@ pub async fn read<C: CatalogCache, O: CatalogOrigin, S: Sleep, K: Clock>(
                         ttl,
                         origin_status: e.status(),
                     };
-                    Ok(answer(stale, outcome, None, false))
+                    let note = format!(
+                        "served stale: the catalog origin failed: {e} ({})",
+                        e.cause().unwrap_or("no more detail")
+                    );
+                    Ok(CatalogAnswer {
+                        note: Some(note),
+                        ..answer(stale, outcome, None, false)
+                    })
                 }
             }
         }
@@ -370,10 +380,11 @@ pub fn answer_reply(
     } else {
         origin_adapter::wire::PROBLEM_JSON
     };
-    let reply = super::reply::Reply::raw(status, content_type, body)
+    let mut reply = super::reply::Reply::raw(status, content_type, body)
         .header("cache-status", cache_status(answer.outcome))
         .header("server-timing", server_timing(edge_ms, answer.origin_ms))
         .header("cache-tag", entry.tags.join(","));
+    reply.note.clone_from(&answer.note);
     if ok {
         reply
             .header("etag", entry.etag.clone())

@@ -83,6 +83,10 @@ pub async fn place<C: Carts, G: Guard, I: Entropy>(
     body: &[u8],
 ) -> Result<Reply, EdgeError> {
     let (rc, config) = (case.rc, case.config);
+    // A checkout needs no body; one that is sent must be JSON.
+    if !body.is_empty() {
+        crate::request_body::parse_json::<serde_json::Value>(body)?;
+    }
     let request = client_request(rc, body)?;
     super::flags::refuse_when_checkout_is_off(flags, rc, config, case.now)?;
     let Some(owner) = case.owner(false).await? else {
@@ -179,6 +183,8 @@ pub async fn checkout(
         Ok(a) => verdict(a.status, &a.body, a.has("retry-after")),
         Err(e) => Verdict::Pending(e.detail().to_owned()),
     };
+    // What really happened is for the log, never for the cart's record.
+    let cause = sent.as_ref().err().and_then(EdgeError::cause);
     match outcome {
         Verdict::Placed(order) => {
             let order_json = serde_json::to_value(&order).unwrap_or_default();
@@ -202,6 +208,10 @@ pub async fn checkout(
                 reason: why.clone(),
             };
             report(carts, &c, op).await?;
+            let why = match cause {
+                Some(cause) => format!("{why} ({cause})"),
+                None => why,
+            };
             Ok(Outcome::Pending { cart: view, why })
         }
     }
@@ -382,6 +392,54 @@ mod tests {
         assert_eq!(e.status(), 500);
         // The order stays in the outbox, where the alarm settles it.
         assert!(carts.outbox(&guest()).is_some());
+    }
+
+    /// `place`, as the Worker runs it: a guest with a cart cookie.
+    #[test]
+    fn a_checkout_is_refused_by_the_kill_switch_without_a_cart_or_with_a_bad_body() {
+        use crate::shop::fakes::{CountingIds, MemoryGuard, config, incoming};
+        let config = config();
+        let keys = config.cart_cookie_keys().unwrap();
+        let cookie = keys.set_cookie("AAAAAAAAAAAAAAAAAAAAAA");
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let cart = CartRef {
+            key: CartKey::Guest("AAAAAAAAAAAAAAAAAAAAAA".into()),
+            jurisdiction: None,
+        };
+        let carts = MemoryCarts::default().with_cart(&cart, &[line("A", 1)]);
+        let (guard, ids) = (MemoryGuard::default(), CountingIds::default());
+        let origins = ScriptedOrigins::new([Script::Answer(201, placed_order("ord-1"))]);
+        let run = |headers: &[(&str, &str)], flags: &FlagSet, body: &[u8]| {
+            let rc = incoming("POST", "/api/cart/checkout", headers);
+            let case = CartCase {
+                carts: &carts,
+                guard: &guard,
+                ids: &ids,
+                rc: &rc,
+                config: &config,
+                now: 1_000,
+            };
+            block_on(place(&case, &origins, flags, body))
+        };
+        let on = FlagSet::parse(crate::flags::BUILT_IN).unwrap();
+        let off = FlagSet::from_value(&serde_json::json!({"flags": {"checkout-enabled": {
+            "state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"
+        }}}))
+        .unwrap();
+        let with_cart = [("cookie", cookie.as_str())];
+        assert_eq!(run(&with_cart, &off, b"").unwrap_err().status(), 503);
+        assert_eq!(run(&[], &on, b"").unwrap_err().status(), 404);
+        assert_eq!(run(&with_cart, &on, b"{").unwrap_err().status(), 400);
+        assert!(origins.calls.borrow().is_empty(), "no order left the edge");
+        let placed = run(&with_cart, &on, b"").unwrap();
+        assert_eq!(placed.status, 201);
+        let sent = origins.calls.borrow();
+        assert!(
+            sent[0]
+                .1
+                .as_deref()
+                .is_some_and(|k| k.starts_with("cart-g-"))
+        );
     }
 
     #[test]

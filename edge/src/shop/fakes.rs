@@ -392,3 +392,15 @@ pub fn session_cookie(
         claims.sid,
     )
 }
+
+/// A body whose read fails as a wrong media type would (`415`): a use case
+/// that refuses for another reason first never reads it.
+pub struct Unreadable;
+
+impl super::ports::JsonBody for Unreadable {
+    async fn read(self) -> Result<Vec<u8>, EdgeError> {
+        Err(EdgeError::unsupported_media_type(
+            "the body must be application/json",
+        ))
+    }
+}

@@ -7,7 +7,7 @@
 use origin_adapter::wire::PROBLEM_JSON;
 
 use super::caller::{active_session, edge_claims};
-use super::ports::{Entropy, Guard, OriginAnswer, OriginCall, Origins};
+use super::ports::{Entropy, Guard, JsonBody, OriginAnswer, OriginCall, Origins};
 use super::reply::Reply;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
@@ -63,8 +63,8 @@ pub async fn orders(
     Ok(Reply::raw(answer.status, content_type, answer.body))
 }
 
-/// A route the service table forwards, for `rc` (a write's JSON `body`
-/// already read within its limit). The write travels under the client's
+/// A route the service table forwards, for `rc` (a write's JSON `body`,
+/// read once the caller, the query and the key passed). The write travels under the client's
 /// `Idempotency-Key` bound to who sent it, or one made for this request
 /// (so the edge's own retries reuse it).
 ///
@@ -76,7 +76,7 @@ pub async fn pass(
     (guard, origins, ids): (&impl Guard, &impl Origins, &impl Entropy),
     (rc, config, now): Asked<'_>,
     (route, flags): (&ForwardedRoute, &FlagSet),
-    body: &[u8],
+    body: impl JsonBody,
 ) -> Result<Reply, EdgeError> {
     let session = active_session(guard, rc, config, now).await?;
     if route.access == Access::Customer && session.is_none() {
@@ -86,19 +86,20 @@ pub async fn pass(
         let detail = format!("the query exceeds {MAX_QUERY} bytes");
         return Err(EdgeError::uri_too_long(detail));
     }
-    let write = rc.method != "GET";
-    let key = match write {
-        true => {
-            // Only JSON goes on.
-            crate::request_body::parse_json::<serde_json::Value>(body)?;
+    let (body, key) = match rc.method.as_str() {
+        "GET" => (Vec::new(), None),
+        _ => {
             let client = client_key(rc.header("idempotency-key"))?;
+            let body = body.read().await?;
+            // Only JSON goes on.
+            crate::request_body::parse_json::<serde_json::Value>(&body)?;
             let principal = match &session {
                 Some(s) => format!("user:{}", s.sub),
                 None => "guest".into(),
             };
-            Some(forwarded_key(client.as_deref(), &principal, ids.bytes()?))
+            let key = forwarded_key(client.as_deref(), &principal, ids.bytes()?);
+            (body, Some(key))
         }
-        false => None,
     };
     let values = super::flags::values_for(flags, rc, config, session.as_ref(), now);
     let flags = origin_adapter::forward::encode_flags(&values);
@@ -109,7 +110,7 @@ pub async fn pass(
             method: &rc.method,
             path: &route.origin_path,
             query: rc.query.as_deref(),
-            body: write.then_some(body),
+            body: key.is_some().then_some(body.as_slice()),
             idempotency_key: key.as_deref(),
             claims: claims.as_deref(),
             home_region: session.as_ref().map(|s| s.region.as_str()),
@@ -196,6 +197,32 @@ mod tests {
             keys[2].starts_with("e-"),
             "an unkeyed write gets the edge's own"
         );
+    }
+
+    #[test]
+    fn the_caller_and_the_key_are_checked_before_the_body_is_read() {
+        use crate::shop::fakes::Unreadable;
+        let (guard, ids, config) = (MemoryGuard::default(), CountingIds::default(), config());
+        let set = FlagSet::parse(crate::flags::BUILT_IN).unwrap();
+        let origins = ScriptedOrigins::new([]);
+        let status = |headers: &[(&str, &str)], access| {
+            let rc = incoming("POST", "/api/reviews", headers);
+            let asked = (&rc, &config, 1_000);
+            let refused = block_on(pass(
+                (&guard, &origins, &ids),
+                asked,
+                (&route(access), &set),
+                Unreadable,
+            ));
+            refused.unwrap_err().status()
+        };
+        assert_eq!(
+            status(&[], Access::Customer),
+            401,
+            "a stranger's body is never read"
+        );
+        assert_eq!(status(&[("idempotency-key", "\"open")], Access::Any), 400);
+        assert_eq!(status(&[], Access::Any), 415);
     }
 
     #[test]

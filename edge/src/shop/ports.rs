@@ -110,6 +110,25 @@ pub trait Prices {
     async fn product(&self, sku: &str) -> Result<origin_adapter::wire::Product, EdgeError>;
 }
 
+/// A request's JSON body, read only when a use case asks for it — after
+/// the checks that need no body, so a refused request is not read — within
+/// its limit and media type (`415`, `413`). Bytes already read are one.
+pub trait JsonBody {
+    async fn read(self) -> Result<Vec<u8>, EdgeError>;
+}
+
+impl JsonBody for &[u8] {
+    async fn read(self) -> Result<Vec<u8>, EdgeError> {
+        Ok(self.to_vec())
+    }
+}
+
+impl<const N: usize> JsonBody for &[u8; N] {
+    async fn read(self) -> Result<Vec<u8>, EdgeError> {
+        Ok(self.to_vec())
+    }
+}
+
 /// What became of a save of the flag document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Saved {

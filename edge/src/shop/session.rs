@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::caller::{active_session, presented_session};
 use super::login::{self, GuestCart, LoggedIn, Settings};
-use super::ports::{Carts, Entropy, Guard, Origins};
+use super::ports::{Carts, Entropy, Guard, JsonBody, Origins};
 use super::reply::Reply;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
@@ -40,7 +40,7 @@ struct Credentials {
 pub async fn handle<G: Guard, O: Origins, C: Carts, I: Entropy>(
     p: &SessionPorts<'_, G, O, C, I>,
     (rc, config, now): (&Incoming, &EdgeConfig, i64),
-    body: &[u8],
+    body: impl JsonBody,
 ) -> Result<Reply, EdgeError> {
     match rc.method.as_str() {
         "POST" => log_in(p, (rc, config, now), body).await,
@@ -64,7 +64,7 @@ pub async fn handle<G: Guard, O: Origins, C: Carts, I: Entropy>(
 async fn log_in<G: Guard, O: Origins, C: Carts, I: Entropy>(
     p: &SessionPorts<'_, G, O, C, I>,
     (rc, config, now): (&Incoming, &EdgeConfig, i64),
-    body: &[u8],
+    body: impl JsonBody,
 ) -> Result<Reply, EdgeError> {
     let Some(settings) = Settings::from_config(config) else {
         return Err(
@@ -72,7 +72,7 @@ async fn log_in<G: Guard, O: Origins, C: Carts, I: Entropy>(
                 .with_cause("refusing logins: SESSION_KEY is not set"),
         );
     };
-    let credentials: Credentials = crate::request_body::parse_json(body)?;
+    let credentials: Credentials = crate::request_body::parse_json(&body.read().await?)?;
     let cookie = rc.cookie.as_deref();
     let guest_cart = config
         .cart_cookie_keys()
