@@ -1,22 +1,41 @@
 // The Worker's JavaScript entry: a thin wrapper around the Rust build.
 //
-// Why it exists: with panic=abort (the only mode stable Rust offers on
-// wasm32), a Rust panic traps the wasm instance. `worker` then resets the
-// instance for the next request, but the request that panicked — and any
-// other request in flight on that instance — would never settle and
-// workerd would answer with its own plain-text error. The Rust panic hook
-// (edge/src/platform/mod.rs) calls `__storefrontEdgeOnPanic`; this wrapper
-// answers every request in flight with an RFC 9457 problem instead.
+// Why it exists:
+//
+// 1. Speed. worker-build's default export wraps every request in Proxies
+//    (one for the entrypoint object, one per method call) so it can rebuild
+//    the wasm instance after a trap. That costs more per request than the
+//    edge's own work on a cache hit. This entry calls the Rust `fetch`
+//    directly and asks for the rebuild only when it is needed: after a
+//    panic or a trap, the next request goes through the wrapped path once,
+//    which resets the instance.
+// 2. Panics. With panic=abort (the only mode stable Rust offers on
+//    wasm32), a Rust panic traps the wasm instance; the request that
+//    panicked — and any other in flight on that instance — would never
+//    settle, and workerd would answer with its own plain-text error. The
+//    Rust panic hook (edge/src/platform/mod.rs) calls
+//    `__storefrontEdgeOnPanic`; this wrapper then answers every request in
+//    flight with an RFC 9457 problem instead.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import RustEdge from "./build/index.js";
 
 export { CartObject, FlagsObject, GuardObject } from "./build/index.js";
 
+// The Rust handler, unwrapped: `serve(head, request, env, ctx)`.
+const serve = RustEdge.prototype.serve;
+// worker-build's instance state: `criticalError` asks for a rebuild.
+const initState = globalThis.__worker_init_state;
+
+// The requests awaiting Rust, each with the settle of a promise it races:
+// a panic settles them all, so none waits for an answer that will never
+// come. (One promise per request: workerd lets a promise settle only in
+// the request that made it.)
 const inFlight = new Set();
 
 globalThis.__storefrontEdgeOnPanic = (message) => {
   console.error("edge: panic, answering in-flight requests with 500:", message);
-  for (const settle of inFlight) settle();
+  initState.criticalError = true;
+  for (const settle of inFlight) settle(null);
   inFlight.clear();
 };
 
@@ -37,22 +56,46 @@ function panicProblem() {
   });
 }
 
+function failed(error) {
+  console.error("edge: request failed:", error);
+  if (error instanceof WebAssembly.RuntimeError) initState.criticalError = true;
+  return panicProblem();
+}
+
+// The request's head in one string, so Rust reads it in one crossing:
+// method, URL, country, continent, then a `name:value` line per header
+// (the runtime's header values hold no line breaks).
+function headOf(request) {
+  const cf = request.cf;
+  let head = `${request.method}\n${request.url}\n${cf?.country ?? ""}\n${cf?.continent ?? ""}`;
+  for (const [name, value] of request.headers) head += `\n${name}:${value}`;
+  return head;
+}
+
 export default class StorefrontEdge extends WorkerEntrypoint {
   async fetch(request) {
-    let settle;
-    const panicked = new Promise((resolve) => {
-      settle = resolve;
-    });
-    inFlight.add(settle);
     try {
-      const rust = new RustEdge(this.ctx, this.env);
-      const answer = await Promise.race([rust.fetch(request), panicked.then(() => null)]);
-      return answer ?? panicProblem();
+      const head = headOf(request);
+      if (initState.criticalError) {
+        // Constructing the wrapped entrypoint rebuilds the instance.
+        const fresh = new RustEdge(this.ctx, this.env);
+        return (await fresh.serve(head, request, this.env, this.ctx)) ?? panicProblem();
+      }
+      // A Response now, or a Promise of one.
+      const answer = serve(head, request, this.env, this.ctx);
+      if (answer instanceof Response) return answer;
+      let settle;
+      const panicked = new Promise((resolve) => {
+        settle = resolve;
+      });
+      inFlight.add(settle);
+      try {
+        return (await Promise.race([answer, panicked])) ?? panicProblem();
+      } finally {
+        inFlight.delete(settle);
+      }
     } catch (error) {
-      console.error("edge: request failed:", error);
-      return panicProblem();
-    } finally {
-      inFlight.delete(settle);
+      return failed(error);
     }
   }
 }

@@ -56,16 +56,72 @@ pub struct Incoming {
     platform: Location,
 }
 
+/// `scheme://host[:port]`, the path and the query of an absolute URL as
+/// the runtime serialises a request's (WHATWG: host lower-case, default
+/// port dropped, path percent-encoded); `None` for anything else.
+pub fn split_url(url: &str) -> Option<(String, String, Option<String>)> {
+    let url = url.split('#').next()?;
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, rest) = rest.split_at(end);
+    // Credentials in a URL are not part of its origin.
+    let host = authority.rsplit('@').next()?;
+    if scheme.is_empty() || host.is_empty() {
+        return None;
+    }
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query.to_owned())),
+        None => (rest, None),
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    Some((format!("{scheme}://{host}"), path.to_owned(), query))
+}
+
+/// Lower-case hexadecimal of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
 impl Incoming {
-    /// Parses a request from what the platform hands over. `ids` are 16
-    /// random bytes for the request id, then 16 and 8 for the trace.
+    /// Parses the request head the JavaScript entry hands over in one
+    /// string (one crossing, whatever the number of headers): the method,
+    /// the URL, the platform's country and continent (empty when unknown),
+    /// then one `name:value` line per header. `ids` as for [`Self::parse`].
+    /// `None` when the head is malformed (the entry answers 400).
+    pub fn from_head(head: &str, ids: ([u8; 16], [u8; 16], [u8; 8])) -> Option<Self> {
+        let mut lines = head.split('\n');
+        let method = lines.next()?.to_owned();
+        let url = lines.next()?;
+        let known = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let platform = Location {
+            country: known(lines.next()?),
+            continent: known(lines.next()?),
+        };
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Self::parse(method, url, headers, platform, ids)
+    }
+
+    /// Parses a request from what the platform hands over: the method as
+    /// sent, the absolute URL, the headers and the platform's location.
+    /// `ids` are 16 random bytes for the request id, then 16 and 8 for the
+    /// trace. `None` when the URL is not absolute.
     pub fn parse(
         method: String,
-        url: &url::Url,
+        url: &str,
         headers: Vec<(String, String)>,
         platform: Location,
         ids: ([u8; 16], [u8; 16], [u8; 8]),
-    ) -> Self {
+    ) -> Option<Self> {
+        let (own_origin, path, query) = split_url(url)?;
         let find = |name: &str| {
             headers
                 .iter()
@@ -100,20 +156,20 @@ impl Incoming {
         let flag_override = find(overrides::HEADER).or(override_cookie);
         let client_trace = find("traceparent").and_then(|v| TraceParent::parse(&v));
         let (request_id, trace_id, span_id) = ids;
-        Self {
+        Some(Self {
             method,
-            path: url.path().to_owned(),
-            query: url.query().map(str::to_owned),
-            own_origin: url.origin().ascii_serialization(),
+            path,
+            query,
+            own_origin,
             session_token: session_token_among(sessions.into_iter()),
             anonymous_id,
             flag_override,
-            request_id: request_id.iter().map(|b| format!("{b:02x}")).collect(),
+            request_id: hex(&request_id),
             trace: TraceParent::child_of(client_trace, trace_id, span_id),
             platform,
             cookie,
             headers,
-        }
+        })
     }
 
     /// A header's value (the first, if repeated), by case-insensitive name.
@@ -146,10 +202,9 @@ mod tests {
     use super::*;
 
     fn parse(headers: &[(&str, &str)]) -> Incoming {
-        let url = url::Url::parse("https://shop.example/api/cart?x=1").unwrap();
         Incoming::parse(
             "PROPFIND".into(),
-            &url,
+            "https://shop.example/api/cart?x=1",
             headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -160,6 +215,44 @@ mod tests {
             },
             ([1; 16], [2; 16], [3; 8]),
         )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_head_from_the_entry_is_the_same_request() {
+        let head = "GET\nhttps://Shop.example:443/api/products?sku=1#x\nDE\n\nCookie:a=b\nx-flag-override: t1";
+        let r = Incoming::from_head(head, ([1; 16], [2; 16], [3; 8])).unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("GET", "/api/products")
+        );
+        assert_eq!(r.query.as_deref(), Some("sku=1"));
+        assert_eq!(r.cookie.as_deref(), Some("a=b"));
+        assert_eq!(r.flag_override.as_deref(), Some("t1"));
+        assert_eq!(r.location(Environment::Production).continent, None);
+        assert!(Incoming::from_head("GET", ([0; 16], [0; 16], [0; 8])).is_none());
+        assert!(Incoming::from_head("GET\n/relative\n\n", ([0; 16], [0; 16], [0; 8])).is_none());
+    }
+
+    #[test]
+    fn urls_split_into_origin_path_and_query() {
+        let split = |u| split_url(u).unwrap();
+        assert_eq!(
+            split("https://user:pw@shop.example:8443/a/b?c=d&e"),
+            (
+                "https://shop.example:8443".into(),
+                "/a/b".into(),
+                Some("c=d&e".into())
+            )
+        );
+        assert_eq!(
+            split("http://127.0.0.1:8787"),
+            ("http://127.0.0.1:8787".into(), "/".into(), None)
+        );
+        assert_eq!(split("http://h?q").1, "/");
+        assert_eq!(split("http://h/p?").2.as_deref(), Some(""));
+        assert!(split_url("no-scheme/path").is_none());
+        assert!(split_url("http:///path").is_none());
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct SystemOptions {
     pub edge_vars: Vec<(String, String)>,
     /// The Cache-Control the origins put on catalog answers (`None`: their default).
     pub origin_cache_control: Option<String>,
+    /// Start the edge under `wrangler dev`; `false` starts only the origins
+    /// (a benchmark serves the edge with bare workerd from [`System::edge_env`]).
+    pub serve_edge: bool,
 }
 
 impl Default for SystemOptions {
@@ -52,6 +55,7 @@ impl Default for SystemOptions {
             origin_profile: "debug".into(),
             edge_vars: Vec::new(),
             origin_cache_control: None,
+            serve_edge: true,
         }
     }
 }
@@ -74,6 +78,9 @@ pub struct System {
     /// The back-office bearer token of the origins, and the edge's
     /// `ADMIN_TOKEN` (support and admin APIs) when secrets are generated.
     pub admin_token: String,
+    /// The edge's vars and (generated) secrets as wrangler gets them, for
+    /// a runtime started some other way.
+    pub edge_env: Vec<(String, String)>,
     /// The edge last, so it stops before the origins it talks to.
     edge: Option<Supervised>,
     edge_command: Vec<String>,
@@ -232,19 +239,20 @@ impl System {
             ),
         ];
         vars.extend(options.edge_vars);
+        let mut edge_env = vars.clone();
         for (k, v) in vars {
             args.push("--var".into());
             args.push(format!("{k}:{v}"));
         }
         if generated {
             let env_file = state_dir.join("edge-secrets.env");
-            write_secrets(
-                &env_file,
-                &signing_key,
-                &random_session_key()?,
-                &admin_token,
-                None,
-            )?;
+            let session_key = random_session_key()?;
+            write_secrets(&env_file, &signing_key, &session_key, &admin_token, None)?;
+            edge_env.extend([
+                ("EDGE_SIGNING_KEY".to_owned(), signing_key.to_config()),
+                ("SESSION_KEY".to_owned(), session_key),
+                ("ADMIN_TOKEN".to_owned(), admin_token.clone()),
+            ]);
             args.push("--env-file".into());
             args.push(env_file.display().to_string());
         }
@@ -255,6 +263,7 @@ impl System {
             signing_key,
             origin_key,
             admin_token,
+            edge_env,
             edge: None,
             edge_command: args,
             echo: options.echo,
@@ -263,7 +272,9 @@ impl System {
             state_dir,
             _scratch: scratch,
         };
-        system.start_edge()?;
+        if options.serve_edge {
+            system.start_edge()?;
+        }
         Ok(system)
     }
 

@@ -1,10 +1,11 @@
 //! Building the Worker (wasm) and the reference origin (native).
 
+use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 
-use crate::run::{done, status, step};
+use crate::run::{done, status, step, tee};
 use crate::tools::Tools;
 
 /// `worker-build --release` in `edge/`: cargo (wasm32), wasm-bindgen,
@@ -43,7 +44,12 @@ const WASM_FEATURES: &[&str] = &[
 /// Drops the name section worker-build keeps (`--debuginfo`): about 300 KB of
 /// function names that Cloudflare counts in the upload and that only made
 /// panic stack traces readable (a panic still logs its message and place).
+/// `EDGE_KEEP_NAMES=1` keeps them, for a profile that names functions.
 fn strip_names(tools: &Tools) -> Result<()> {
+    if std::env::var_os("EDGE_KEEP_NAMES").is_some() {
+        println!("    keeping the name section (EDGE_KEEP_NAMES): a profiling build");
+        return Ok(());
+    }
     let wasm = tools.root().join("edge/build/index_bg.wasm");
     let stripped = wasm.with_extension("stripped.wasm");
     let mut command = Command::new(tools.ws.wasm_opt());
@@ -68,4 +74,44 @@ pub fn origin(tools: &Tools) -> Result<()> {
     )?;
     done(t);
     Ok(())
+}
+
+/// What `wrangler deploy --dry-run` would upload.
+pub struct Bundle {
+    /// `… KiB / gzip: … KiB`, as wrangler counts it.
+    pub upload: String,
+    /// The bundled JavaScript entry and the wasm module it imports.
+    pub entry: PathBuf,
+    pub wasm: PathBuf,
+}
+
+/// `wrangler deploy --dry-run` into `target/deploy-dry-run/` (emptied
+/// first, so the one wasm file there is this build's).
+pub fn dry_run(tools: &Tools) -> Result<Bundle> {
+    let t = step("wrangler deploy --dry-run (the size Cloudflare counts)");
+    let outdir = tools.root().join("target/deploy-dry-run");
+    if outdir.exists() {
+        std::fs::remove_dir_all(&outdir).context("emptying target/deploy-dry-run")?;
+    }
+    let out = tee(tools
+        .wrangler()
+        .args(["deploy", "--dry-run", "--outdir"])
+        .arg(&outdir))?;
+    let Some(size) = out.lines().find(|l| l.contains("Total Upload:")) else {
+        bail!("wrangler deploy --dry-run printed no `Total Upload:` line");
+    };
+    let wasm = std::fs::read_dir(&outdir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .context("the dry run wrote no wasm module")?;
+    done(t);
+    Ok(Bundle {
+        upload: size
+            .trim()
+            .trim_start_matches("Total Upload:")
+            .trim()
+            .to_owned(),
+        entry: outdir.join("entry.js"),
+        wasm,
+    })
 }

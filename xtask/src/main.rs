@@ -8,12 +8,14 @@
 //! * `config` — validate wrangler.toml's vars (and secrets) as the edge will;
 //! * `flags` — check a flagd document, or evaluate a flag as the edge would;
 //! * `bench` — catalog, session, forwarded-write and cart figures (prints
-//!   numbers, never fails on speed).
+//!   numbers, never fails on speed); `bench edge` — side by side with a
+//!   JavaScript peer on bare workerd, writing BENCHMARKS.md.
 //!
 //! Each installs what is missing first, under the repository (`.tools/`,
 //! `node_modules/`), and is quick when everything is already there.
 
 mod bench;
+mod bench_edge;
 mod bench_flags;
 mod build;
 mod config;
@@ -34,13 +36,19 @@ const USAGE: &str = "usage: cargo xtask <dev|test|bench|build|tools|config|flags
   flags   `flags check <flags.json>`, `flags eval <flags.json> <key> '<context>' [--default <json>]`
   config  validate wrangler.toml [vars] + secrets (a dotenv file, else .dev.vars) as the edge parses them
   bench   catalog reads under a Zipf workload, sessions, forwarded writes (prints numbers);
-          `bench writes` / `bench cart` / `bench flags` run only that part";
+          `bench writes` / `bench cart` / `bench flags` run only that part;
+          `bench edge`: this Worker beside a JavaScript and a wasm-bindgen hello world
+          and a Hono peer on bare workerd (oha); writes BENCHMARKS.md and its plot;
+          `bench edge serve` starts them for a profile (inspector on 127.0.0.1:9229)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::run(),
         Some("bench") if args.get(1).map(String::as_str) == Some("flags") => bench_flags::run(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("edge") => {
+            bench_edge::run(args.get(2).map(String::as_str))
+        }
         Some("bench") => bench::run(args.get(1).map(String::as_str)),
         Some("bench-flags-native") => bench_flags::native(),
         Some("bench-session") => bench::session_verify(),

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::run::{done, status, step, tee};
 use crate::{build, tools};
@@ -90,21 +90,8 @@ pub fn run() -> Result<()> {
     count(&out, &mut passed, &mut failed);
     done(t);
 
-    let t = step("wrangler deploy --dry-run (the size Cloudflare counts)");
-    let outdir = root.join("target/deploy-dry-run");
-    let out = tee(tools
-        .wrangler()
-        .args(["deploy", "--dry-run", "--outdir"])
-        .arg(&outdir))?;
-    let Some(size) = out.lines().find(|l| l.contains("Total Upload:")) else {
-        bail!("wrangler deploy --dry-run printed no `Total Upload:` line");
-    };
-    done(t);
-
-    println!(
-        "\nWorker upload size: {}",
-        size.trim().trim_start_matches("Total Upload:").trim()
-    );
+    let bundle = build::dry_run(&tools)?;
+    println!("\nWorker upload size: {}", bundle.upload);
     println!(
         "all checks passed in {:.0} s",
         started.elapsed().as_secs_f64()

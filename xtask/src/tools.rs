@@ -10,6 +10,10 @@ use e2e::Workspace;
 
 use crate::run::{done, output, status, step};
 
+/// The load generator of `cargo xtask bench edge` (its percentiles are
+/// right where wrk's were not).
+const OHA_VERSION: &str = "1.16.0";
+
 /// The `worker` crate's version; worker-build must match it.
 const WORKER_BUILD_VERSION: &str = "0.8.7";
 
@@ -152,4 +156,17 @@ pub fn ensure() -> Result<Tools> {
         worker_build,
         wasm_bindgen,
     })
+}
+
+/// `oha`, installed into `.tools/` on first use (`cargo install --locked`).
+pub fn oha(tools: &Tools) -> Result<PathBuf> {
+    let oha = tools.ws.tools_bin().join("oha");
+    if installed_version(&oha).as_deref() != Some(OHA_VERSION) {
+        let t = step(&format!(
+            "installing oha {OHA_VERSION} into .tools/ (a few minutes, once)"
+        ));
+        cargo_install(tools.root(), "oha", OHA_VERSION)?;
+        done(t);
+    }
+    Ok(oha)
 }

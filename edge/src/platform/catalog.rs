@@ -9,15 +9,16 @@ use durable_objects::exchange::{self, Exchange};
 use origin_adapter::wire::Product;
 use worker::{Cache, Context, Headers, Response};
 
-use super::runtime::Timer;
-use super::runtime::{internal, now_ms};
+use js_sys::futures::JsFuture;
+
+use super::runtime::{Timer, cached_entry, head_lines, internal, now_ms, store_entry};
 use crate::catalog::query::CatalogQuery;
 use crate::catalog::tag_index_key;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::shop::catalog::{
-    self as core, CatalogAnswer, CatalogCache, CatalogOrigin, Entry, Fetched, InFlight, Ports,
-    answer_reply, indexed, product_of,
+    self as core, CatalogAnswer, CatalogCache, CatalogOrigin, ENTRY_HEADER, Entry, Fetched,
+    InFlight, Ports, answer_reply, indexed, product_of,
 };
 use crate::shop::reply::Reply;
 
@@ -31,7 +32,7 @@ struct ApiCache;
 
 impl CatalogCache for ApiCache {
     async fn lookup(&self, key: &str) -> Option<Entry> {
-        lookup(&Cache::default(), key).await
+        lookup(key).await
     }
 
     async fn store(&self, key: &str, entry: &Entry) -> bool {
@@ -48,27 +49,22 @@ impl CatalogOrigin for CatalogService<'_> {
     }
 }
 
-async fn lookup(cache: &Cache, key: &str) -> Option<Entry> {
-    let mut response = cache.get(key, false).await.ok().flatten()?;
-    let body = response.text().await.ok()?;
-    let h = response.headers();
-    Entry::from_stored(|name| h.get(name).ok().flatten(), body)
+/// The entry under `key`: its metadata header and body in one call.
+async fn lookup(key: &str) -> Option<Entry> {
+    let found = JsFuture::from(cached_entry(key, ENTRY_HEADER)).await.ok()?;
+    let found = found.as_string()?;
+    let (meta, body) = found.split_once('\n')?;
+    Entry::from_stored(meta, body.to_owned())
 }
 
 async fn store(cache: &Cache, key: &str, entry: &Entry) -> bool {
     let Some(stored) = entry.stored_headers() else {
         return false;
     };
-    let headers = Headers::new();
-    if stored.iter().any(|(n, v)| headers.set(n, v).is_err()) {
-        return false;
-    }
-    let Ok(response) = Response::ok(entry.body.clone()).map(|r| r.with_headers(headers)) else {
-        return false;
-    };
-    if let Err(e) = cache.put(key, response).await {
+    let head = head_lines(stored.iter().map(|(n, v)| (*n, v.as_str())));
+    if let Err(e) = JsFuture::from(store_entry(key, &head, entry.body.as_bytes())).await {
         // A cache that refuses an entry costs speed, not correctness.
-        worker::console_warn!("edge: cache put failed for {key}: {e}");
+        worker::console_warn!("edge: cache put failed for {key}: {e:?}");
         return false;
     }
     for tag in &entry.tags {

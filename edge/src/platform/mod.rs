@@ -14,15 +14,14 @@ mod purge;
 mod runtime;
 mod session;
 
-use durable_objects::respond;
-use wasm_bindgen::{JsCast as _, JsValue};
-use worker::{Context, Env, Request, Response, Result, event};
+use wasm_bindgen::prelude::*;
+use worker::{Context, Env, Request, event};
 
 use crate::config::{EdgeConfig, Environment};
 use crate::error::EdgeError;
 use crate::routes::{Route, route};
 use crate::shop::reply::Reply;
-use runtime::{RequestContext, config, incoming, now_ms, render};
+use runtime::{RequestContext, config, incoming, now_ms};
 
 /// The JavaScript entry (`edge/entry.mjs`) registers this global; a panic
 /// calls it so in-flight requests answer 500 instead of hanging.
@@ -43,71 +42,122 @@ fn start() {
     }));
 }
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let rc = match incoming(&req) {
+/// The Rust side of `edge/entry.mjs`'s fetch: `head` is the request's
+/// method, URL, location and headers in one string
+/// ([`crate::incoming::Incoming::from_head`]), `request` the platform's
+/// (read only for a body). Answers a `Response`, at once where nothing
+/// needs awaiting (liveness, a refused route), else a `Promise` of one.
+#[wasm_bindgen]
+pub fn serve(
+    head: String,
+    request: web_sys::Request,
+    env: Env,
+    ctx: worker::worker_sys::Context,
+) -> JsValue {
+    let rc = match incoming(&head) {
         Ok(rc) => rc,
-        Err(e) => return problem(&e),
+        Err(e) => return problem(&e, None).into(),
     };
-    let dev_routes = env
-        .var("ENVIRONMENT")
-        .is_ok_and(|v| v.to_string() == "development");
-    let routed = route(&rc.method, &rc.path, dev_routes);
-    // Only catalog reads are shared; every other answer is someone's own
-    // (or says nothing worth keeping), errors included.
-    let shared = routed.as_ref().is_ok_and(Route::is_shared);
-    let answered = handle(routed, req, (&env, &ctx), &rc).await;
-    let mut response = match answered.and_then(|reply| {
-        if let Some(note) = &reply.note {
-            worker::console_warn!("edge: {note} request_id={}", rc.request_id);
-        }
-        render(reply)
-    }) {
-        Ok(response) => response,
-        Err(e) => problem(&e)?,
-    };
-    let headers = response.headers_mut();
-    if !shared {
-        headers.set("cache-control", crate::routes::PRIVATE)?;
-    } else if !headers.has("cache-control")? {
-        // A catalog error nobody set a lifetime on (a bad query) is not kept.
-        headers.set("cache-control", "no-store")?;
+    let routed = route(&rc.method, &rc.path, runtime::development(&env));
+    match &routed {
+        // Liveness says the isolate answers, configured or not.
+        Ok(Route::Health) => return finish(health(), &rc, false).into(),
+        Err(e) if e.status() != 404 => return finish(Err(e.clone()), &rc, false).into(),
+        _ => {}
     }
-    headers.set("x-request-id", &rc.request_id)?;
-    headers.set("x-content-type-options", "nosniff")?;
-    headers.set("referrer-policy", "strict-origin-when-cross-origin")?;
-    Ok(response)
+    js_sys::futures::future_to_promise(async move {
+        // Only catalog reads are shared; every other answer is someone's
+        // own (or says nothing worth keeping), errors included.
+        let shared = routed.as_ref().is_ok_and(Route::is_shared);
+        let ctx = Context::new(ctx);
+        let answered = handle(routed, request, (&env, &ctx), &rc).await;
+        Ok(finish(answered, &rc, shared).into())
+    })
+    .into()
 }
 
-/// An error as RFC 9457 problem JSON; its internal cause logged, never sent.
-fn problem(e: &EdgeError) -> Result<Response> {
+fn health() -> std::result::Result<Reply, EdgeError> {
+    Ok(Reply::raw(
+        200,
+        "application/json",
+        br#"{"status":"ok"}"#.to_vec(),
+    ))
+}
+
+/// The answer, with what every answer carries: its caching (a shared
+/// catalog read keeps its own; anything else is private), the request id
+/// and the browser hardening headers. One call to the platform.
+fn finish(
+    answered: std::result::Result<Reply, EdgeError>,
+    rc: &RequestContext,
+    shared: bool,
+) -> web_sys::Response {
+    let reply = match answered {
+        Ok(reply) => reply,
+        Err(e) => return problem(&e, Some(rc)),
+    };
+    if let Some(note) = &reply.note {
+        worker::console_warn!("edge: {note} request_id={}", rc.request_id);
+    }
+    let has_cache_control = reply.headers.iter().any(|(n, _)| *n == "cache-control");
+    let cache_control = match (shared, has_cache_control) {
+        (false, _) => Some(crate::routes::PRIVATE),
+        // A catalog error nobody set a lifetime on (a bad query) is not kept.
+        (true, false) => Some("no-store"),
+        (true, true) => None,
+    };
+    let mut extra = vec![
+        ("x-request-id", rc.request_id.as_str()),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+    ];
+    if let Some(cc) = cache_control {
+        extra.push(("cache-control", cc));
+    }
+    let mut reply = reply;
+    if !shared {
+        reply.headers.retain(|(n, _)| *n != "cache-control");
+    }
+    runtime::render(&reply, &extra)
+}
+
+/// An error as RFC 9457 problem JSON, never stored; its internal cause
+/// logged, never sent.
+fn problem(e: &EdgeError, rc: Option<&RequestContext>) -> web_sys::Response {
+    let id = rc.map(|rc| rc.request_id.as_str()).unwrap_or_default();
     if let Some(cause) = e.cause() {
-        worker::console_error!("edge: {e}: {cause}");
+        worker::console_error!("edge: {e}: {cause} request_id={id}");
     }
-    let mut response = respond::problem(e.status(), e.detail().to_owned())?;
-    for (name, value) in e.headers() {
-        response.headers_mut().set(name, value)?;
+    let body = e.problem().to_json();
+    let mut headers = vec![
+        ("content-type", origin_adapter::wire::PROBLEM_JSON),
+        ("cache-control", crate::routes::PRIVATE),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+    ];
+    if !id.is_empty() {
+        headers.push(("x-request-id", id));
     }
-    Ok(response)
+    headers.extend(e.headers().iter().map(|(n, v)| (*n, v.as_str())));
+    runtime::response(e.status(), headers, body.as_bytes())
 }
 
 async fn handle(
     routed: std::result::Result<Route, EdgeError>,
-    req: Request,
+    req: web_sys::Request,
     (env, ctx): (&Env, &Context),
     rc: &RequestContext,
 ) -> std::result::Result<Reply, EdgeError> {
     let started = now_ms();
     let route = match routed {
-        // Liveness says the isolate answers, configured or not.
-        Ok(Route::Health) => return Reply::json(200, &serde_json::json!({ "status": "ok" })),
+        Ok(Route::Health) => return health(),
         Ok(route) => route,
         // Not one of the edge's own: perhaps a route the table forwards.
         Err(e) if e.status() == 404 => {
             let config = config(env)?;
             let forwarded = crate::forwarding::forwarded_route(&config.services, rc, e)?;
             guard_write(env, &config, rc).await?;
-            return proxy::forward(req, env, &config, rc, &forwarded).await;
+            return proxy::forward(Request::from(req), env, &config, rc, &forwarded).await;
         }
         Err(e) => return Err(e),
     };
@@ -123,31 +173,32 @@ async fn handle(
     dispatch(route, req, (env, ctx), &config, rc, started).await
 }
 
-/// Runs the handler of the edge's own `route`.
+/// Runs the handler of the edge's own `route`. The platform's request is
+/// wrapped for the handlers that read a body, and only for them.
 async fn dispatch(
     route: Route,
-    req: Request,
+    req: web_sys::Request,
     (env, ctx): (&Env, &Context),
     config: &EdgeConfig,
     rc: &RequestContext,
     started: i64,
 ) -> std::result::Result<Reply, EdgeError> {
     match route {
-        Route::Health => Reply::json(200, &serde_json::json!({ "status": "ok" })),
+        Route::Health => health(),
         Route::Catalog => match flags::catalog_config(env, config, rc).await {
             Some(overridden) => catalog::get(rc, &overridden, ctx, started).await,
             None => catalog::get(rc, config, ctx, started).await,
         },
-        Route::Purge => purge::purge(req, rc, config).await,
-        Route::Session => session::handle(req, env, config, rc).await,
+        Route::Purge => purge::purge(Request::from(req), rc, config).await,
+        Route::Session => session::handle(Request::from(req), env, config, rc).await,
         Route::Orders => proxy::orders(env, config, rc).await,
         Route::Cart | Route::AddCartItem | Route::CartLine | Route::Checkout => {
-            cart::handle(route, req, (env, ctx), config, rc).await
+            cart::handle(route, Request::from(req), (env, ctx), config, rc).await
         }
         Route::SupportCart => cart::support(env, config, rc).await,
         Route::Flags => flags::browser(env, config, rc).await,
-        Route::AdminFlags => flags::admin(req, env, config, rc).await,
-        Route::FlagOverride => flags::override_token(req, config, rc).await,
+        Route::AdminFlags => flags::admin(Request::from(req), env, config, rc).await,
+        Route::FlagOverride => flags::override_token(Request::from(req), config, rc).await,
         Route::DevPanic if config.environment == Environment::Development => {
             panic!("deliberate panic from /__dev/panic")
         }

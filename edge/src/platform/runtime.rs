@@ -1,34 +1,64 @@
 //! What every part of the shell shares: the request parsed at the entry,
 //! the configuration parsed once per isolate, the platform's clock and
-//! randomness, and how a platform error becomes a logged 500. A leaf: it
-//! imports no other file of the shell.
+//! randomness, the JavaScript glue of the hot paths, rendering an answer,
+//! and how a platform error becomes a logged 500. A leaf: it imports no
+//! other file of the shell.
 
-use worker::{Date, Delay, Env, Headers, Request, Response};
+use wasm_bindgen::prelude::*;
+use worker::{Date, Delay, Env};
 
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
-use crate::forwarding::region::Location;
 
 /// A request as every handler reads it: parsed once, at the entry.
 pub(crate) type RequestContext = crate::incoming::Incoming;
 
-/// Reads the platform's request into an [`crate::incoming::Incoming`].
-pub(crate) fn incoming(req: &Request) -> Result<RequestContext, EdgeError> {
-    let url = req.url().map_err(internal("read the request URL"))?;
-    let platform = req
-        .cf()
-        .map(|cf| Location {
-            country: cf.country(),
-            continent: cf.continent(),
-        })
-        .unwrap_or_default();
-    Ok(RequestContext::parse(
-        req.inner().method(),
-        &url,
-        req.headers().entries().collect(),
-        platform,
-        (random()?, random()?, random()?),
-    ))
+#[wasm_bindgen(module = "/src/platform/glue.js")]
+extern "C" {
+    /// A Response from a status, `name:value` lines and a body, in one call.
+    fn respond(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
+    /// `meta + "\n" + body` of a stored catalog entry, or `undefined`.
+    #[wasm_bindgen(js_name = cachedEntry)]
+    pub(crate) fn cached_entry(key: &str, meta_header: &str) -> js_sys::Promise;
+    /// Stores a body under a key with `name:value` lines as its headers.
+    #[wasm_bindgen(js_name = storeEntry)]
+    pub(crate) fn store_entry(key: &str, head: &str, body: &[u8]) -> js_sys::Promise;
+}
+
+/// Reads the head the JavaScript entry hands over (method, URL, location,
+/// headers in one string) into an [`crate::incoming::Incoming`], with its
+/// ids from one draw of randomness.
+pub(crate) fn incoming(head: &str) -> Result<RequestContext, EdgeError> {
+    let r: [u8; 40] = random()?;
+    let mut ids = ([0u8; 16], [0u8; 16], [0u8; 8]);
+    ids.0.copy_from_slice(&r[..16]);
+    ids.1.copy_from_slice(&r[16..32]);
+    ids.2.copy_from_slice(&r[32..]);
+    RequestContext::from_head(head, ids)
+        .ok_or_else(|| EdgeError::bad_request("the request could not be read"))
+}
+
+/// `name:value` lines, as [`respond`] reads them; a line break inside a
+/// value (none of the edge's own, but an origin's) ends the value there.
+pub(crate) fn head_lines<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut head = String::new();
+    for (name, value) in headers {
+        let value = value.split(['\r', '\n']).next().unwrap_or_default();
+        head.push_str(name);
+        head.push(':');
+        head.push_str(value);
+        head.push('\n');
+    }
+    head
+}
+
+/// An answer as a platform response: `status`, `headers`, `body`.
+pub(crate) fn response<'a>(
+    status: u16,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    body: &[u8],
+) -> web_sys::Response {
+    respond(status, &head_lines(headers), body)
 }
 
 /// Maps a platform error to a 500 after logging what really happened.
@@ -46,6 +76,19 @@ thread_local! {
     /// fixed for an isolate's life (a change deploys new isolates).
     static CONFIG: std::cell::RefCell<Option<std::rc::Rc<EdgeConfig>>> =
         const { std::cell::RefCell::new(None) };
+    /// Whether `ENVIRONMENT` is `development` (the dev-only routes), read
+    /// once: routing needs it before the configuration may parse.
+    static DEVELOPMENT: std::cell::OnceCell<bool> = const { std::cell::OnceCell::new() };
+}
+
+/// Whether this isolate runs in development (`ENVIRONMENT=development`).
+pub(crate) fn development(env: &Env) -> bool {
+    DEVELOPMENT.with(|d| {
+        *d.get_or_init(|| {
+            env.var("ENVIRONMENT")
+                .is_ok_and(|v| v.to_string() == "development")
+        })
+    })
 }
 
 pub(crate) fn config(env: &Env) -> Result<std::rc::Rc<EdgeConfig>, EdgeError> {
@@ -116,22 +159,18 @@ impl crate::shop::ports::Clock for Timer {
     }
 }
 
-/// A core [`crate::shop::reply::Reply`] as a platform response.
-pub(crate) fn render(reply: crate::shop::reply::Reply) -> Result<Response, EdgeError> {
-    let headers = Headers::new();
-    let fill = || -> worker::Result<()> {
-        // An origin's answer passed back brings its own type, if any.
-        if !reply.content_type.is_empty() {
-            headers.set("content-type", reply.content_type)?;
-        }
-        for (name, value) in &reply.headers {
-            headers.append(name, value)?;
-        }
-        Ok(())
-    };
-    fill().map_err(internal("answered"))?;
-    Ok(Response::from_bytes(reply.body)
-        .map_err(internal("answered"))?
-        .with_status(reply.status)
-        .with_headers(headers))
+/// A core [`crate::shop::reply::Reply`] as a platform response, with
+/// `extra` headers (the entry's), in one call.
+pub(crate) fn render(
+    reply: &crate::shop::reply::Reply,
+    extra: &[(&str, &str)],
+) -> web_sys::Response {
+    // An origin's answer passed back brings its own type, if any.
+    let content_type =
+        (!reply.content_type.is_empty()).then_some(("content-type", reply.content_type));
+    let headers = content_type
+        .into_iter()
+        .chain(reply.headers.iter().map(|(n, v)| (*n, v.as_str())))
+        .chain(extra.iter().copied());
+    response(reply.status, headers, &reply.body)
 }

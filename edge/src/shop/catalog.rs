@@ -284,11 +284,10 @@ pub async fn read<C: CatalogCache, O: CatalogOrigin, S: Sleep, K: Clock>(
     }
 }
 
-// Metadata kept on a stored entry, as response headers.
-const STATUS: &str = "x-edge-status";
-const STORED_AT: &str = "x-edge-stored-at";
-const WINDOWS: &str = "x-edge-windows";
-const TAGS: &str = "x-edge-tags";
+/// The one header a stored entry keeps its metadata in, so a cache hit
+/// reads one header, not five: `v1;<status>;<stored at, ms>;<max-age>,
+/// <stale-while-revalidate>,<stale-if-error>;<ETag>;<tags, comma-separated>`.
+pub const ENTRY_HEADER: &str = "x-edge-entry";
 
 /// Keys remembered per tag; past this, the oldest fall out of the index and
 /// their entries simply live out their (short) lifetime (a purge of a SKU
@@ -296,47 +295,58 @@ const TAGS: &str = "x-edge-tags";
 pub const MAX_KEYS_PER_TAG: usize = 2_000;
 
 impl Entry {
-    /// The headers an entry is stored with (its windows, status, time,
-    /// tags and `ETag`); `None` when it must not be stored.
+    /// The headers an entry is stored with (type, lifetime in the cache,
+    /// and [`ENTRY_HEADER`]); `None` when it must not be stored.
     pub fn stored_headers(&self) -> Option<Vec<(&'static str, String)>> {
         let w = self.windows?;
+        let meta = format!(
+            "v1;{};{};{},{},{};{};{}",
+            self.status,
+            self.stored_at,
+            w.max_age,
+            w.stale_while_revalidate,
+            w.stale_if_error,
+            self.etag,
+            self.tags.join(",")
+        );
         Some(vec![
             ("content-type", "application/json".into()),
             (
                 "cache-control",
                 format!("public, max-age={}", w.retention()),
             ),
-            (STATUS, self.status.to_string()),
-            (STORED_AT, self.stored_at.to_string()),
-            (
-                WINDOWS,
-                format!(
-                    "{},{},{}",
-                    w.max_age, w.stale_while_revalidate, w.stale_if_error
-                ),
-            ),
-            ("etag", self.etag.clone()),
-            (TAGS, self.tags.join(",")),
+            (ENTRY_HEADER, meta),
         ])
     }
 
-    /// An entry read back from its stored headers (`header(name)`) and
-    /// body; `None` for anything that is not one of ours.
-    pub fn from_stored(header: impl Fn(&str) -> Option<String>, body: String) -> Option<Self> {
-        let w: Vec<i64> = header(WINDOWS)?
+    /// An entry read back from its [`ENTRY_HEADER`] and body; `None` for
+    /// anything that is not one of ours (an older format included: a miss).
+    pub fn from_stored(meta: &str, body: String) -> Option<Self> {
+        let mut parts = meta.splitn(6, ';');
+        if parts.next()? != "v1" {
+            return None;
+        }
+        let status = parts.next()?.parse().ok()?;
+        let stored_at = parts.next()?.parse().ok()?;
+        let w: Vec<i64> = parts
+            .next()?
             .split(',')
-            .filter_map(|n| n.parse().ok())
-            .collect();
+            .map(|n| n.parse().ok())
+            .collect::<Option<_>>()?;
         let [max_age, stale_while_revalidate, stale_if_error] = w[..] else {
             return None;
         };
+        let etag = parts.next()?.to_owned();
+        let tags = parts.next()?;
         Some(Entry {
-            status: header(STATUS)?.parse().ok()?,
-            etag: header("etag").unwrap_or_default(),
-            tags: header(TAGS)
-                .map(|t| t.split(',').map(str::to_owned).collect())
-                .unwrap_or_default(),
-            stored_at: header(STORED_AT)?.parse().ok()?,
+            status,
+            etag,
+            tags: tags
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            stored_at,
             body,
             windows: Some(Windows {
                 max_age,
@@ -641,14 +651,20 @@ mod tests {
     fn a_stored_entry_reads_back_as_it_was() {
         let entry = entry_from(&config(), &query(), product(5).unwrap(), 42).unwrap();
         let headers = entry.stored_headers().expect("storable");
-        let get = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.clone())
-        };
-        assert_eq!(Entry::from_stored(get, entry.body.clone()), Some(entry));
-        assert_eq!(Entry::from_stored(|_| None, String::new()), None);
+        let meta = &headers.iter().find(|(n, _)| *n == ENTRY_HEADER).unwrap().1;
+        assert_eq!(Entry::from_stored(meta, entry.body.clone()), Some(entry));
+        for foreign in [
+            "",
+            "v2;200;1;1,1,1;\"e\";t",
+            "v1;200;x;1,1,1;\"e\";t",
+            "v1;200;1;1,1;\"e\";t",
+        ] {
+            assert_eq!(
+                Entry::from_stored(foreign, String::new()),
+                None,
+                "{foreign}"
+            );
+        }
     }
 
     #[test]

@@ -356,10 +356,9 @@ pub fn config() -> crate::config::EdgeConfig {
 
 /// A request to `https://shop.example{path}` with `headers`.
 pub fn incoming(method: &str, path: &str, headers: &[(&str, &str)]) -> crate::incoming::Incoming {
-    let url = url::Url::parse(&format!("https://shop.example{path}")).unwrap();
     crate::incoming::Incoming::parse(
         method.to_owned(),
-        &url,
+        &format!("https://shop.example{path}"),
         headers
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
@@ -367,6 +366,7 @@ pub fn incoming(method: &str, path: &str, headers: &[(&str, &str)]) -> crate::in
         crate::forwarding::region::Location::default(),
         ([0; 16], [1; 16], [2; 8]),
     )
+    .unwrap()
 }
 
 /// A `Cookie` header carrying a session of `user` (region `us`) issued

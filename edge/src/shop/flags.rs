@@ -404,14 +404,14 @@ mod tests {
     #[test]
     fn the_switches_the_edge_obeys_refuse_with_503_and_retry_after() {
         let config = crate::config::for_tests();
-        let url = url::Url::parse("https://shop.example/api/cart").unwrap();
         let incoming = crate::incoming::Incoming::parse(
             "POST".into(),
-            &url,
+            "https://shop.example/api/cart",
             vec![],
             crate::forwarding::region::Location::default(),
             ([0; 16], [1; 16], [2; 8]),
-        );
+        )
+        .unwrap();
         let built_in = FlagSet::parse(flags::BUILT_IN).unwrap();
         assert!(refuse_in_maintenance(&built_in, &incoming, &config, 0).is_ok());
         assert!(refuse_when_checkout_is_off(&built_in, &incoming, &config, 0).is_ok());

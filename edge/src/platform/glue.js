@@ -1,0 +1,39 @@
+// The few JavaScript calls the Rust shell makes on its hot paths. Each does
+// in one crossing what the `worker` crate's API does in many (a header set
+// is one crossing, a body read through a stream reader several), so a
+// cached answer costs a handful of crossings, not dozens. No decision is
+// made here: the Rust core decides, this only moves bytes.
+
+// Statuses whose Response must have no body.
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** A Response: `status`, `head` as `name:value` lines, `body` bytes (copied). */
+export function respond(status, head, body) {
+  const headers = new Headers();
+  for (const line of head.split("\n")) {
+    const at = line.indexOf(":");
+    if (at > 0) headers.append(line.slice(0, at), line.slice(at + 1));
+  }
+  return new Response(NULL_BODY.has(status) ? null : body.slice(), { status, headers });
+}
+
+/**
+ * The catalog entry stored under `key` in this location's cache: its
+ * `metaHeader` value, a newline, then its body; `undefined` on a miss or
+ * for anything stored without the header.
+ */
+export async function cachedEntry(key, metaHeader) {
+  const hit = await caches.default.match(key);
+  if (!hit) return undefined;
+  const meta = hit.headers.get(metaHeader);
+  if (meta === null) {
+    await hit.body?.cancel();
+    return undefined;
+  }
+  return meta + "\n" + (await hit.text());
+}
+
+/** Stores `body` under `key` with `head` (as `respond`'s); resolves when stored. */
+export function storeEntry(key, head, body) {
+  return caches.default.put(key, respond(200, head, body));
+}
