@@ -21,8 +21,9 @@ import RustEdge from "./build/index.js";
 
 export { CartObject, FlagsObject, GuardObject } from "./build/index.js";
 
-// The Rust handler, unwrapped: `serve(head, request, env, ctx)`.
-const serve = RustEdge.prototype.serve;
+// The Rust handlers, unwrapped: `serve(head, request, env, ctx)`, and
+// the two steps of a catalog read from the cache.
+const { serve, serveCached, serveMiss } = RustEdge.prototype;
 // worker-build's instance state: `criticalError` asks for a rebuild.
 const initState = globalThis.__worker_init_state;
 
@@ -77,13 +78,25 @@ export default class StorefrontEdge extends WorkerEntrypoint {
     try {
       const head = headOf(request);
       if (initState.criticalError) {
-        // Constructing the wrapped entrypoint rebuilds the instance.
-        const fresh = new RustEdge(this.ctx, this.env);
-        return (await fresh.serve(head, request, this.env, this.ctx)) ?? panicProblem();
+        // Constructing the wrapped entrypoint rebuilds the instance; the
+        // unwrapped handlers then call into the new one.
+        new RustEdge(this.ctx, this.env);
       }
-      // A Response now, or a Promise of one.
-      const answer = serve(head, request, this.env, this.ctx);
+      // A Response now, a Promise of one, or a catalog read's plan.
+      let answer = serve(head, request, this.env, this.ctx);
       if (answer instanceof Response) return answer;
+      if (typeof answer === "string") {
+        // `<ticket>\n<metadata header>\n<cache key>`: Rust decides from
+        // the stored entry's metadata; its body goes out untouched.
+        const [ticket, metaHeader, key] = answer.split("\n");
+        const stored = await caches.default.match(key);
+        const meta = stored?.headers.get(metaHeader) ?? "";
+        const hit = serveCached(Number(ticket), meta, stored?.body ?? null);
+        if (hit) return hit;
+        await stored?.body?.cancel();
+        answer = serveMiss(Number(ticket), request, this.env, this.ctx);
+        if (answer instanceof Response) return answer;
+      }
       let settle;
       const panicked = new Promise((resolve) => {
         settle = resolve;

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use datalogic_rs::{Engine, Logic};
 use serde_json::{Map, Value};
+
+use super::logic::OPERATIONS;
 
 /// The largest document accepted, in bytes.
 pub const MAX_DOCUMENT: usize = 512 * 1024;
@@ -45,14 +46,14 @@ pub struct Flag {
     pub variants: Map<String, Value>,
     pub default_variant: Option<String>,
     /// `None` when absent or `{}` (flagd: no targeting).
-    pub targeting: Option<Logic>,
+    /// Every `$ref` replaced by its evaluator, every operation known.
+    pub targeting: Option<Value>,
     /// The document's metadata overlaid with the flag's own.
     pub metadata: Map<String, Value>,
 }
 
-/// A validated document: its flags with compiled targeting.
+/// A validated document: its flags with resolved targeting.
 pub struct FlagSet {
-    pub(super) engine: Engine,
     flags: BTreeMap<String, Flag>,
     pub metadata: Map<String, Value>,
 }
@@ -240,8 +241,8 @@ fn check_fractional(rule: &Value, path: &str) -> Result<(), DocumentError> {
     }
 }
 
-/// Refuses an operation the engine does not know, at load: `datalogic-rs`
-/// would compile it and fail (or answer oddly) only when evaluated.
+/// Refuses an operation the evaluator does not know, at load, rather than
+/// when a customer's request meets it.
 fn check_operations(rule: &Value, known: &[&str], path: &str) -> Result<(), DocumentError> {
     match rule {
         Value::Object(map) if map.is_empty() => Ok(()),
@@ -279,11 +280,6 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// An engine with flagd's operations, and nothing a rule may not use.
-pub fn engine() -> Engine {
-    Engine::builder().build()
-}
-
 impl FlagSet {
     /// Reads and validates a document.
     pub fn parse(text: &str) -> Result<Self, DocumentError> {
@@ -317,8 +313,6 @@ impl FlagSet {
         if flags.len() > MAX_FLAGS {
             return Err(err("flags", format!("more than {MAX_FLAGS} flags")));
         }
-        let engine = engine();
-        let known: Vec<&str> = engine.builtin_operator_names().collect();
         let mut out = BTreeMap::new();
         for (key, definition) in flags {
             let at = |field: &str| format!("flags.{key}.{field}");
@@ -382,21 +376,18 @@ impl FlagSet {
                 }
                 Some(_) => return Err(err(at("defaultVariant"), "must be a variant name or null")),
             };
-            let targeting =
-                match def.get("targeting") {
-                    None => None,
-                    Some(Value::Object(m)) if m.is_empty() => None,
-                    Some(rule @ Value::Object(_)) => {
-                        let resolved =
-                            resolve_refs(rule, evaluators, &at("targeting"), 0, &mut budget)?;
-                        check_operations(&resolved, &known, &at("targeting"))?;
-                        check_fractional(&resolved, &at("targeting"))?;
-                        Some(engine.compile(&resolved).map_err(|e| {
-                            err(at("targeting"), format!("is not a valid rule: {e}"))
-                        })?)
-                    }
-                    Some(_) => return Err(err(at("targeting"), "must be a JsonLogic object")),
-                };
+            let targeting = match def.get("targeting") {
+                None => None,
+                Some(Value::Object(m)) if m.is_empty() => None,
+                Some(rule @ Value::Object(_)) => {
+                    let resolved =
+                        resolve_refs(rule, evaluators, &at("targeting"), 0, &mut budget)?;
+                    check_operations(&resolved, OPERATIONS, &at("targeting"))?;
+                    check_fractional(&resolved, &at("targeting"))?;
+                    Some(resolved)
+                }
+                Some(_) => return Err(err(at("targeting"), "must be a JsonLogic object")),
+            };
             let mut flag_metadata = set_metadata.clone();
             flag_metadata.extend(metadata(def.get("metadata"), &at("metadata"))?);
             out.insert(
@@ -411,7 +402,6 @@ impl FlagSet {
             );
         }
         Ok(Self {
-            engine,
             flags: out,
             metadata: set_metadata,
         })

@@ -1,14 +1,15 @@
 //! Feature flags in OpenFeature's flagd format, evaluated at the edge.
 //!
 //! [`document`] reads and validates a flag-definition document (schema v0:
-//! `flags`, `$evaluators` with `$ref`, `metadata`) and compiles every
+//! `flags`, `$evaluators` with `$ref`, `metadata`) and resolves every
 //! targeting rule once — an unknown operation is refused there, with the
 //! JSON path of the rule. [`FlagSet::evaluate`] is the pure evaluation:
-//! definitions + context → OpenFeature evaluation details. JsonLogic and
-//! flagd's operations (`fractional`, `sem_ver`, `starts_with`, `ends_with`)
-//! come from `datalogic-rs`; only flagd's resolution rules are written here.
+//! definitions + context → OpenFeature evaluation details. [`logic`] is
+//! JsonLogic with flagd's operations (`fractional`, `sem_ver`,
+//! `starts_with`, `ends_with`), checked against `datalogic-rs`.
 
 pub mod document;
+pub mod logic;
 pub mod overrides;
 
 /// Flags the edge itself obeys. Their built-in values (in `flags/flags.json`,
@@ -71,7 +72,6 @@ pub fn client_visible(flag: &Flag) -> bool {
     flag.metadata.get("clientVisible") == Some(&Value::Bool(true))
 }
 
-use datalogic_rs::bumpalo::Bump;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -225,8 +225,7 @@ impl FlagSet {
                     serde_json::json!({ "flagKey": key, "timestamp": now }),
                 );
                 let data = Value::Object(data);
-                let arena = Bump::new();
-                match self.engine.evaluate(rule, &data, &arena) {
+                match logic::apply(rule, &data) {
                     Err(e) => {
                         return Details::error(
                             default,
@@ -235,7 +234,7 @@ impl FlagSet {
                             metadata,
                         );
                     }
-                    Ok(result) => match result.to_serde_value() {
+                    Ok(result) => match result {
                         Value::Null => (flag.default_variant.clone(), Reason::Default),
                         Value::String(v) => (Some(v), Reason::TargetingMatch),
                         // flagd reads a boolean result as the variant "true"/"false".

@@ -7,14 +7,32 @@
 // Statuses whose Response must have no body.
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-/** A Response: `status`, `head` as `name:value` lines, `body` bytes (copied). */
-export function respond(status, head, body) {
+function headersOf(head) {
   const headers = new Headers();
   for (const line of head.split("\n")) {
     const at = line.indexOf(":");
     if (at > 0) headers.append(line.slice(0, at), line.slice(at + 1));
   }
-  return new Response(NULL_BODY.has(status) ? null : body.slice(), { status, headers });
+  return headers;
+}
+
+/** A Response: `status`, `head` as `name:value` lines, `body` bytes (copied). */
+export function respond(status, head, body) {
+  const content = NULL_BODY.has(status) ? null : body.slice();
+  return new Response(content, { status, headers: headersOf(head) });
+}
+
+/**
+ * A Response carrying `body` as it is (a cached entry's stream, or null);
+ * a status without a body lets the stream go.
+ */
+export function respondBody(status, head, body) {
+  let content = body;
+  if (NULL_BODY.has(status)) {
+    body?.cancel();
+    content = null;
+  }
+  return new Response(content, { status, headers: headersOf(head) });
 }
 
 /**

@@ -7,6 +7,7 @@ mod cart;
 mod catalog;
 mod flags;
 mod forward;
+mod hit;
 mod objects;
 mod ports;
 mod proxy;
@@ -58,19 +59,25 @@ pub fn serve(
         Ok(rc) => rc,
         Err(e) => return problem(&e, None).into(),
     };
+    let started = now_ms();
     let routed = route(&rc.method, &rc.path, runtime::development(&env));
-    match &routed {
+    let rc = match &routed {
         // Liveness says the isolate answers, configured or not.
         Ok(Route::Health) => return finish(health(), &rc, false).into(),
         Err(e) if e.status() != 404 => return finish(Err(e.clone()), &rc, false).into(),
-        _ => {}
-    }
+        // A catalog read looks in the cache first, the entry awaiting it.
+        Ok(Route::Catalog) if config(&env).is_ok() => match hit::key(&rc) {
+            Some(key) => return JsValue::from(hit::begin(rc, started, &key)),
+            None => rc,
+        },
+        _ => rc,
+    };
     js_sys::futures::future_to_promise(async move {
         // Only catalog reads are shared; every other answer is someone's
         // own (or says nothing worth keeping), errors included.
         let shared = routed.as_ref().is_ok_and(Route::is_shared);
         let ctx = Context::new(ctx);
-        let answered = handle(routed, request, (&env, &ctx), &rc).await;
+        let answered = handle(routed, request, (&env, &ctx), &rc, started).await;
         Ok(finish(answered, &rc, shared).into())
     })
     .into()
@@ -92,10 +99,23 @@ fn finish(
     rc: &RequestContext,
     shared: bool,
 ) -> web_sys::Response {
-    let reply = match answered {
-        Ok(reply) => reply,
-        Err(e) => return problem(&e, Some(rc)),
-    };
+    match answered {
+        Ok(reply) => finish_reply(reply, rc, shared, None),
+        Err(e) => problem(&e, Some(rc)),
+    }
+}
+
+/// A fresh catalog entry's answer with its stored `body` (a stream).
+fn finish_with_body(reply: Reply, rc: &RequestContext, body: JsValue) -> web_sys::Response {
+    finish_reply(reply, rc, true, Some(body))
+}
+
+fn finish_reply(
+    reply: Reply,
+    rc: &RequestContext,
+    shared: bool,
+    stream: Option<JsValue>,
+) -> web_sys::Response {
     if let Some(note) = &reply.note {
         worker::console_warn!("edge: {note} request_id={}", rc.request_id);
     }
@@ -118,7 +138,10 @@ fn finish(
     if !shared {
         reply.headers.retain(|(n, _)| *n != "cache-control");
     }
-    runtime::render(&reply, &extra)
+    match stream {
+        Some(body) => runtime::render_stream(&reply, &extra, body),
+        None => runtime::render(&reply, &extra),
+    }
 }
 
 /// An error as RFC 9457 problem JSON, never stored; its internal cause
@@ -147,8 +170,8 @@ async fn handle(
     req: web_sys::Request,
     (env, ctx): (&Env, &Context),
     rc: &RequestContext,
+    started: i64,
 ) -> std::result::Result<Reply, EdgeError> {
-    let started = now_ms();
     let route = match routed {
         Ok(Route::Health) => return health(),
         Ok(route) => route,

@@ -17,6 +17,9 @@ pub(crate) type RequestContext = crate::incoming::Incoming;
 extern "C" {
     /// A Response from a status, `name:value` lines and a body, in one call.
     fn respond(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
+    /// The same with a body that stays in JavaScript (a stream, or null).
+    #[wasm_bindgen(js_name = respondBody)]
+    pub(crate) fn respond_body(status: u16, head: &str, body: JsValue) -> web_sys::Response;
     /// `meta + "\n" + body` of a stored catalog entry, or `undefined`.
     #[wasm_bindgen(js_name = cachedEntry)]
     pub(crate) fn cached_entry(key: &str, meta_header: &str) -> js_sys::Promise;
@@ -159,12 +162,8 @@ impl crate::shop::ports::Clock for Timer {
     }
 }
 
-/// A core [`crate::shop::reply::Reply`] as a platform response, with
-/// `extra` headers (the entry's), in one call.
-pub(crate) fn render(
-    reply: &crate::shop::reply::Reply,
-    extra: &[(&str, &str)],
-) -> web_sys::Response {
+/// A reply's headers with `extra` (the entry's) as `name:value` lines.
+fn reply_head(reply: &crate::shop::reply::Reply, extra: &[(&str, &str)]) -> String {
     // An origin's answer passed back brings its own type, if any.
     let content_type =
         (!reply.content_type.is_empty()).then_some(("content-type", reply.content_type));
@@ -172,5 +171,23 @@ pub(crate) fn render(
         .into_iter()
         .chain(reply.headers.iter().map(|(n, v)| (*n, v.as_str())))
         .chain(extra.iter().copied());
-    response(reply.status, headers, &reply.body)
+    head_lines(headers)
+}
+
+/// A core [`crate::shop::reply::Reply`] as a platform response, with
+/// `extra` headers (the entry's), in one call.
+pub(crate) fn render(
+    reply: &crate::shop::reply::Reply,
+    extra: &[(&str, &str)],
+) -> web_sys::Response {
+    respond(reply.status, &reply_head(reply, extra), &reply.body)
+}
+
+/// The same, its body a JavaScript value (a cached entry's stream).
+pub(crate) fn render_stream(
+    reply: &crate::shop::reply::Reply,
+    extra: &[(&str, &str)],
+    body: JsValue,
+) -> web_sys::Response {
+    respond_body(reply.status, &reply_head(reply, extra), body)
 }

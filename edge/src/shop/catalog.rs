@@ -369,6 +369,31 @@ pub fn indexed(index: &str, key: &str) -> Option<String> {
     Some(keys[excess..].join("\n"))
 }
 
+/// The answer to a read whose entry is fresh, decided from the entry's
+/// [`ENTRY_HEADER`] alone at `now_ms`: status and headers, its body (the
+/// stored one) untouched, so a cache hit need not carry the body through
+/// the edge. `None` unless the entry is ours and fresh: the full read
+/// ([`read`]) then decides, revalidation and errors included.
+pub fn fresh_hit(
+    meta: &str,
+    now_ms: i64,
+    if_none_match: Option<&str>,
+    edge_ms: i64,
+) -> Option<super::reply::Reply> {
+    let entry = Entry::from_stored(meta, String::new())?;
+    let Freshness::Fresh { ttl } = freshness(entry.stored_at, entry.windows?, now_ms) else {
+        return None;
+    };
+    let answer = CatalogAnswer {
+        entry,
+        outcome: Outcome::Hit { ttl },
+        origin_ms: None,
+        refresh: false,
+        note: None,
+    };
+    Some(answer_reply(&answer, if_none_match, edge_ms))
+}
+
 /// A catalog answer for the client: the JSON (or `304` when its copy is
 /// current) with `Cache-Status`, `Server-Timing`, `Cache-Tag`, `ETag` and a
 /// short browser lifetime; an error is a problem not to be kept.
