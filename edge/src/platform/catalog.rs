@@ -11,7 +11,7 @@ use worker::{Cache, Context, Headers, Response};
 
 use js_sys::futures::JsFuture;
 
-use super::runtime::{Timer, cached_entry, head_lines, internal, now_ms, store_entry};
+use super::runtime::{Timer, cached_entry, internal, now_ms, store_entry};
 use crate::catalog::query::CatalogQuery;
 use crate::catalog::tag_index_key;
 use crate::config::EdgeConfig;
@@ -61,7 +61,9 @@ async fn store(cache: &Cache, key: &str, entry: &Entry) -> bool {
     let Some(stored) = entry.stored_headers() else {
         return false;
     };
-    let head = head_lines(stored.iter().map(|(n, v)| (*n, v.as_str())));
+    let mut as_stored = Reply::raw(200, "", Vec::new());
+    as_stored.headers = stored;
+    let head = as_stored.head();
     if let Err(e) = JsFuture::from(store_entry(key, &head, entry.body.as_bytes())).await {
         // A cache that refuses an entry costs speed, not correctness.
         worker::console_warn!("edge: cache put failed for {key}: {e:?}");
@@ -208,41 +210,29 @@ pub(crate) async fn get(
     Ok(answer_reply(&answer, rc.header("if-none-match"), edge_ms))
 }
 
-/// Removes the entries under `keys` from this location's cache; how many
-/// were there.
-pub(crate) async fn purge_keys(keys: &[String]) -> usize {
+/// Removes from this location's cache every entry carrying one of `tags`
+/// (through the tags' indexes, which go too) and the entries under
+/// `keys`; how many entries were there.
+pub(crate) async fn purge(tags: &[String], keys: &[String]) -> usize {
     let cache = Cache::default();
-    let mut purged = 0;
-    for key in keys {
-        if matches!(
-            cache.delete(key.as_str(), false).await,
-            Ok(worker::CacheDeletionOutcome::Success)
-        ) {
-            purged += 1;
-        }
-    }
-    purged
-}
-
-/// Removes every entry carrying one of `tags` from this location's cache.
-pub(crate) async fn purge_tags(tags: &[String]) -> usize {
-    let cache = Cache::default();
-    let mut purged = 0;
+    let mut doomed: Vec<String> = keys.to_vec();
     for tag in tags {
         let index_key = tag_index_key(tag);
-        let keys = match cache.get(index_key.as_str(), false).await {
-            Ok(Some(mut r)) => r.text().await.unwrap_or_default(),
-            _ => continue,
-        };
-        for key in keys.lines() {
-            if matches!(
-                cache.delete(key, false).await,
-                Ok(worker::CacheDeletionOutcome::Success)
-            ) {
-                purged += 1;
-            }
+        if let Ok(Some(mut r)) = cache.get(index_key.as_str(), false).await {
+            doomed.extend(
+                r.text()
+                    .await
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_owned),
+            );
         }
         let _ = cache.delete(index_key.as_str(), false).await;
+    }
+    let mut purged = 0;
+    for key in doomed {
+        let deleted = cache.delete(key.as_str(), false).await;
+        purged += usize::from(matches!(deleted, Ok(worker::CacheDeletionOutcome::Success)));
     }
     purged
 }

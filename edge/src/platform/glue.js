@@ -16,6 +16,18 @@ function headersOf(head) {
   return headers;
 }
 
+/** A Rust panic: the JavaScript entry answers the requests in flight. */
+export function panicked(message) {
+  globalThis.__storefrontEdgeOnPanic?.(message);
+}
+
+/** The request's headers as `name:value` lines. */
+export function headerLines(request) {
+  let lines = "";
+  for (const [name, value] of request.headers) lines += `${name}:${value}\n`;
+  return lines;
+}
+
 /** A Response: `status`, `head` as `name:value` lines, `body` bytes (copied). */
 export function respond(status, head, body) {
   const content = NULL_BODY.has(status) ? null : body.slice();

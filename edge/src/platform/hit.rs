@@ -13,8 +13,6 @@ use wasm_bindgen::prelude::*;
 use worker::{Context, Env};
 
 use super::runtime::{RequestContext, now_ms};
-use crate::catalog::cache_key;
-use crate::catalog::query::CatalogQuery;
 use crate::routes::Route;
 use crate::shop::catalog::{ENTRY_HEADER, fresh_hit};
 
@@ -35,18 +33,6 @@ struct Tickets {
 
 thread_local! {
     static TICKETS: RefCell<Tickets> = RefCell::new(Tickets::default());
-}
-
-/// The cache key of a catalog `GET`/`HEAD` whose query parses; `None`
-/// sends the request the full way.
-pub(crate) fn key(rc: &RequestContext) -> Option<String> {
-    if !matches!(rc.method.as_str(), "GET" | "HEAD") {
-        return None;
-    }
-    match crate::catalog::query::parse(&rc.path, rc.query.as_deref()) {
-        Some(Ok(query)) => Some(cache_key(&CatalogQuery::canonical(&query))),
-        _ => None,
-    }
 }
 
 /// Parks `rc` until its entry is looked up: the plan the JavaScript entry

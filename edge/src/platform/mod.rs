@@ -21,25 +21,19 @@ use worker::{Context, Env, Request, event};
 use crate::config::{EdgeConfig, Environment};
 use crate::error::EdgeError;
 use crate::routes::{Route, route};
+use crate::shop::catalog::read_key;
 use crate::shop::reply::Reply;
 use runtime::{RequestContext, config, incoming, now_ms};
 
-/// The JavaScript entry (`edge/entry.mjs`) registers this global; a panic
-/// calls it so in-flight requests answer 500 instead of hanging.
-const PANIC_NOTIFIER: &str = "__storefrontEdgeOnPanic";
-
+/// A panic tells the JavaScript entry (`edge/entry.mjs`), which answers
+/// the requests in flight with 500 instead of leaving them hanging.
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         previous(info);
-        let global = js_sys::global();
-        if let Ok(notify) = js_sys::Reflect::get(&global, &JsValue::from_str(PANIC_NOTIFIER))
-            && let Some(notify) = notify.dyn_ref::<js_sys::Function>()
-        {
-            let _ = notify.call1(&JsValue::NULL, &JsValue::from_str(&info.to_string()));
-        }
+        runtime::panicked(&info.to_string());
     }));
 }
 
@@ -55,21 +49,32 @@ pub fn serve(
     env: Env,
     ctx: worker::worker_sys::Context,
 ) -> JsValue {
-    let rc = match incoming(&head) {
-        Ok(rc) => rc,
+    // Routing needs only the method and the URL; the headers are read
+    // (one more crossing) for the routes that use them.
+    let read = runtime::ids().and_then(|ids| Ok((incoming(&head, ids)?, ids)));
+    let (rc, ids) = match read {
+        Ok(read) => read,
         Err(e) => return problem(&e, None).into(),
     };
     let started = now_ms();
     let routed = route(&rc.method, &rc.path, runtime::development(&env));
-    let rc = match &routed {
+    if let Ok(Route::Health) = routed {
         // Liveness says the isolate answers, configured or not.
-        Ok(Route::Health) => return finish(health(), &rc, false).into(),
+        return finish(health(), &rc, false).into();
+    }
+    let rc = match incoming(&format!("{head}\n{}", runtime::header_lines(&request)), ids) {
+        Ok(rc) => rc,
+        Err(e) => return problem(&e, Some(&rc)).into(),
+    };
+    let rc = match &routed {
         Err(e) if e.status() != 404 => return finish(Err(e.clone()), &rc, false).into(),
         // A catalog read looks in the cache first, the entry awaiting it.
-        Ok(Route::Catalog) if config(&env).is_ok() => match hit::key(&rc) {
-            Some(key) => return JsValue::from(hit::begin(rc, started, &key)),
-            None => rc,
-        },
+        Ok(Route::Catalog) if config(&env).is_ok() => {
+            match read_key(&rc.method, &rc.path, rc.query.as_deref()) {
+                Some(key) => return JsValue::from(hit::begin(rc, started, &key)),
+                None => rc,
+            }
+        }
         _ => rc,
     };
     js_sys::futures::future_to_promise(async move {
@@ -84,12 +89,10 @@ pub fn serve(
 }
 
 fn health() -> std::result::Result<Reply, EdgeError> {
-    Ok(Reply::raw(
-        200,
-        "application/json",
-        br#"{"status":"ok"}"#.to_vec(),
-    ))
+    Ok(Reply::raw(200, "application/json", OK.to_vec()))
 }
+
+const OK: &[u8] = br#"{"status":"ok"}"#;
 
 /// The answer, with what every answer carries: its caching (a shared
 /// catalog read keeps its own; anything else is private), the request id
@@ -119,50 +122,16 @@ fn finish_reply(
     if let Some(note) = &reply.note {
         worker::console_warn!("edge: {note} request_id={}", rc.request_id);
     }
-    let has_cache_control = reply.headers.iter().any(|(n, _)| *n == "cache-control");
-    let cache_control = match (shared, has_cache_control) {
-        (false, _) => Some(crate::routes::PRIVATE),
-        // A catalog error nobody set a lifetime on (a bad query) is not kept.
-        (true, false) => Some("no-store"),
-        (true, true) => None,
-    };
-    let mut extra = vec![
-        ("x-request-id", rc.request_id.as_str()),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "strict-origin-when-cross-origin"),
-    ];
-    if let Some(cc) = cache_control {
-        extra.push(("cache-control", cc));
-    }
-    let mut reply = reply;
-    if !shared {
-        reply.headers.retain(|(n, _)| *n != "cache-control");
-    }
-    match stream {
-        Some(body) => runtime::render_stream(&reply, &extra, body),
-        None => runtime::render(&reply, &extra),
-    }
+    runtime::render(&reply.sealed(&rc.request_id, shared), stream)
 }
 
-/// An error as RFC 9457 problem JSON, never stored; its internal cause
-/// logged, never sent.
+/// An error as RFC 9457 problem JSON; its internal cause logged, never sent.
 fn problem(e: &EdgeError, rc: Option<&RequestContext>) -> web_sys::Response {
     let id = rc.map(|rc| rc.request_id.as_str()).unwrap_or_default();
     if let Some(cause) = e.cause() {
         worker::console_error!("edge: {e}: {cause} request_id={id}");
     }
-    let body = e.problem().to_json();
-    let mut headers = vec![
-        ("content-type", origin_adapter::wire::PROBLEM_JSON),
-        ("cache-control", crate::routes::PRIVATE),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "strict-origin-when-cross-origin"),
-    ];
-    if !id.is_empty() {
-        headers.push(("x-request-id", id));
-    }
-    headers.extend(e.headers().iter().map(|(n, v)| (*n, v.as_str())));
-    runtime::response(e.status(), headers, body.as_bytes())
+    runtime::render(&Reply::problem(e, id), None)
 }
 
 async fn handle(
@@ -229,10 +198,8 @@ async fn dispatch(
     }
 }
 
-/// What every write a browser may make must pass: it comes from this site
-/// or an allowed one — with cookies or without (a cookieless cross-site
-/// login would sign the browser into someone else's account) — and the
-/// shop is not in maintenance (`maintenance-mode`: writes wait, reads go on).
+/// What every write a browser may make must pass
+/// ([`crate::shop::flags::admit_write`]); reads pass at once.
 async fn guard_write(
     env: &Env,
     config: &EdgeConfig,
@@ -241,13 +208,6 @@ async fn guard_write(
     if !rc.is_write() {
         return Ok(());
     }
-    crate::session::rules::check_same_site(
-        &rc.method,
-        rc.header("sec-fetch-site"),
-        rc.header("origin"),
-        &rc.own_origin,
-        &config.allowed_origins,
-    )?;
     let (set, _) = flags::current(env, config).await;
-    crate::shop::flags::refuse_in_maintenance(&set, rc, config, now_ms() / 1000)
+    crate::shop::flags::admit_write(&set, rc, config, now_ms() / 1000)
 }

@@ -30,8 +30,7 @@ pub(crate) async fn purge(
         query: rc.query.as_deref(),
     };
     let purge = decide(keys, &at, &rc.headers, &body, now_ms() / 1000)?;
-    let purged = super::catalog::purge_tags(&purge.tags).await
-        + super::catalog::purge_keys(&purge.keys).await;
+    let purged = super::catalog::purge(&purge.tags, &purge.keys).await;
     worker::console_log!(
         "edge: purge by {} removed {purged} entries for {:?}",
         purge.keyid,

@@ -17,6 +17,11 @@ pub(crate) type RequestContext = crate::incoming::Incoming;
 extern "C" {
     /// A Response from a status, `name:value` lines and a body, in one call.
     fn respond(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
+    /// Tells the JavaScript entry that Rust panicked (`message`).
+    pub(crate) fn panicked(message: &str);
+    /// The request's headers as `name:value` lines, in one call.
+    #[wasm_bindgen(js_name = headerLines)]
+    pub(crate) fn header_lines(request: &web_sys::Request) -> String;
     /// The same with a body that stays in JavaScript (a stream, or null).
     #[wasm_bindgen(js_name = respondBody)]
     pub(crate) fn respond_body(status: u16, head: &str, body: JsValue) -> web_sys::Response;
@@ -28,40 +33,24 @@ extern "C" {
     pub(crate) fn store_entry(key: &str, head: &str, body: &[u8]) -> js_sys::Promise;
 }
 
-/// Reads the head the JavaScript entry hands over (method, URL, location,
-/// headers in one string) into an [`crate::incoming::Incoming`], with its
-/// ids from one draw of randomness.
-pub(crate) fn incoming(head: &str) -> Result<RequestContext, EdgeError> {
+/// A request's ids (request id, trace id, span id), from one draw of
+/// randomness.
+pub(crate) type Ids = ([u8; 16], [u8; 16], [u8; 8]);
+
+pub(crate) fn ids() -> Result<Ids, EdgeError> {
     let r: [u8; 40] = random()?;
     let mut ids = ([0u8; 16], [0u8; 16], [0u8; 8]);
     ids.0.copy_from_slice(&r[..16]);
     ids.1.copy_from_slice(&r[16..32]);
     ids.2.copy_from_slice(&r[32..]);
+    Ok(ids)
+}
+
+/// Reads a head (method, URL, location, then any header lines, in one
+/// string) into an [`crate::incoming::Incoming`].
+pub(crate) fn incoming(head: &str, ids: Ids) -> Result<RequestContext, EdgeError> {
     RequestContext::from_head(head, ids)
         .ok_or_else(|| EdgeError::bad_request("the request could not be read"))
-}
-
-/// `name:value` lines, as [`respond`] reads them; a line break inside a
-/// value (none of the edge's own, but an origin's) ends the value there.
-pub(crate) fn head_lines<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut head = String::new();
-    for (name, value) in headers {
-        let value = value.split(['\r', '\n']).next().unwrap_or_default();
-        head.push_str(name);
-        head.push(':');
-        head.push_str(value);
-        head.push('\n');
-    }
-    head
-}
-
-/// An answer as a platform response: `status`, `headers`, `body`.
-pub(crate) fn response<'a>(
-    status: u16,
-    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
-    body: &[u8],
-) -> web_sys::Response {
-    respond(status, &head_lines(headers), body)
 }
 
 /// Maps a platform error to a 500 after logging what really happened.
@@ -162,32 +151,14 @@ impl crate::shop::ports::Clock for Timer {
     }
 }
 
-/// A reply's headers with `extra` (the entry's) as `name:value` lines.
-fn reply_head(reply: &crate::shop::reply::Reply, extra: &[(&str, &str)]) -> String {
-    // An origin's answer passed back brings its own type, if any.
-    let content_type =
-        (!reply.content_type.is_empty()).then_some(("content-type", reply.content_type));
-    let headers = content_type
-        .into_iter()
-        .chain(reply.headers.iter().map(|(n, v)| (*n, v.as_str())))
-        .chain(extra.iter().copied());
-    head_lines(headers)
-}
-
-/// A core [`crate::shop::reply::Reply`] as a platform response, with
-/// `extra` headers (the entry's), in one call.
+/// A core [`crate::shop::reply::Reply`] as a platform response, in one
+/// call; its body the reply's bytes, or `stream` (a cached entry's).
 pub(crate) fn render(
     reply: &crate::shop::reply::Reply,
-    extra: &[(&str, &str)],
+    stream: Option<JsValue>,
 ) -> web_sys::Response {
-    respond(reply.status, &reply_head(reply, extra), &reply.body)
-}
-
-/// The same, its body a JavaScript value (a cached entry's stream).
-pub(crate) fn render_stream(
-    reply: &crate::shop::reply::Reply,
-    extra: &[(&str, &str)],
-    body: JsValue,
-) -> web_sys::Response {
-    respond_body(reply.status, &reply_head(reply, extra), body)
+    match stream {
+        Some(body) => respond_body(reply.status, &reply.head(), body),
+        None => respond(reply.status, &reply.head(), &reply.body),
+    }
 }

@@ -369,6 +369,19 @@ pub fn indexed(index: &str, key: &str) -> Option<String> {
     Some(keys[excess..].join("\n"))
 }
 
+/// The cache key a catalog `GET`/`HEAD` of `path` and `query` reads;
+/// `None` for another method or a query that does not parse (the full
+/// read then answers, with the error).
+pub fn read_key(method: &str, path: &str, query: Option<&str>) -> Option<String> {
+    if !matches!(method, "GET" | "HEAD") {
+        return None;
+    }
+    match crate::catalog::query::parse(path, query) {
+        Some(Ok(q)) => Some(cache_key(&q.canonical())),
+        _ => None,
+    }
+}
+
 /// The answer to a read whose entry is fresh, decided from the entry's
 /// [`ENTRY_HEADER`] alone at `now_ms`: status and headers, its body (the
 /// stored one) untouched, so a cache hit need not carry the body through
@@ -690,6 +703,38 @@ mod tests {
                 "{foreign}"
             );
         }
+    }
+
+    #[test]
+    fn a_fresh_hit_is_answered_from_its_metadata_alone() {
+        let entry = entry_from(&config(), &query(), product(5).unwrap(), 1_000).unwrap();
+        let headers = entry.stored_headers().unwrap();
+        let meta = &headers.iter().find(|(n, _)| *n == ENTRY_HEADER).unwrap().1;
+        let hit = fresh_hit(meta, 2_000, None, 1).expect("fresh at one second old");
+        assert_eq!(hit.status, 200);
+        assert!(hit.body.is_empty(), "the stored body goes out as it is");
+        assert!(
+            hit.headers
+                .iter()
+                .any(|(n, v)| *n == "etag" && *v == entry.etag)
+        );
+        let revalidated = fresh_hit(meta, 2_000, Some(&entry.etag), 1).unwrap();
+        assert_eq!(revalidated.status, 304);
+        let max_age = entry.windows.unwrap().max_age;
+        assert!(
+            fresh_hit(meta, 1_000 + max_age * 1000 + 1, None, 1).is_none(),
+            "stale: the full read"
+        );
+        assert!(
+            fresh_hit("", 2_000, None, 1).is_none(),
+            "a miss: the full read"
+        );
+        assert_eq!(
+            read_key("HEAD", "/api/products/KIT-0001", None).as_deref(),
+            Some("https://storefront-edge.cache/catalog/products/KIT-0001")
+        );
+        assert!(read_key("POST", "/api/products/KIT-0001", None).is_none());
+        assert!(read_key("GET", "/api/products", Some("limit=0")).is_none());
     }
 
     #[test]

@@ -149,6 +149,26 @@ fn obey(
     Err(EdgeError::unavailable(detail).with_header("retry-after", "60"))
 }
 
+/// What every write a browser may make must pass: it comes from this site
+/// or an allowed one — with cookies or without (a cookieless cross-site
+/// login would sign the browser into someone else's account) — and the
+/// shop is not in maintenance.
+pub fn admit_write(
+    set: &FlagSet,
+    incoming: &crate::incoming::Incoming,
+    config: &crate::config::EdgeConfig,
+    now: i64,
+) -> Result<(), EdgeError> {
+    crate::session::rules::check_same_site(
+        &incoming.method,
+        incoming.header("sec-fetch-site"),
+        incoming.header("origin"),
+        &incoming.own_origin,
+        &config.allowed_origins,
+    )?;
+    refuse_in_maintenance(set, incoming, config, now)
+}
+
 /// `maintenance-mode`: while on, writes wait (`503`, `Retry-After: 60`)
 /// and reads go on.
 pub fn refuse_in_maintenance(

@@ -1,6 +1,7 @@
 //! An answer as plain data: status, media type, body and the headers that
-//! matter. The use cases decide it; the shell turns it into a platform
-//! response in one place.
+//! matter. The use cases decide it; [`Reply::sealed`] adds what every
+//! answer carries; the shell turns it into a platform response in one call
+//! ([`Reply::head`] is its headers as one string).
 
 use serde::Serialize;
 
@@ -47,5 +48,115 @@ impl Reply {
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
+    }
+
+    /// The answer as it leaves the edge, with what every answer carries:
+    /// its caching — a `shared` answer (a catalog read) keeps its own
+    /// lifetime or, having none (a bad query), `no-store`; any other is
+    /// `private, no-store` whatever the handler said — the request id,
+    /// and the browser hardening headers.
+    pub fn sealed(mut self, request_id: &str, shared: bool) -> Self {
+        let has_lifetime = self.headers.iter().any(|(n, _)| *n == "cache-control");
+        if !shared {
+            self.headers.retain(|(n, _)| *n != "cache-control");
+        }
+        match (shared, has_lifetime) {
+            (false, _) => self = self.header("cache-control", crate::routes::PRIVATE),
+            (true, false) => self = self.header("cache-control", "no-store"),
+            (true, true) => {}
+        }
+        self.header("x-request-id", request_id)
+            .header("x-content-type-options", "nosniff")
+            .header("referrer-policy", "strict-origin-when-cross-origin")
+    }
+
+    /// An error as the client gets it: RFC 9457 problem JSON with the
+    /// error's own headers, never stored.
+    pub fn problem(e: &EdgeError, request_id: &str) -> Self {
+        let mut reply = Self::raw(
+            e.status(),
+            origin_adapter::wire::PROBLEM_JSON,
+            e.problem().to_json().into_bytes(),
+        );
+        for (name, value) in e.headers() {
+            reply = reply.header(name, value.clone());
+        }
+        if request_id.is_empty() {
+            // Not even the request could be read: no id to give.
+            let sealed = reply.sealed("", false);
+            let headers = sealed
+                .headers
+                .into_iter()
+                .filter(|(n, _)| *n != "x-request-id");
+            return Self {
+                headers: headers.collect(),
+                ..sealed
+            };
+        }
+        reply.sealed(request_id, false)
+    }
+
+    /// The content type and headers as `name:value` lines, the form the
+    /// shell hands the platform in one call; a line break inside a value
+    /// (never the edge's own, but an origin's) ends the value there.
+    pub fn head(&self) -> String {
+        let content_type =
+            (!self.content_type.is_empty()).then_some(("content-type", self.content_type));
+        let mut head = String::new();
+        for (name, value) in content_type
+            .into_iter()
+            .chain(self.headers.iter().map(|(n, v)| (*n, v.as_str())))
+        {
+            head.push_str(name);
+            head.push(':');
+            head.push_str(value.split(['\r', '\n']).next().unwrap_or_default());
+            head.push('\n');
+        }
+        head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named<'a>(reply: &'a Reply, name: &str) -> Vec<&'a str> {
+        reply
+            .headers
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn only_shared_answers_keep_a_lifetime_and_every_answer_is_hardened() {
+        let cached = Reply::raw(200, "application/json", vec![])
+            .header("cache-control", "public, max-age=30");
+        let personal = cached.clone().sealed("r1", false);
+        assert_eq!(named(&personal, "cache-control"), ["private, no-store"]);
+        assert_eq!(named(&personal, "x-request-id"), ["r1"]);
+        assert_eq!(named(&personal, "x-content-type-options"), ["nosniff"]);
+        let shared = cached.sealed("r1", true);
+        assert_eq!(named(&shared, "cache-control"), ["public, max-age=30"]);
+        let bad_query = Reply::raw(400, "application/problem+json", vec![]).sealed("r1", true);
+        assert_eq!(named(&bad_query, "cache-control"), ["no-store"]);
+    }
+
+    #[test]
+    fn a_problem_carries_its_headers_and_a_head_is_one_line_per_header() {
+        let e = EdgeError::method_not_allowed("no").with_header("allow", "GET");
+        let reply = Reply::problem(&e, "r9");
+        assert_eq!(
+            (reply.status, reply.content_type),
+            (405, "application/problem+json")
+        );
+        assert_eq!(named(&reply, "allow"), ["GET"]);
+        assert!(named(&Reply::problem(&e, ""), "x-request-id").is_empty());
+        let head = Reply::raw(200, "text/plain", vec![])
+            .header("x-a", "1\r\nx-b: 2")
+            .head();
+        assert_eq!(head, "content-type:text/plain\nx-a:1\n");
+        assert_eq!(Reply::raw(200, "", vec![]).head(), "");
     }
 }
