@@ -7,11 +7,13 @@
 // Statuses whose Response must have no body.
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
+// Header pairs for a Response's init: the runtime builds its headers
+// from the list in one call, where `append` would cross once per header.
 function headersOf(head) {
-  const headers = new Headers();
+  const headers = [];
   for (const line of head.split("\n")) {
     const at = line.indexOf(":");
-    if (at > 0) headers.append(line.slice(0, at), line.slice(at + 1));
+    if (at > 0) headers.push([line.slice(0, at), line.slice(at + 1)]);
   }
   return headers;
 }
@@ -19,6 +21,11 @@ function headersOf(head) {
 /** A Rust panic: the JavaScript entry answers the requests in flight. */
 export function panicked(message) {
   globalThis.__storefrontEdgeOnPanic?.(message);
+}
+
+/** One header of the request, or null. */
+export function headerValue(request, name) {
+  return request.headers.get(name);
 }
 
 /** The request's headers as `name:value` lines. */

@@ -62,7 +62,15 @@ pub fn serve(
         // Liveness says the isolate answers, configured or not.
         return finish(health(), &rc, false).into();
     }
-    let rc = match incoming(&format!("{head}\n{}", runtime::header_lines(&request)), ids) {
+    // A catalog read (shared, so nothing of the requester's may matter)
+    // reads one header; every other route reads them all.
+    let lines = match routed {
+        Ok(Route::Catalog) => runtime::header_value(&request, "if-none-match")
+            .map(|v| format!("if-none-match:{v}"))
+            .unwrap_or_default(),
+        _ => runtime::header_lines(&request),
+    };
+    let rc = match incoming(&format!("{head}\n{lines}"), ids) {
         Ok(rc) => rc,
         Err(e) => return problem(&e, Some(&rc)).into(),
     };

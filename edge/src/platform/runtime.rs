@@ -19,6 +19,9 @@ extern "C" {
     fn respond(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
     /// Tells the JavaScript entry that Rust panicked (`message`).
     pub(crate) fn panicked(message: &str);
+    /// One header of the request, if sent.
+    #[wasm_bindgen(js_name = headerValue)]
+    pub(crate) fn header_value(request: &web_sys::Request, name: &str) -> Option<String>;
     /// The request's headers as `name:value` lines, in one call.
     #[wasm_bindgen(js_name = headerLines)]
     pub(crate) fn header_lines(request: &web_sys::Request) -> String;
