@@ -87,7 +87,8 @@ export default class StorefrontEdge extends WorkerEntrypoint {
         // `<ticket>\n<metadata header>\n<cache key>`: Rust decides from
         // the stored entry's metadata; its body goes out untouched.
         const [ticket, metaHeader, key] = answer.split("\n");
-        const stored = await caches.default.match(key);
+        // A cache that fails is a miss: the full read answers.
+        const stored = await caches.default.match(key).catch(() => undefined);
         const meta = stored?.headers.get(metaHeader) ?? "";
         const hit = serveCached(Number(ticket), meta, stored?.body ?? null);
         if (hit) return hit;

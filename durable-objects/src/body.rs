@@ -140,8 +140,9 @@ pub async fn read_call<C: serde::de::DeserializeOwned>(
     req: &mut Request,
     url: &str,
 ) -> Result<C, worker::Result<worker::Response>> {
-    let path = req.url().map(|u| u.path().to_owned()).unwrap_or_default();
-    if req.method() != worker::Method::Post || !url.ends_with(&path) {
+    let asked = req.inner().url();
+    let path = origin_adapter::signature::split_url(&asked).map_or("", |p| p.path);
+    if req.method() != worker::Method::Post || !url.ends_with(path) {
         return Err(crate::respond::problem(404, "no such operation"));
     }
     read_json(req, MAX_OBJECT_CALL)

@@ -32,14 +32,11 @@ pub struct Target {
 impl Target {
     /// `url` split; `None` when it is not an absolute URL.
     pub fn parse(url: &str) -> Option<Self> {
-        let parsed = worker::Url::parse(url).ok()?;
+        let parts = origin_adapter::signature::split_url(url)?;
         Some(Self {
-            authority: origin_adapter::signature::authority(
-                parsed.host_str().unwrap_or_default(),
-                parsed.port(),
-            ),
-            path: parsed.path().to_owned(),
-            query: parsed.query().map(str::to_owned),
+            authority: parts.authority,
+            path: parts.path.to_owned(),
+            query: parts.query.map(str::to_owned),
             url: url.to_owned(),
         })
     }

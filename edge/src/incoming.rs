@@ -60,21 +60,12 @@ pub struct Incoming {
 /// the runtime serialises a request's (WHATWG: host lower-case, default
 /// port dropped, path percent-encoded); `None` for anything else.
 pub fn split_url(url: &str) -> Option<(String, String, Option<String>)> {
-    let url = url.split('#').next()?;
-    let (scheme, rest) = url.split_once("://")?;
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, rest) = rest.split_at(end);
-    // Credentials in a URL are not part of its origin.
-    let host = authority.rsplit('@').next()?;
-    if scheme.is_empty() || host.is_empty() {
-        return None;
-    }
-    let (path, query) = match rest.split_once('?') {
-        Some((path, query)) => (path, Some(query.to_owned())),
-        None => (rest, None),
-    };
-    let path = if path.is_empty() { "/" } else { path };
-    Some((format!("{scheme}://{host}"), path.to_owned(), query))
+    let p = origin_adapter::signature::split_url(url)?;
+    Some((
+        format!("{}://{}", p.scheme, p.authority),
+        p.path.to_owned(),
+        p.query.map(str::to_owned),
+    ))
 }
 
 /// Lower-case hexadecimal of `bytes`.

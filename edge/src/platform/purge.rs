@@ -4,7 +4,7 @@
 
 use worker::Request;
 
-use super::runtime::{RequestContext, internal, now_ms};
+use super::runtime::{RequestContext, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::shop::purge::{Target, decide};
@@ -20,12 +20,10 @@ pub(crate) async fn purge(
             "this edge accepts no purges (ORIGIN_VERIFY_KEYS is not set)",
         ));
     };
-    let url = req.url().map_err(internal("read the request URL"))?;
-    let authority =
-        origin_adapter::signature::authority(url.host_str().unwrap_or_default(), url.port());
+    let authority = rc.own_origin.split("://").nth(1).unwrap_or_default();
     let body = super::body::json_bytes(&mut req, rc).await?;
     let at = Target {
-        authority: &authority,
+        authority,
         path: &rc.path,
         query: rc.query.as_deref(),
     };

@@ -170,6 +170,7 @@ impl Report {
             chart
                 .configure_mesh()
                 .disable_x_mesh()
+                .y_label_formatter(&|y| format!("{y:.0}"))
                 .x_labels(paths.len() * 2 + 1)
                 .x_label_formatter(&|x| {
                     let i = x.floor() as usize;
@@ -202,6 +203,7 @@ impl Report {
             }
             chart
                 .configure_series_labels()
+                .position(SeriesLabelPosition::UpperMiddle)
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
                 .draw()
@@ -228,7 +230,8 @@ fn short(path: &str) -> String {
         "/api/products/KIT-0001" => "product".into(),
         p if p.starts_with("/api/products?") => "listing".into(),
         "/api/session" => "session".into(),
-        "/healthz" | "/" => "healthz / hello".into(),
+        "/healthz" => "healthz".into(),
+        "/" => "hello".into(),
         p => p.to_owned(),
     }
 }
