@@ -48,6 +48,27 @@ impl Route {
     }
 }
 
+/// Which of a request's headers its handling reads (each read is a
+/// crossing into JavaScript, so none is read for nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadersRead {
+    /// Liveness: none.
+    None,
+    /// A catalog read: `If-None-Match` only — a shared answer depends on
+    /// nothing else of the requester's.
+    IfNoneMatch,
+    All,
+}
+
+/// The headers the handling of `routed` reads.
+pub fn headers_read(routed: &Result<Route, EdgeError>) -> HeadersRead {
+    match routed {
+        Ok(Route::Health) => HeadersRead::None,
+        Ok(Route::Catalog) => HeadersRead::IfNoneMatch,
+        _ => HeadersRead::All,
+    }
+}
+
 /// (path pattern, methods) — a trailing `{…}` matches one path segment.
 const TABLE: &[(&str, &[&str])] = &[
     ("/healthz", &["GET", "HEAD"]),
@@ -122,6 +143,24 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_headers_a_route_reads_are_read() {
+        assert_eq!(
+            headers_read(&route("GET", "/healthz", false)),
+            HeadersRead::None
+        );
+        let catalog = route("GET", "/api/products/KIT-0001", false);
+        assert_eq!(headers_read(&catalog), HeadersRead::IfNoneMatch);
+        assert_eq!(
+            headers_read(&route("POST", "/api/cart/items", false)),
+            HeadersRead::All
+        );
+        assert_eq!(
+            headers_read(&route("GET", "/nowhere", false)),
+            HeadersRead::All
+        );
+    }
 
     #[test]
     fn known_routes_match() {

@@ -5,7 +5,7 @@
 use durable_objects::cart_api::CartView;
 use worker::{Context, Env, Request};
 
-use super::body::{self, RequestBody};
+use super::body::RequestBody;
 use super::runtime::{PlatformIds, RequestContext, now_ms};
 use super::{flags, ports};
 use crate::config::EdgeConfig;
@@ -58,17 +58,10 @@ pub(crate) async fn handle(
             case.set_line(sku, body).await
         }
         _ => {
-            // A checkout needs no body; one that is sent is JSON, bounded.
-            let body = match core::checkout_has_body(
-                rc.header("content-type"),
-                rc.header("content-length"),
-            )? {
-                true => body::bytes(&mut req, crate::request_body::MAX_JSON_BODY).await?,
-                false => Vec::new(),
-            };
             let (flags, _) = flags::current(env, config).await;
             let origins = ports::ForwardedOrigins { config, rc };
-            checkout::place(&case, &origins, &flags, &body).await
+            let body = RequestBody { req: &mut req, rc };
+            checkout::place(&case, &origins, &flags, body).await
         }
     }
 }

@@ -20,15 +20,11 @@ use crate::shop::catalog::{ENTRY_HEADER, fresh_hit};
 /// goes away leaves its ticket behind: past this many, all are dropped.
 const MAX_WAITING: usize = 10_000;
 
-struct Waiting {
-    rc: RequestContext,
-    started_ms: i64,
-}
-
+/// The next ticket, and each parked read with its start (ms).
 #[derive(Default)]
 struct Tickets {
     next: u32,
-    waiting: HashMap<u32, Waiting>,
+    waiting: HashMap<u32, (RequestContext, i64)>,
 }
 
 thread_local! {
@@ -45,7 +41,7 @@ pub(crate) fn begin(rc: RequestContext, started_ms: i64, key: &str) -> String {
         }
         t.next = t.next.wrapping_add(1);
         let ticket = t.next;
-        t.waiting.insert(ticket, Waiting { rc, started_ms });
+        t.waiting.insert(ticket, (rc, started_ms));
         format!("{ticket}\n{ENTRY_HEADER}\n{key}")
     })
 }
@@ -59,16 +55,10 @@ pub fn serve_cached(ticket: u32, meta: &str, body: JsValue) -> Option<web_sys::R
     let now = now_ms();
     TICKETS.with(|t| {
         let mut t = t.borrow_mut();
-        let waiting = t.waiting.get(&ticket)?;
-        let rc = &waiting.rc;
-        let reply = fresh_hit(
-            meta,
-            now,
-            rc.header("if-none-match"),
-            now - waiting.started_ms,
-        )?;
-        let waiting = t.waiting.remove(&ticket)?;
-        Some(super::finish_with_body(reply, &waiting.rc, body))
+        let (rc, started) = t.waiting.get(&ticket)?;
+        let reply = fresh_hit(meta, now, rc.header("if-none-match"), now - started)?;
+        let (rc, _) = t.waiting.remove(&ticket)?;
+        Some(super::finish_with_body(reply, &rc, body))
     })
 }
 
@@ -81,11 +71,10 @@ pub fn serve_miss(
     env: Env,
     ctx: worker::worker_sys::Context,
 ) -> JsValue {
-    let Some(waiting) = TICKETS.with(|t| t.borrow_mut().waiting.remove(&ticket)) else {
+    let Some((rc, started_ms)) = TICKETS.with(|t| t.borrow_mut().waiting.remove(&ticket)) else {
         let gone = crate::error::EdgeError::internal("a catalog read lost its place");
         return super::problem(&gone, None).into();
     };
-    let Waiting { rc, started_ms } = waiting;
     js_sys::futures::future_to_promise(async move {
         let ctx = Context::new(ctx);
         let answered =

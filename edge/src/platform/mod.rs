@@ -20,7 +20,7 @@ use worker::{Context, Env, Request, event};
 
 use crate::config::{EdgeConfig, Environment};
 use crate::error::EdgeError;
-use crate::routes::{Route, route};
+use crate::routes::{Route, headers_read, route};
 use crate::shop::catalog::read_key;
 use crate::shop::reply::Reply;
 use runtime::{RequestContext, config, incoming, now_ms};
@@ -49,8 +49,7 @@ pub fn serve(
     env: Env,
     ctx: worker::worker_sys::Context,
 ) -> JsValue {
-    // Routing needs only the method and the URL; the headers are read
-    // (one more crossing) for the routes that use them.
+    // Routing needs only the method and the URL; headers are read after.
     let read = runtime::ids().and_then(|ids| Ok((incoming(&head, ids)?, ids)));
     let (rc, ids) = match read {
         Ok(read) => read,
@@ -62,14 +61,7 @@ pub fn serve(
         // Liveness says the isolate answers, configured or not.
         return finish(health(), &rc, false).into();
     }
-    // A catalog read (shared, so nothing of the requester's may matter)
-    // reads one header; every other route reads them all.
-    let lines = match routed {
-        Ok(Route::Catalog) => runtime::header_value(&request, "if-none-match")
-            .map(|v| format!("if-none-match:{v}"))
-            .unwrap_or_default(),
-        _ => runtime::header_lines(&request),
-    };
+    let lines = runtime::read_headers(&request, headers_read(&routed));
     let rc = match incoming(&format!("{head}\n{lines}"), ids) {
         Ok(rc) => rc,
         Err(e) => return problem(&e, Some(&rc)).into(),

@@ -9,6 +9,7 @@ use worker::{Date, Delay, Env};
 
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
+use crate::routes::HeadersRead;
 
 /// A request as every handler reads it: parsed once, at the entry.
 pub(crate) type RequestContext = crate::incoming::Incoming;
@@ -21,10 +22,10 @@ extern "C" {
     pub(crate) fn panicked(message: &str);
     /// One header of the request, if sent.
     #[wasm_bindgen(js_name = headerValue)]
-    pub(crate) fn header_value(request: &web_sys::Request, name: &str) -> Option<String>;
+    fn header_value(request: &web_sys::Request, name: &str) -> Option<String>;
     /// The request's headers as `name:value` lines, in one call.
     #[wasm_bindgen(js_name = headerLines)]
-    pub(crate) fn header_lines(request: &web_sys::Request) -> String;
+    fn header_lines(request: &web_sys::Request) -> String;
     /// The same with a body that stays in JavaScript (a stream, or null).
     #[wasm_bindgen(js_name = respondBody)]
     pub(crate) fn respond_body(status: u16, head: &str, body: JsValue) -> web_sys::Response;
@@ -54,6 +55,17 @@ pub(crate) fn ids() -> Result<Ids, EdgeError> {
 pub(crate) fn incoming(head: &str, ids: Ids) -> Result<RequestContext, EdgeError> {
     RequestContext::from_head(head, ids)
         .ok_or_else(|| EdgeError::bad_request("the request could not be read"))
+}
+
+/// The request's headers a route reads, as `name:value` lines.
+pub(crate) fn read_headers(request: &web_sys::Request, read: HeadersRead) -> String {
+    match read {
+        HeadersRead::None => String::new(),
+        HeadersRead::IfNoneMatch => header_value(request, "if-none-match")
+            .map(|v| format!("if-none-match:{v}"))
+            .unwrap_or_default(),
+        HeadersRead::All => header_lines(request),
+    }
 }
 
 /// Maps a platform error to a 500 after logging what really happened.

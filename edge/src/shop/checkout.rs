@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::caller::{client_request, edge_claims};
 use super::cart;
 use super::cart_changes::CartCase;
-use super::ports::{CartRef, Carts, Entropy, Guard, ObjectAnswer, OriginCall, Origins};
+use super::ports::{CartRef, Carts, Entropy, Guard, JsonBody, ObjectAnswer, OriginCall, Origins};
 use super::reply::Reply;
 use crate::error::EdgeError;
 use crate::flags::FlagSet;
@@ -80,14 +80,19 @@ pub async fn place<C: Carts, G: Guard, I: Entropy>(
     case: &CartCase<'_, C, G, I>,
     origins: &impl Origins,
     flags: &FlagSet,
-    body: &[u8],
+    body: impl JsonBody,
 ) -> Result<Reply, EdgeError> {
     let (rc, config) = (case.rc, case.config);
-    // A checkout needs no body; one that is sent must be JSON.
+    // A checkout needs no body; one that is sent is JSON, within its limit.
+    let declared = (rc.header("content-type"), rc.header("content-length"));
+    let body = match cart::checkout_has_body(declared.0, declared.1)? {
+        true => body.read().await?,
+        false => Vec::new(),
+    };
     if !body.is_empty() {
-        crate::request_body::parse_json::<serde_json::Value>(body)?;
+        crate::request_body::parse_json::<serde_json::Value>(&body)?;
     }
-    let request = client_request(rc, body)?;
+    let request = client_request(rc, &body)?;
     super::flags::refuse_when_checkout_is_off(flags, rc, config, case.now)?;
     let Some(owner) = case.owner(false).await? else {
         return Err(EdgeError::not_found("there is no cart to check out"));
@@ -429,7 +434,13 @@ mod tests {
         let with_cart = [("cookie", cookie.as_str())];
         assert_eq!(run(&with_cart, &off, b"").unwrap_err().status(), 503);
         assert_eq!(run(&[], &on, b"").unwrap_err().status(), 404);
-        assert_eq!(run(&with_cart, &on, b"{").unwrap_err().status(), 400);
+        let sent_json = [
+            ("cookie", cookie.as_str()),
+            ("content-type", "application/json"),
+        ];
+        assert_eq!(run(&sent_json, &on, b"{").unwrap_err().status(), 400);
+        let sent_text = [("cookie", cookie.as_str()), ("content-type", "text/plain")];
+        assert_eq!(run(&sent_text, &on, b"x").unwrap_err().status(), 415);
         assert!(origins.calls.borrow().is_empty(), "no order left the edge");
         let placed = run(&with_cart, &on, b"").unwrap();
         assert_eq!(placed.status, 201);
