@@ -57,9 +57,14 @@ function panicProblem() {
   });
 }
 
+// An exception out of a Rust call ends the wasm instance (wasm-bindgen
+// marks it terminated): every request awaiting it is answered now, and the
+// next request rebuilds it.
 function failed(error) {
   console.error("edge: request failed:", error);
-  if (error instanceof WebAssembly.RuntimeError) initState.criticalError = true;
+  initState.criticalError = true;
+  for (const settle of inFlight) settle(null);
+  inFlight.clear();
   return panicProblem();
 }
 
@@ -90,10 +95,10 @@ export default class StorefrontEdge extends WorkerEntrypoint {
         // A cache that fails is a miss: the full read answers.
         const stored = await caches.default.match(key).catch(() => undefined);
         const meta = stored?.headers.get(metaHeader) ?? "";
-        const hit = serveCached(Number(ticket), meta, stored?.body ?? null);
+        const hit = serveCached(Number(ticket), key, meta, stored?.body ?? null);
         if (hit) return hit;
         await stored?.body?.cancel();
-        answer = serveMiss(Number(ticket), request, this.env, this.ctx);
+        answer = serveMiss(Number(ticket), key, head, request, this.env, this.ctx);
         if (answer instanceof Response) return answer;
       }
       let settle;

@@ -128,24 +128,9 @@ impl EdgeConfig {
                     format!("region {region:?} must be lowercase letters, digits or '-'"),
                 ));
             }
-            let secure = url.starts_with("https://");
-            let local_http = url.starts_with("http://") && environment == Environment::Development;
-            if !(secure || local_http) {
-                return Err(err(
-                    "ORIGINS",
-                    format!(
-                        "origin of {region:?} must be an https:// URL (http:// only in development)"
-                    ),
-                ));
-            }
-            if url.ends_with('/') || url.contains('?') || url.contains('#') {
-                return Err(err(
-                    "ORIGINS",
-                    format!(
-                        "origin of {region:?} must be a base URL without trailing slash, query or fragment"
-                    ),
-                ));
-            }
+            let development = environment == Environment::Development;
+            crate::forwarding::services::check_base_url(url, development)
+                .map_err(|e| err("ORIGINS", format!("origin of {region:?} {e}")))?;
             if origins.iter().any(|o: &RegionOrigin| o.region == region) {
                 return Err(err("ORIGINS", format!("region {region:?} is listed twice")));
             }
@@ -410,6 +395,13 @@ mod tests {
         assert_eq!(c.default_origin(), "http://127.0.0.1:8701");
         assert_eq!(c.origin("eu"), Some("http://127.0.0.1:8702"));
         assert_eq!(c.origin_timeout_ms, 5000);
+        for fine in [
+            "us=https://US.Example:8443,eu=http://[::1]:8701",
+            "us=https://xn--bcher-kva.example,eu=http://127.0.0.1:8702",
+        ] {
+            let parsed = parse(&[("ORIGINS", fine)]).map(drop);
+            assert!(parsed.is_ok(), "{fine}: {parsed:?}");
+        }
     }
 
     #[test]
@@ -420,6 +412,11 @@ mod tests {
             ("ORIGINS", "US=https://x"),
             ("ORIGINS", "us=https://x/"),
             ("ORIGINS", "us=https://a,us=https://b"),
+            ("ORIGINS", "us=https://bücher.example"),
+            ("ORIGINS", "us=https://o.example:0443"),
+            ("ORIGINS", "us=https://o.example:"),
+            ("ORIGINS", "us=https://user@o.example"),
+            ("ORIGINS", "us=http://:80"),
             ("DEFAULT_REGION", "ap"),
             ("EDGE_SIGNING_KEY", "weak"),
             ("EDGE_SIGNING_KEY", ""),

@@ -5,6 +5,7 @@
 
 pub mod coalesce;
 pub mod freshness;
+pub mod parked;
 pub mod query;
 pub mod report;
 pub mod tags;

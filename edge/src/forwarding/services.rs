@@ -166,6 +166,37 @@ pub fn check_base_url(url: &str, development: bool) -> Result<(), String> {
     if url.ends_with('/') || url.contains('?') || url.contains('#') {
         return Err("must be a base URL without trailing slash, query or fragment".into());
     }
+    // The signature covers the authority as split here; `fetch` sends the
+    // Host a URL serialiser writes. They agree only for a plain host (IDN
+    // as punycode) and a plain port, so nothing else is accepted.
+    let parts = origin_adapter::signature::split_url(url).ok_or("is not an absolute URL")?;
+    let raw_authority = url
+        .split("://")
+        .nth(1)
+        .unwrap_or_default()
+        .split('/')
+        .next();
+    let (host, port) = match parts
+        .authority
+        .rsplit_once(':')
+        .filter(|(h, _)| !h.ends_with(':'))
+    {
+        Some((host, port)) if !host.starts_with('[') || host.ends_with(']') => (host, Some(port)),
+        _ => (parts.authority.as_str(), None),
+    };
+    let plain_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.[]:".contains(&b));
+    let plain_port = port.is_none_or(|p| {
+        !p.starts_with('0') && p.parse::<u16>().is_ok_and(|n| n > 0) && p.len() <= 5
+    });
+    if raw_authority.is_some_and(|a| a.contains('@')) || !plain_host || !plain_port {
+        return Err(format!(
+            "{:?}: the host must be plain (letters, digits, '.', '-'; punycode for IDN) with an optional port",
+            parts.authority
+        ));
+    }
     Ok(())
 }
 

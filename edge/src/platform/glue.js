@@ -2,7 +2,9 @@
 // in one crossing what the `worker` crate's API does in many (a header set
 // is one crossing, a body read through a stream reader several), so a
 // cached answer costs a handful of crossings, not dozens. No decision is
-// made here: the Rust core decides, this only moves bytes.
+// made here: the Rust core decides, this only moves bytes. None of these
+// may throw: an exception escaping into wasm ends the whole instance, and
+// with it every request in flight.
 
 // Statuses whose Response must have no body.
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -35,10 +37,30 @@ export function headerLines(request) {
   return lines;
 }
 
+// What a Response the runtime refused (a header value it will not carry)
+// becomes: a 500 problem, never an exception.
+function refused(error) {
+  console.error("edge: the runtime refused an answer:", error);
+  const body = JSON.stringify({
+    type: "about:blank",
+    title: "Internal Server Error",
+    status: 500,
+    detail: "the edge could not build its answer; it has been logged",
+  });
+  return new Response(body, {
+    status: 500,
+    headers: { "content-type": "application/problem+json", "cache-control": "private, no-store" },
+  });
+}
+
 /** A Response: `status`, `head` as `name:value` lines, `body` bytes (copied). */
 export function respond(status, head, body) {
-  const content = NULL_BODY.has(status) ? null : body.slice();
-  return new Response(content, { status, headers: headersOf(head) });
+  try {
+    const content = NULL_BODY.has(status) ? null : body.slice();
+    return new Response(content, { status, headers: headersOf(head) });
+  } catch (error) {
+    return refused(error);
+  }
 }
 
 /**
@@ -46,12 +68,17 @@ export function respond(status, head, body) {
  * a status without a body lets the stream go.
  */
 export function respondBody(status, head, body) {
-  let content = body;
-  if (NULL_BODY.has(status)) {
+  try {
+    let content = body;
+    if (NULL_BODY.has(status)) {
+      body?.cancel();
+      content = null;
+    }
+    return new Response(content, { status, headers: headersOf(head) });
+  } catch (error) {
     body?.cancel();
-    content = null;
+    return refused(error);
   }
-  return new Response(content, { status, headers: headersOf(head) });
 }
 
 /**
@@ -60,17 +87,24 @@ export function respondBody(status, head, body) {
  * for anything stored without the header.
  */
 export async function cachedEntry(key, metaHeader) {
-  const hit = await caches.default.match(key);
+  const hit = await caches.default.match(key).catch(() => undefined);
   if (!hit) return undefined;
   const meta = hit.headers.get(metaHeader);
   if (meta === null) {
     await hit.body?.cancel();
     return undefined;
   }
-  return meta + "\n" + (await hit.text());
+  const body = await hit.text().catch(() => undefined);
+  return body === undefined ? undefined : `${meta}\n${body}`;
 }
 
-/** Stores `body` under `key` with `head` (as `respond`'s); resolves when stored. */
-export function storeEntry(key, head, body) {
-  return caches.default.put(key, respond(200, head, body));
+/** Stores `body` under `key` with `head` (as `respond`'s): whether it was stored. */
+export async function storeEntry(key, head, body) {
+  try {
+    await caches.default.put(key, new Response(body.slice(), { headers: headersOf(head) }));
+    return true;
+  } catch (error) {
+    console.warn("edge: cache put failed for", key, error);
+    return false;
+  }
 }

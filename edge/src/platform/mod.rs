@@ -88,7 +88,13 @@ pub fn serve(
     .into()
 }
 
-fn health() -> std::result::Result<Reply, EdgeError> {
+/// A catalog read parsed again from its head (its parked parse was lost).
+fn reread(head: &str, request: &web_sys::Request) -> Result<RequestContext, EdgeError> {
+    let lines = runtime::read_headers(request, crate::routes::HeadersRead::IfNoneMatch);
+    incoming(&format!("{head}\n{lines}"), runtime::ids()?)
+}
+
+fn health() -> Result<Reply, EdgeError> {
     Ok(Reply::raw(200, "application/json", OK.to_vec()))
 }
 
@@ -98,7 +104,7 @@ const OK: &[u8] = br#"{"status":"ok"}"#;
 /// catalog read keeps its own; anything else is private), the request id
 /// and the browser hardening headers. One call to the platform.
 fn finish(
-    answered: std::result::Result<Reply, EdgeError>,
+    answered: Result<Reply, EdgeError>,
     rc: &RequestContext,
     shared: bool,
 ) -> web_sys::Response {
@@ -135,12 +141,12 @@ fn problem(e: &EdgeError, rc: Option<&RequestContext>) -> web_sys::Response {
 }
 
 async fn handle(
-    routed: std::result::Result<Route, EdgeError>,
+    routed: Result<Route, EdgeError>,
     req: web_sys::Request,
     (env, ctx): (&Env, &Context),
     rc: &RequestContext,
     started: i64,
-) -> std::result::Result<Reply, EdgeError> {
+) -> Result<Reply, EdgeError> {
     let route = match routed {
         Ok(Route::Health) => return health(),
         Ok(route) => route,
@@ -174,7 +180,7 @@ async fn dispatch(
     config: &EdgeConfig,
     rc: &RequestContext,
     started: i64,
-) -> std::result::Result<Reply, EdgeError> {
+) -> Result<Reply, EdgeError> {
     match route {
         Route::Health => health(),
         Route::Catalog => match flags::catalog_config(env, config, rc).await {
@@ -200,11 +206,7 @@ async fn dispatch(
 
 /// What every write a browser may make must pass
 /// ([`crate::shop::flags::admit_write`]); reads pass at once.
-async fn guard_write(
-    env: &Env,
-    config: &EdgeConfig,
-    rc: &RequestContext,
-) -> std::result::Result<(), EdgeError> {
+async fn guard_write(env: &Env, config: &EdgeConfig, rc: &RequestContext) -> Result<(), EdgeError> {
     if !rc.is_write() {
         return Ok(());
     }

@@ -98,7 +98,10 @@ impl Reply {
 
     /// The content type and headers as `name:value` lines, the form the
     /// shell hands the platform in one call; a line break inside a value
-    /// (never the edge's own, but an origin's) ends the value there.
+    /// (never the edge's own, but an origin's) ends the value there, and a
+    /// character a header cannot carry (outside printable ASCII, e.g. from
+    /// an origin's SKU in a tag) becomes `?` — the runtime would refuse the
+    /// whole answer.
     pub fn head(&self) -> String {
         let content_type =
             (!self.content_type.is_empty()).then_some(("content-type", self.content_type));
@@ -109,7 +112,16 @@ impl Reply {
         {
             head.push_str(name);
             head.push(':');
-            head.push_str(value.split(['\r', '\n']).next().unwrap_or_default());
+            let value = value.split(['\r', '\n']).next().unwrap_or_default();
+            if value
+                .bytes()
+                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+            {
+                head.push_str(value);
+            } else {
+                let safe = |c: char| c == '\t' || (' '..='~').contains(&c);
+                head.extend(value.chars().map(|c| if safe(c) { c } else { '?' }));
+            }
             head.push('\n');
         }
         head
@@ -157,6 +169,10 @@ mod tests {
             .header("x-a", "1\r\nx-b: 2")
             .head();
         assert_eq!(head, "content-type:text/plain\nx-a:1\n");
+        let tagged = Reply::raw(200, "", vec![])
+            .header("cache-tag", "product:KIT-€1")
+            .head();
+        assert_eq!(tagged, "cache-tag:product:KIT-?1\n");
         assert_eq!(Reply::raw(200, "", vec![]).head(), "");
     }
 }
