@@ -68,6 +68,15 @@ pub fn split_url(url: &str) -> Option<(String, String, Option<String>)> {
     ))
 }
 
+/// The method and path of a head ([`Incoming::from_head`]): all routing
+/// needs, read before any header is.
+pub fn method_and_path(head: &str) -> Option<(&str, &str)> {
+    let mut lines = head.split('\n');
+    let method = lines.next()?;
+    let parts = origin_adapter::signature::split_url(lines.next()?)?;
+    Some((method, parts.path))
+}
+
 /// Lower-case hexadecimal of `bytes`.
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -222,6 +231,8 @@ mod tests {
         assert_eq!(r.flag_override.as_deref(), Some("t1"));
         assert_eq!(r.location(Environment::Production).continent, None);
         assert!(Incoming::from_head("GET", ([0; 16], [0; 16], [0; 8])).is_none());
+        assert_eq!(method_and_path(head), Some(("GET", "/api/products")));
+        assert_eq!(method_and_path("GET\n/relative"), None);
         assert!(Incoming::from_head("GET\n/relative\n\n", ([0; 16], [0; 16], [0; 8])).is_none());
     }
 

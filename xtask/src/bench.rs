@@ -209,7 +209,9 @@ pub fn run(only: Option<&str>) -> Result<()> {
         let sys = built_system()?;
         let client = reqwest::blocking::Client::new();
         return match part {
-            "writes" => forwarded_writes(&sys, &client, &cookie_for_writes(&sys, &client)?),
+            "writes" => {
+                forwarded_writes(&sys, &client, &demo_session_cookie(&client, &sys.edge_url)?)
+            }
             "cart" => cart_mutations(&sys, &client),
             other => anyhow::bail!("no benchmark part {other:?} (writes, cart)"),
         };
@@ -278,17 +280,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
     measure("warm (every SKU read once before)", &mut rng)?;
     // 3. Who-am-I with a session (token opened + revocation check in a
     //    Durable Object) versus without.
-    let login = client
-        .post(format!("{}/api/session", sys.edge_url))
-        .json(&serde_json::json!({"email": "alice@example.com", "password": "alice-demo-password"}))
-        .send()?;
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
-        .context("the demo login set no session cookie")?;
+    let cookie = demo_session_cookie(&client, &sys.edge_url)?;
     let whoami = Arc::new(vec!["/api/session".to_owned()]);
     for (label, cookie) in [
         ("without a session", None),
@@ -307,7 +299,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
             percentile(&lat, 0.99)
         );
     }
-    forwarded_writes(&sys, &client, &cookie_for_writes(&sys, &client)?)?;
+    forwarded_writes(&sys, &client, &demo_session_cookie(&client, &sys.edge_url)?)?;
     cart_mutations(&sys, &client)?;
     println!(
         "\nmachine: {} cores; edge under wrangler dev; figures vary ±10% run to run",
@@ -320,9 +312,10 @@ pub fn run(only: Option<&str>) -> Result<()> {
 
 const WRITES: usize = 300;
 
-fn cookie_for_writes(sys: &System, client: &reqwest::blocking::Client) -> Result<String> {
+/// A demo customer's session cookie (`name=value`), from the edge's own login.
+pub fn demo_session_cookie(client: &reqwest::blocking::Client, edge: &str) -> Result<String> {
     let login = client
-        .post(format!("{}/api/session", sys.edge_url))
+        .post(format!("{edge}/api/session"))
         .json(&serde_json::json!({"email": "alice@example.com", "password": "alice-demo-password"}))
         .send()?;
     login

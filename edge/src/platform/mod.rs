@@ -49,23 +49,26 @@ pub fn serve(
     env: Env,
     ctx: worker::worker_sys::Context,
 ) -> JsValue {
-    // Routing needs only the method and the URL; headers are read after.
-    let read = runtime::ids().and_then(|ids| Ok((incoming(&head, ids)?, ids)));
-    let (rc, ids) = match read {
-        Ok(read) => read,
+    // Routing needs only the method and the path; the headers it reads
+    // come after, and the request is parsed once, with them.
+    let Some((method, path)) = crate::incoming::method_and_path(&head) else {
+        return problem(
+            &EdgeError::bad_request("the request could not be read"),
+            None,
+        )
+        .into();
+    };
+    let routed = route(method, path, runtime::development(&env));
+    let lines = runtime::read_headers(&request, headers_read(&routed));
+    let rc = match runtime::ids().and_then(|ids| incoming(&format!("{head}\n{lines}"), ids)) {
+        Ok(rc) => rc,
         Err(e) => return problem(&e, None).into(),
     };
     let started = now_ms();
-    let routed = route(&rc.method, &rc.path, runtime::development(&env));
     if let Ok(Route::Health) = routed {
         // Liveness says the isolate answers, configured or not.
         return finish(health(), &rc, false).into();
     }
-    let lines = runtime::read_headers(&request, headers_read(&routed));
-    let rc = match incoming(&format!("{head}\n{lines}"), ids) {
-        Ok(rc) => rc,
-        Err(e) => return problem(&e, Some(&rc)).into(),
-    };
     let rc = match &routed {
         Err(e) if e.status() != 404 => return finish(Err(e.clone()), &rc, false).into(),
         // A catalog read looks in the cache first, the entry awaiting it.
@@ -148,7 +151,6 @@ async fn handle(
     started: i64,
 ) -> Result<Reply, EdgeError> {
     let route = match routed {
-        Ok(Route::Health) => return health(),
         Ok(route) => route,
         // Not one of the edge's own: perhaps a route the table forwards.
         Err(e) if e.status() == 404 => {

@@ -65,8 +65,10 @@ impl Reply {
             (true, false) => self = self.header("cache-control", "no-store"),
             (true, true) => {}
         }
-        self.header("x-request-id", request_id)
-            .header("x-content-type-options", "nosniff")
+        if !request_id.is_empty() {
+            self = self.header("x-request-id", request_id);
+        }
+        self.header("x-content-type-options", "nosniff")
             .header("referrer-policy", "strict-origin-when-cross-origin")
     }
 
@@ -81,18 +83,7 @@ impl Reply {
         for (name, value) in e.headers() {
             reply = reply.header(name, value.clone());
         }
-        if request_id.is_empty() {
-            // Not even the request could be read: no id to give.
-            let sealed = reply.sealed("", false);
-            let headers = sealed
-                .headers
-                .into_iter()
-                .filter(|(n, _)| *n != "x-request-id");
-            return Self {
-                headers: headers.collect(),
-                ..sealed
-            };
-        }
+        // An empty id (not even the request could be read) is not sent.
         reply.sealed(request_id, false)
     }
 

@@ -96,7 +96,8 @@ pub fn run(mode: Option<&str>) -> Result<()> {
     };
     let config = workerd::config(&workers, &ports);
     let server = serve(&tools, &dir, "bench.capnp", &config, hold)?;
-    let cookie = login(&url("edge"))?;
+    let client = reqwest::blocking::Client::new();
+    let cookie = crate::bench::demo_session_cookie(&client, &url("edge"))?;
     warm(&url, &cookie)?;
     if hold {
         for (name, _) in &ports {
@@ -342,26 +343,6 @@ fn first_answer(url: &str, deadline: Duration) -> Result<Duration> {
         std::thread::sleep(Duration::from_millis(2));
     }
     bail!("{url} did not answer within {deadline:?}")
-}
-
-/// A demo customer's session cookie, from the edge's own login.
-fn login(edge: &str) -> Result<String> {
-    let answer = reqwest::blocking::Client::new()
-        .post(format!("{edge}/api/session"))
-        .json(&serde_json::json!({"email": "alice@example.com", "password": "alice-demo-password"}))
-        .send()?;
-    answer
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
-        .with_context(|| {
-            format!(
-                "the demo login answered {} without a cookie",
-                answer.status()
-            )
-        })
 }
 
 /// Each case asked until it answers 200 twice, so every catalog read the
