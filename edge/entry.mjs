@@ -69,11 +69,10 @@ function failed(error) {
 }
 
 // The request's head in one string, so Rust reads it in one crossing:
-// method, URL, country, continent. (Rust asks for the headers, in one more
+// method and URL. (Rust asks for the headers and the location, in one more
 // crossing, only when the route needs them.)
 function headOf(request) {
-  const cf = request.cf;
-  return `${request.method}\n${request.url}\n${cf?.country ?? ""}\n${cf?.continent ?? ""}`;
+  return `${request.method}\n${request.url}`;
 }
 
 export default class StorefrontEdge extends WorkerEntrypoint {

@@ -77,6 +77,11 @@ pub fn method_and_path(head: &str) -> Option<(&str, &str)> {
     Some((method, parts.path))
 }
 
+/// A request id: 16 random bytes as 32 lower-case hexadecimal digits.
+pub fn request_id(bytes: &[u8; 16]) -> String {
+    hex(bytes)
+}
+
 /// Lower-case hexadecimal of `bytes`.
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -156,6 +161,7 @@ impl Incoming {
         let flag_override = find(overrides::HEADER).or(override_cookie);
         let client_trace = find("traceparent").and_then(|v| TraceParent::parse(&v));
         let (request_id, trace_id, span_id) = ids;
+        let request_id_of = self::request_id;
         Some(Self {
             method,
             path,
@@ -164,7 +170,7 @@ impl Incoming {
             session_token: session_token_among(sessions.into_iter()),
             anonymous_id,
             flag_override,
-            request_id: hex(&request_id),
+            request_id: request_id_of(&request_id),
             trace: TraceParent::child_of(client_trace, trace_id, span_id),
             platform,
             cookie,

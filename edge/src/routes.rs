@@ -55,8 +55,9 @@ pub enum HeadersRead {
     /// Liveness: none.
     None,
     /// A catalog read: `If-None-Match` only — a shared answer depends on
-    /// nothing else of the requester's.
+    /// nothing else of the requester's (not even where they are).
     IfNoneMatch,
+    /// Every header, and the requester's location.
     All,
 }
 

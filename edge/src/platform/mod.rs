@@ -20,6 +20,7 @@ use worker::{Context, Env, Request, event};
 
 use crate::config::{EdgeConfig, Environment};
 use crate::error::EdgeError;
+use crate::incoming::request_id;
 use crate::routes::{Route, headers_read, route};
 use crate::shop::catalog::read_key;
 use crate::shop::reply::Reply;
@@ -38,9 +39,8 @@ fn start() {
 }
 
 /// The Rust side of `edge/entry.mjs`'s fetch: `head` is the request's
-/// method, URL, location and headers in one string
-/// ([`crate::incoming::Incoming::from_head`]), `request` the platform's
-/// (read only for a body). Answers a `Response`, at once where nothing
+/// method and URL (`<method>\n<url>`), `request` the platform's (read for
+/// the headers and location a route needs, in one call, and for a body). Answers a `Response`, at once where nothing
 /// needs awaiting (liveness, a refused route), else a `Promise` of one.
 #[wasm_bindgen]
 pub fn serve(
@@ -59,16 +59,21 @@ pub fn serve(
         .into();
     };
     let routed = route(method, path, runtime::development(&env));
+    if let Ok(Route::Health) = routed {
+        // Liveness says the isolate answers, configured or not; it reads
+        // nothing of the request but its route.
+        return match runtime::ids() {
+            Ok((id, _, _)) => runtime::render(&health().sealed(&request_id(&id), false), None),
+            Err(e) => problem(&e, None),
+        }
+        .into();
+    }
     let lines = runtime::read_headers(&request, headers_read(&routed));
     let rc = match runtime::ids().and_then(|ids| incoming(&format!("{head}\n{lines}"), ids)) {
         Ok(rc) => rc,
         Err(e) => return problem(&e, None).into(),
     };
     let started = now_ms();
-    if let Ok(Route::Health) = routed {
-        // Liveness says the isolate answers, configured or not.
-        return finish(health(), &rc, false).into();
-    }
     let rc = match &routed {
         Err(e) if e.status() != 404 => return finish(Err(e.clone()), &rc, false).into(),
         // A catalog read looks in the cache first, the entry awaiting it.
@@ -97,8 +102,8 @@ fn reread(head: &str, request: &web_sys::Request) -> Result<RequestContext, Edge
     incoming(&format!("{head}\n{lines}"), runtime::ids()?)
 }
 
-fn health() -> Result<Reply, EdgeError> {
-    Ok(Reply::raw(200, "application/json", OK.to_vec()))
+fn health() -> Reply {
+    Reply::raw(200, "application/json", OK.to_vec())
 }
 
 const OK: &[u8] = br#"{"status":"ok"}"#;
@@ -184,7 +189,7 @@ async fn dispatch(
     started: i64,
 ) -> Result<Reply, EdgeError> {
     match route {
-        Route::Health => health(),
+        Route::Health => Ok(health()),
         Route::Catalog => match flags::catalog_config(env, config, rc).await {
             Some(overridden) => catalog::get(rc, &overridden, ctx, started).await,
             None => catalog::get(rc, config, ctx, started).await,

@@ -5,7 +5,7 @@
 //! other file of the shell.
 
 use wasm_bindgen::prelude::*;
-use worker::{Date, Delay, Env};
+use worker::{Delay, Env};
 
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
@@ -23,7 +23,8 @@ extern "C" {
     /// One header of the request, if sent.
     #[wasm_bindgen(js_name = headerValue)]
     fn header_value(request: &web_sys::Request, name: &str) -> Option<String>;
-    /// The request's headers as `name:value` lines, in one call.
+    /// The request's location then its headers as `name:value` lines, in
+    /// one call (see [`read_headers`]).
     #[wasm_bindgen(js_name = headerLines)]
     fn header_lines(request: &web_sys::Request) -> String;
     /// The same with a body that stays in JavaScript (a stream, or null).
@@ -57,13 +58,16 @@ pub(crate) fn incoming(head: &str, ids: Ids) -> Result<RequestContext, EdgeError
         .ok_or_else(|| EdgeError::bad_request("the request could not be read"))
 }
 
-/// The request's headers a route reads, as `name:value` lines.
+/// What a route reads of the request beyond its method and URL, in the
+/// head's layout: the location (country, continent: a line each, empty
+/// unless the route reads every header) then `name:value` lines.
 pub(crate) fn read_headers(request: &web_sys::Request, read: HeadersRead) -> String {
     match read {
-        HeadersRead::None => String::new(),
-        HeadersRead::IfNoneMatch => header_value(request, "if-none-match")
-            .map(|v| format!("if-none-match:{v}"))
-            .unwrap_or_default(),
+        HeadersRead::None => "\n".to_owned(),
+        HeadersRead::IfNoneMatch => match header_value(request, "if-none-match") {
+            Some(v) => format!("\n\nif-none-match:{v}"),
+            None => "\n".to_owned(),
+        },
         HeadersRead::All => header_lines(request),
     }
 }
@@ -125,13 +129,37 @@ pub(crate) fn config(env: &Env) -> Result<std::rc::Rc<EdgeConfig>, EdgeError> {
 
 /// Unix seconds and milliseconds from the platform clock.
 pub(crate) fn now_ms() -> i64 {
-    Date::now().as_millis() as i64
+    // A static call: no Date object per reading.
+    js_sys::Date::now() as i64
 }
 
-/// `n` bytes from the platform's CSPRNG.
+/// `n` bytes from the platform's CSPRNG, drawn a page at a time: a draw
+/// crosses into JavaScript and allocates a typed array, which for the 40
+/// bytes of a request's ids cost more than the rest of a liveness answer.
+/// The bytes are the CSPRNG's own, each handed out once.
 pub(crate) fn random<const N: usize>() -> Result<[u8; N], EdgeError> {
+    const PAGE: usize = 4096;
+    thread_local! {
+        static POOL: std::cell::RefCell<(Box<[u8; PAGE]>, usize)> =
+            std::cell::RefCell::new((Box::new([0; PAGE]), PAGE));
+    }
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| {
+    POOL.with(|pool| {
+        let (page, used) = &mut *pool.borrow_mut();
+        if N > PAGE {
+            return getrandom::fill(&mut bytes);
+        }
+        if PAGE - *used < N {
+            getrandom::fill(&mut page[..])?;
+            *used = 0;
+        }
+        bytes.copy_from_slice(&page[*used..*used + N]);
+        // Handed out once: never again, not even after a failed refill.
+        page[*used..*used + N].fill(0);
+        *used += N;
+        Ok(())
+    })
+    .map_err(|e| {
         worker::console_error!("edge: no randomness: {e}");
         EdgeError::internal("the edge could not generate an identifier")
     })?;
