@@ -15,6 +15,7 @@ pub mod error;
 pub mod flags;
 pub mod forwarding;
 pub mod incoming;
+pub mod pages;
 pub mod request_body;
 pub mod routes;
 pub mod session;

@@ -32,6 +32,8 @@ pub enum Route {
     FlagOverride,
     /// Development only: panics on purpose to prove panic handling.
     DevPanic,
+    /// A page of the storefront ([`crate::pages`]).
+    Page(crate::pages::Page),
 }
 
 /// `Cache-Control` of every answer but a catalog read: the cart, session,
@@ -44,7 +46,11 @@ impl Route {
     /// others): catalog reads only. Every other answer, errors included,
     /// carries [`PRIVATE`].
     pub fn is_shared(&self) -> bool {
-        matches!(self, Route::Catalog)
+        match self {
+            Route::Catalog => true,
+            Route::Page(page) => page.is_shared(),
+            _ => false,
+        }
     }
 }
 
@@ -138,7 +144,10 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
             _ => Route::DevPanic,
         });
     }
-    Err(EdgeError::not_found(format!("no resource at {path}")))
+    match crate::pages::page(method, path) {
+        Some(page) => page.map(Route::Page),
+        None => Err(EdgeError::not_found(format!("no resource at {path}"))),
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ mod flags;
 mod forward;
 mod hit;
 mod objects;
+mod page_forms;
+mod pages;
 mod ports;
 mod proxy;
 mod purge;
@@ -160,13 +162,47 @@ async fn handle(
         // Not one of the edge's own: perhaps a route the table forwards.
         Err(e) if e.status() == 404 => {
             let config = config(env)?;
-            let forwarded = crate::forwarding::forwarded_route(&config.services, rc, e)?;
+            let forwarded = match crate::forwarding::forwarded_route(&config.services, rc, e) {
+                // A browser that asked for a page gets one that says so.
+                Err(e) if e.status() == 404 && wants_page(rc) => {
+                    let p = pages::Platform {
+                        env,
+                        ctx,
+                        config: &config,
+                        rc,
+                    };
+                    let categories = pages::categories(&p).await;
+                    let shop = crate::pages::views::Shop {
+                        name: pages::SHOP_NAME,
+                        categories: &categories,
+                    };
+                    return Ok(pages::error_page(&shop, &e));
+                }
+                found => found?,
+            };
             guard_write(env, &config, rc).await?;
             return proxy::forward(Request::from(req), env, &config, rc, &forwarded).await;
         }
         Err(e) => return Err(e),
     };
     let config = config(env)?;
+    if let Route::Page(page) = route {
+        let p = pages::Platform {
+            env,
+            ctx,
+            config: &config,
+            rc,
+        };
+        if let Err(e) = guard_write(env, &config, rc).await {
+            let categories = pages::categories(&p).await;
+            let shop = crate::pages::views::Shop {
+                name: pages::SHOP_NAME,
+                categories: &categories,
+            };
+            return Ok(pages::error_page(&shop, &e));
+        }
+        return pages::handle(page, Request::from(req), &p).await;
+    }
     // Origin-signed and bearer-authorised routes are not a browser's to
     // make, and stay open in maintenance.
     if !matches!(
@@ -208,7 +244,16 @@ async fn dispatch(
             panic!("deliberate panic from /__dev/panic")
         }
         Route::DevPanic => Err(EdgeError::not_found("no resource here")),
+        Route::Page(_) => Err(EdgeError::not_found("no resource here")),
     }
+}
+
+/// Whether a browser asked for a page (its navigation accepts HTML) at a
+/// path that is not the API's.
+fn wants_page(rc: &RequestContext) -> bool {
+    crate::pages::wants_html(rc.header("accept"))
+        && !rc.path.starts_with("/api/")
+        && !rc.path.starts_with("/admin/")
 }
 
 /// What every write a browser may make must pass

@@ -37,4 +37,4 @@ pub mod reply;
 pub mod session;
 
 #[cfg(test)]
-mod fakes;
+pub(crate) mod fakes;

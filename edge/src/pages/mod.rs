@@ -1,0 +1,253 @@
+//! The storefront in a browser: which page a path is, what every page's
+//! answer carries (a strict Content-Security-Policy and the browser
+//! hardening headers), form bodies, and redirects after a form post
+//! (POST/redirect/GET). The pages themselves are in [`views`]; what search
+//! engines read in [`seo`]; the shell (`platform/pages.rs`) reads the data
+//! through the same catalog, cart and session use cases as the API.
+
+pub mod api;
+pub mod assets;
+pub mod money;
+pub mod seo;
+pub mod views;
+
+use crate::error::EdgeError;
+use crate::shop::reply::Reply;
+
+/// A page of the storefront.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    Home,
+    Category(String),
+    Product(String),
+    Search,
+    Cart,
+    /// `POST /cart`: add a line (form: `sku`, `quantity`).
+    AddToCart,
+    /// `POST /cart/remove`: remove a line (form: `sku`).
+    RemoveFromCart,
+    Login,
+    Logout,
+    Checkout,
+    Orders,
+    Order(String),
+    Robots,
+    SitemapIndex,
+    /// `/sitemaps/pages.xml` or `/sitemaps/category-{slug}.xml`.
+    Sitemap(String),
+    Asset(String),
+}
+
+impl Page {
+    /// Whether the page's answer may be shared: it says nothing of the
+    /// requester (catalog pages, the crawl files, the assets).
+    pub fn is_shared(&self) -> bool {
+        matches!(
+            self,
+            Page::Home
+                | Page::Category(_)
+                | Page::Product(_)
+                | Page::Search
+                | Page::Robots
+                | Page::SitemapIndex
+                | Page::Sitemap(_)
+                | Page::Asset(_)
+        )
+    }
+}
+
+/// The page at `method` + `path`: `None` when the path is no page,
+/// `405` with `Allow` for a page that does not take the method.
+pub fn page(method: &str, path: &str) -> Option<Result<Page, EdgeError>> {
+    let segment = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+            .map(str::to_owned)
+    };
+    let (found, methods): (Page, &[&str]) = match path {
+        "/" => (Page::Home, &["GET", "HEAD"]),
+        "/search" => (Page::Search, &["GET", "HEAD"]),
+        "/cart" if method == "POST" => (Page::AddToCart, &["GET", "HEAD", "POST"]),
+        "/cart" => (Page::Cart, &["GET", "HEAD", "POST"]),
+        "/cart/remove" => (Page::RemoveFromCart, &["POST"]),
+        "/login" => (Page::Login, &["GET", "HEAD", "POST"]),
+        "/logout" => (Page::Logout, &["POST"]),
+        "/checkout" => (Page::Checkout, &["GET", "HEAD", "POST"]),
+        "/orders" => (Page::Orders, &["GET", "HEAD"]),
+        "/robots.txt" => (Page::Robots, &["GET", "HEAD"]),
+        "/sitemap.xml" => (Page::SitemapIndex, &["GET", "HEAD"]),
+        _ => {
+            let found = if let Some(slug) = segment("/c/") {
+                Page::Category(slug)
+            } else if let Some(sku) = segment("/p/") {
+                Page::Product(sku)
+            } else if let Some(id) = segment("/orders/") {
+                Page::Order(id)
+            } else if let Some(name) = segment("/sitemaps/") {
+                Page::Sitemap(name)
+            } else {
+                Page::Asset(segment("/assets/")?)
+            };
+            (found, &["GET", "HEAD"])
+        }
+    };
+    if !methods.contains(&method) {
+        return Some(Err(EdgeError::method_not_allowed(format!(
+            "{path} does not accept {method}"
+        ))
+        .with_header("allow", methods.join(", "))));
+    }
+    Some(Ok(found))
+}
+
+/// The Content-Security-Policy of every page: scripts and styles only from
+/// the edge's own files (no inline script, no `unsafe-inline`; JSON-LD is
+/// data, not script), forms only to the edge, never framed.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// An HTML answer with the page headers: CSP, HSTS, Permissions-Policy
+/// (the edge's own hardening headers are added to every answer).
+pub fn html(status: u16, body: maud::Markup) -> Reply {
+    with_page_headers(Reply::raw(
+        status,
+        "text/html; charset=utf-8",
+        body.into_string().into_bytes(),
+    ))
+}
+
+/// The headers every page carries.
+pub fn with_page_headers(reply: Reply) -> Reply {
+    reply
+        .header("content-security-policy", CSP)
+        .header(
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        )
+        .header(
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        )
+}
+
+/// `303 See Other` to `location` (a path of the edge), after a form post.
+pub fn see_other(location: &str) -> Reply {
+    Reply::raw(303, "", Vec::new()).header("location", location.to_owned())
+}
+
+/// A form body (`application/x-www-form-urlencoded`) as its fields; `400`
+/// when a field repeats, when there are more than `max` fields, or when the
+/// body is not UTF-8.
+pub fn form(body: &[u8], max: usize) -> Result<Vec<(String, String)>, EdgeError> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        if fields.len() == max || fields.iter().any(|(n, _)| *n == name) {
+            return Err(EdgeError::bad_request(format!(
+                "the form has too many fields or repeats `{name}`"
+            )));
+        }
+        fields.push((name.into_owned(), value.into_owned()));
+    }
+    if std::str::from_utf8(body).is_err() {
+        return Err(EdgeError::bad_request("the form is not UTF-8 text"));
+    }
+    Ok(fields)
+}
+
+/// A form field's value, or `400` naming it.
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Result<&'a str, EdgeError> {
+    fields
+        .iter()
+        .find_map(|(n, v)| (n == name).then_some(v.as_str()))
+        .ok_or_else(|| EdgeError::bad_request(format!("the form has no `{name}`")))
+}
+
+/// The page answer for an error: its status, in words a customer reads
+/// (an internal cause is never shown).
+pub fn problem_page(shop: &views::Shop, e: &EdgeError) -> Reply {
+    let (title, detail) = match e.status() {
+        404 => ("Page not found", "There is nothing at this address."),
+        401 => ("Please log in", "This page is for logged-in customers."),
+        403 => ("Not allowed", e.detail()),
+        429 => ("Too many tries", e.detail()),
+        500..=599 => (
+            "Something went wrong",
+            "The shop could not answer just now. Please try again in a moment.",
+        ),
+        _ => ("That did not work", e.detail()),
+    };
+    let meta = views::Meta {
+        title,
+        description: detail,
+        canonical: None,
+        ld: Vec::new(),
+        index: false,
+    };
+    let mut reply = html(
+        e.status(),
+        views::page(shop, &meta, views::problem(title, detail)),
+    );
+    for (name, value) in e.headers() {
+        reply = reply.header(name, value.clone());
+    }
+    reply
+}
+
+/// Whether a request asks for a page rather than data: a browser's
+/// navigation sends `Accept: text/html…`.
+pub fn wants_html(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| a.contains("text/html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_found_by_path_and_method() {
+        assert_eq!(page("GET", "/").unwrap().unwrap(), Page::Home);
+        assert_eq!(
+            page("GET", "/p/KIT-0001").unwrap().unwrap(),
+            Page::Product("KIT-0001".into())
+        );
+        assert_eq!(page("POST", "/cart").unwrap().unwrap(), Page::AddToCart);
+        assert_eq!(page("GET", "/cart").unwrap().unwrap(), Page::Cart);
+        assert_eq!(
+            page("GET", "/orders/o-1").unwrap().unwrap(),
+            Page::Order("o-1".into())
+        );
+        assert!(page("GET", "/p/").is_none());
+        assert!(page("GET", "/p/a/b").is_none());
+        assert!(page("GET", "/api/cart").is_none());
+        let refused = page("DELETE", "/login").unwrap().unwrap_err();
+        assert_eq!(refused.status(), 405);
+        assert!(page("GET", "/cart/remove").unwrap().is_err());
+    }
+
+    #[test]
+    fn only_pages_that_say_nothing_of_the_requester_are_shared() {
+        assert!(Page::Product("A".into()).is_shared());
+        assert!(!Page::Cart.is_shared());
+        assert!(!Page::Orders.is_shared());
+        assert!(!Page::Login.is_shared());
+    }
+
+    #[test]
+    fn forms_are_read_strictly() {
+        let fields = form(b"sku=KIT-0001&quantity=2&note=a+b%21", 5).unwrap();
+        assert_eq!(field(&fields, "note").unwrap(), "a b!");
+        assert_eq!(form(b"sku=A&sku=B", 5).unwrap_err().status(), 400);
+        assert_eq!(form(b"a=1&b=2&c=3", 2).unwrap_err().status(), 400);
+        assert_eq!(field(&fields, "missing").unwrap_err().status(), 400);
+        assert_eq!(form(&[0xff, b'=', b'1'], 5).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn the_policy_allows_no_inline_script_and_no_framing() {
+        assert!(!CSP.contains("unsafe-inline"));
+        assert!(CSP.contains("script-src 'self'"));
+        assert!(CSP.contains("frame-ancestors 'none'"));
+        let reply = html(200, maud::html! { p { "<b>" } });
+        assert_eq!(reply.body, b"<p>&lt;b&gt;</p>");
+    }
+}

@@ -1,0 +1,306 @@
+//! The storefront's pages as HTML (maud templates, which escape whatever
+//! they interpolate). Every page shares one layout: a header with the shop's
+//! name, the categories and the search form, then one `<main>` with one
+//! `<h1>`. Nothing personal is rendered into a page that may be shared:
+//! the cart count and login state come from the API after load
+//! (`/assets/app.js`).
+
+use durable_objects::cart_api::CartView;
+use maud::{DOCTYPE, Markup, html};
+use origin_adapter::wire::{Category, Order, Product};
+use serde_json::Value;
+
+use super::money;
+use super::seo;
+
+/// What a page says about itself in its `<head>`.
+pub struct Meta<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    /// Absolute; `None` for pages that are not indexed.
+    pub canonical: Option<String>,
+    /// schema.org blocks for the page.
+    pub ld: Vec<Value>,
+    /// Whether search engines may index it.
+    pub index: bool,
+}
+
+/// The shop as the layout shows it: its name and categories.
+pub struct Shop<'a> {
+    pub name: &'a str,
+    pub categories: &'a [Category],
+}
+
+/// The layout around `content`.
+pub fn page(shop: &Shop, meta: &Meta, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (meta.title) " · " (shop.name) }
+                meta name="description" content=(meta.description);
+                @if !meta.index { meta name="robots" content="noindex"; }
+                @if let Some(url) = &meta.canonical {
+                    link rel="canonical" href=(url);
+                    meta property="og:url" content=(url);
+                }
+                meta property="og:type" content="website";
+                meta property="og:site_name" content=(shop.name);
+                meta property="og:title" content=(meta.title);
+                meta property="og:description" content=(meta.description);
+                link rel="stylesheet" href=(super::assets::STYLE_PATH);
+                script type="module" src=(super::assets::SCRIPT_PATH) {}
+                @for block in &meta.ld {
+                    script type="application/ld+json" { (seo::ld_json(block)) }
+                }
+            }
+            body {
+                a class="skip" href="#content" { "Skip to content" }
+                header {
+                    a class="brand" href="/" { (shop.name) }
+                    form role="search" action="/search" method="get" {
+                        label for="q" { "Search" }
+                        input id="q" name="q" type="search" required maxlength="100";
+                        button type="submit" { "Search" }
+                    }
+                    nav aria-label="Account" {
+                        a href="/cart" { "Cart" span id="cart-count" class="count" aria-live="polite" {} }
+                        a href="/orders" { "Orders" }
+                        a href="/login" { "Log in" }
+                    }
+                    nav aria-label="Categories" {
+                        ul {
+                            @for c in shop.categories {
+                                li { a href={ "/c/" (c.slug) } { (c.name) } }
+                            }
+                        }
+                    }
+                }
+                main id="content" { (content) }
+                footer { p { (shop.name) " — served at the edge." } }
+            }
+        }
+    }
+}
+
+/// A list of products with their prices.
+pub fn products(list: &[Product]) -> Markup {
+    html! {
+        ul class="products" {
+            @for p in list {
+                li {
+                    a href={ "/p/" (p.sku) } { (p.name) }
+                    " "
+                    span class="price" { (money::display(p.price.amount_minor, &p.price.currency)) }
+                }
+            }
+        }
+    }
+}
+
+/// The home page: categories and a few products.
+pub fn home(shop: &Shop, featured: &[Product]) -> Markup {
+    html! {
+        h1 { "Welcome to " (shop.name) }
+        section aria-labelledby="categories" {
+            h2 id="categories" { "Categories" }
+            ul class="categories" {
+                @for c in shop.categories {
+                    li { a href={ "/c/" (c.slug) } { (c.name) } " (" (c.product_count) ")" }
+                }
+            }
+        }
+        section aria-labelledby="featured" {
+            h2 id="featured" { "New in" }
+            (products(featured))
+        }
+    }
+}
+
+/// A category's products, one page at a time; `sort` as the API names it.
+pub fn category(category: &Category, list: &[Product], sort: &str, next: Option<&str>) -> Markup {
+    html! {
+        nav aria-label="Breadcrumb" { a href="/" { "Home" } " › " (category.name) }
+        h1 { (category.name) }
+        form method="get" action={ "/c/" (category.slug) } class="sort" {
+            label for="sort" { "Sort by" }
+            select id="sort" name="sort" {
+                @for (value, label) in [("name", "Name"), ("price", "Price"), ("newest", "Newest")] {
+                    option value=(value) selected[sort == value] { (label) }
+                }
+            }
+            button type="submit" { "Sort" }
+        }
+        (products(list))
+        @if let Some(cursor) = next {
+            a rel="next" href={ "/c/" (category.slug) "?sort=" (sort) "&cursor=" (cursor) } { "Next page" }
+        }
+    }
+}
+
+/// Search results for `q` (empty: the form alone).
+pub fn search(q: &str, list: &[Product], next: Option<&str>) -> Markup {
+    html! {
+        h1 { "Search" @if !q.is_empty() { " results for “" (q) "”" } }
+        @if !q.is_empty() && list.is_empty() { p { "Nothing matches “" (q) "”." } }
+        (products(list))
+        @if let Some(cursor) = next {
+            a rel="next" href={ "/search?q=" (q) "&cursor=" (cursor) } { "Next page" }
+        }
+    }
+}
+
+/// A product page with its add-to-cart form (which works without script).
+pub fn product(p: &Product, category: Option<&Category>) -> Markup {
+    html! {
+        nav aria-label="Breadcrumb" {
+            a href="/" { "Home" }
+            @if let Some(c) = category { " › " a href={ "/c/" (c.slug) } { (c.name) } }
+            " › " (p.name)
+        }
+        article class="product" {
+            h1 { (p.name) }
+            p class="price" { (money::display(p.price.amount_minor, &p.price.currency)) }
+            p { (p.description) }
+            @if p.stock > 0 {
+                p class="stock" { "In stock" }
+                form method="post" action="/cart" class="add" {
+                    input type="hidden" name="sku" value=(p.sku);
+                    label for="quantity" { "Quantity" }
+                    input id="quantity" name="quantity" type="number" min="1" max="99" value="1" required;
+                    button type="submit" { "Add to cart" }
+                    p class="added" role="status" aria-live="polite" {}
+                }
+            } @else {
+                p class="stock" { "Sold out" }
+            }
+        }
+    }
+}
+
+/// The cart: its lines, each removable, and the way to checkout.
+pub fn cart(view: &CartView) -> Markup {
+    html! {
+        h1 { "Your cart" }
+        div id="cart" data-version=(view.version) {
+            @if view.lines.is_empty() {
+                p { "Your cart is empty." }
+            } @else {
+                (lines(view))
+                a class="button" href="/checkout" { "Check out" }
+            }
+        }
+    }
+}
+
+fn lines(view: &CartView) -> Markup {
+    html! {
+        table {
+            caption class="visually-hidden" { "Items in your cart" }
+            thead { tr { th scope="col" { "Product" } th scope="col" { "Quantity" } th scope="col" { "Price" } th scope="col" { span class="visually-hidden" { "Actions" } } } }
+            tbody {
+                @for line in &view.lines {
+                    tr {
+                        td { a href={ "/p/" (line.sku) } { (line.name) } }
+                        td { (line.quantity) }
+                        td { (money::display(line.line_total.amount_minor, &line.line_total.currency)) }
+                        td {
+                            form method="post" action="/cart/remove" {
+                                input type="hidden" name="sku" value=(line.sku);
+                                button type="submit" aria-label={ "Remove " (line.name) } { "Remove" }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(total) = &view.total {
+                tfoot { tr { th scope="row" colspan="2" { "Total" } td { (money::display(total.amount_minor, &total.currency)) } td {} } }
+            }
+        }
+    }
+}
+
+/// The login form; `problem` says why the last try failed.
+pub fn login(problem: Option<&str>) -> Markup {
+    html! {
+        h1 { "Log in" }
+        @if let Some(why) = problem { p class="problem" role="alert" { (why) } }
+        form method="post" action="/login" class="login" {
+            label for="email" { "Email" }
+            input id="email" name="email" type="email" autocomplete="username" required;
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" autocomplete="current-password" required;
+            button type="submit" { "Log in" }
+        }
+    }
+}
+
+/// The checkout page: the lines and the button that places the order;
+/// `express` is the checkout-flow variant's one-step wording.
+pub fn checkout(view: &CartView, express: bool) -> Markup {
+    html! {
+        h1 { "Checkout" }
+        @if view.lines.is_empty() {
+            p { "Your cart is empty." } a href="/" { "Continue shopping" }
+        } @else {
+            (lines(view))
+            form method="post" action="/checkout" {
+                button type="submit" { @if express { "Place order now" } @else { "Place order" } }
+            }
+        }
+    }
+}
+
+/// An order as the orders service reports it: its lines and sums.
+pub fn order(order: &Order, just_placed: bool) -> Markup {
+    let m = |x: &origin_adapter::wire::Money| money::display(x.amount_minor, &x.currency);
+    html! {
+        h1 { @if just_placed { "Thank you for your order" } @else { "Your order" } }
+        p { "Order " span class="order-id" { (order.order_id) } " — " (order.status) }
+        table {
+            caption class="visually-hidden" { "Items in the order" }
+            thead { tr { th scope="col" { "Item" } th scope="col" { "Quantity" } th scope="col" { "Unit price" } } }
+            tbody {
+                @for line in &order.lines {
+                    tr { td { a href={ "/p/" (line.sku) } { (line.sku) } } td { (line.quantity) } td { (m(&line.unit_price)) } }
+                }
+            }
+        }
+        dl class="sums" {
+            dt { "Subtotal" } dd { (m(&order.subtotal)) }
+            @if order.discount.amount_minor != 0 {
+                dt { "Discount" @if let Some(p) = &order.promotion { " (" (p) ")" } } dd { "−" (m(&order.discount)) }
+            }
+            dt { "Tax" } dd { (m(&order.tax)) }
+            dt { "Total" } dd { strong { (m(&order.total)) } }
+        }
+        a href="/orders" { "All your orders" }
+    }
+}
+
+/// The customer's orders, newest first as the orders service lists them.
+pub fn orders(list: &[Order]) -> Markup {
+    html! {
+        h1 { "Your orders" }
+        @if list.is_empty() { p { "No orders yet." } }
+        ul class="orders" {
+            @for o in list {
+                li {
+                    a href={ "/orders/" (o.order_id) } { span class="order-id" { (o.order_id) } }
+                    " — " (money::display(o.total.amount_minor, &o.total.currency))
+                }
+            }
+        }
+    }
+}
+
+/// A page for an error: the status's words and what to do next.
+pub fn problem(title: &str, detail: &str) -> Markup {
+    html! {
+        h1 { (title) }
+        p { (detail) }
+        a href="/" { "Back to the shop" }
+    }
+}
