@@ -27,6 +27,8 @@ mod flags;
 mod forwarding;
 #[path = "e2e/hardening.rs"]
 mod hardening;
+#[path = "e2e/pages.rs"]
+mod pages;
 #[path = "e2e/session.rs"]
 mod session;
 #[path = "e2e/support.rs"]
@@ -71,6 +73,7 @@ fn main() {
         forwarding::scenarios(),
         hardening::scenarios(),
         flags::scenarios(),
+        pages::scenarios(),
     ] {
         shared_scenarios.extend(shared);
         isolated.extend(own);

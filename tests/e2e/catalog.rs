@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use origin_adapter::wire::Product;
 
 use super::{
-    Outcome, add_to_cart, cart_cookie, check, client, expect_problem, header, origin_product,
+    Outcome, add_to_cart, cart_cookie, change_price, check, client, expect_problem, header,
+    origin_product,
 };
 
 fn get(sys: &System, path: &str) -> Result<reqwest::blocking::Response, Failed> {
@@ -27,23 +28,6 @@ fn origin_requests(sys: &System, target: &str) -> Result<u64, Failed> {
     );
     let counts: Value = client().get(url).send()?.json()?;
     Ok(counts[target].as_u64().unwrap_or(0))
-}
-
-fn change_price(sys: &System, sku: &str, price_minor: i64) -> Result<Value, Failed> {
-    let url = format!(
-        "{}/catalog/products/{sku}",
-        sys.origin_url("us").unwrap_or_default()
-    );
-    let r = client()
-        .patch(url)
-        .bearer_auth(&sys.admin_token)
-        .json(&json!({ "price_minor": price_minor }))
-        .send()?;
-    check(
-        r.status() == 200,
-        format!("back office change: {}", r.status()),
-    )?;
-    Ok(r.json()?)
 }
 
 pub fn purge_after_a_price_change_reaches_product_and_listing(sys: &System) -> Outcome {

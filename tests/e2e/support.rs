@@ -141,3 +141,21 @@ pub fn cache_ttl(cache_status: &str) -> Result<i64, Failed> {
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| format!("no ttl in {cache_status:?}").into())
 }
+
+/// A back-office price change at the `us` origin, which purges the edge.
+pub fn change_price(sys: &System, sku: &str, price_minor: i64) -> Result<Value, Failed> {
+    let url = format!(
+        "{}/catalog/products/{sku}",
+        sys.origin_url("us").unwrap_or_default()
+    );
+    let r = client()
+        .patch(url)
+        .bearer_auth(&sys.admin_token)
+        .json(&serde_json::json!({ "price_minor": price_minor }))
+        .send()?;
+    check(
+        r.status() == 200,
+        format!("back office change: {}", r.status()),
+    )?;
+    Ok(r.json()?)
+}

@@ -5,6 +5,7 @@
 //! the cart count and login state come from the API after load
 //! (`/assets/app.js`).
 
+use durable_objects::cart::CartStatus;
 use durable_objects::cart_api::CartView;
 use maud::{DOCTYPE, Markup, html};
 use origin_adapter::wire::{Category, Order, Product};
@@ -185,11 +186,20 @@ pub fn cart(view: &CartView) -> Markup {
     html! {
         h1 { "Your cart" }
         div id="cart" data-version=(view.version) {
-            @if view.lines.is_empty() {
-                p { "Your cart is empty." }
-            } @else {
-                (lines(view))
-                a class="button" href="/checkout" { "Check out" }
+            @match &view.status {
+                CartStatus::CheckedOut { order_id } => {
+                    p { "Your cart is empty: its items are in order "
+                        a href={ "/orders/" (order_id) } { (order_id) } "." }
+                }
+                CartStatus::CheckingOut { .. } => {
+                    p { "Your order is on its way to the shop; it will be placed exactly once." }
+                    (lines(view))
+                }
+                _ if view.lines.is_empty() => { p { "Your cart is empty." } }
+                _ => {
+                    (lines(view))
+                    a class="button" href="/checkout" { "Check out" }
+                }
             }
         }
     }
@@ -242,7 +252,7 @@ pub fn login(problem: Option<&str>) -> Markup {
 pub fn checkout(view: &CartView, express: bool) -> Markup {
     html! {
         h1 { "Checkout" }
-        @if view.lines.is_empty() {
+        @if view.lines.is_empty() || view.status != CartStatus::Open {
             p { "Your cart is empty." } a href="/" { "Continue shopping" }
         } @else {
             (lines(view))
