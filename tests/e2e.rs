@@ -27,6 +27,8 @@ mod flags;
 mod forwarding;
 #[path = "e2e/hardening.rs"]
 mod hardening;
+#[path = "e2e/live.rs"]
+mod live;
 #[path = "e2e/pages.rs"]
 mod pages;
 #[path = "e2e/session.rs"]
@@ -74,6 +76,7 @@ fn main() {
         hardening::scenarios(),
         flags::scenarios(),
         pages::scenarios(),
+        live::scenarios(),
     ] {
         shared_scenarios.extend(shared);
         isolated.extend(own);

@@ -60,6 +60,11 @@ impl CartKey {
 /// resolved): `POST` with a [`CartCall`] as JSON.
 pub const CALL: &str = "https://cart/call";
 
+/// Where a live view is opened: `GET` with `Upgrade: websocket`, answered
+/// `101` with a socket that receives the cart at once and after every
+/// change ([`crate::cart_live`]).
+pub const LIVE: &str = "https://cart/live";
+
 /// Every call into a cart object, and what it answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "snake_case")]

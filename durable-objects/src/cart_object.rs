@@ -12,7 +12,8 @@ use origin_adapter::keys::SigningKey;
 use origin_adapter::wire::{OrderLine, OrderRequest, Problem};
 use serde::Deserialize;
 use worker::{
-    Date, DurableObject, Env, Headers, Request, Response, Result, SqlStorage, State, durable_object,
+    Date, DurableObject, Env, Headers, Request, Response, Result, SqlStorage, State, WebSocket,
+    WebSocketIncomingMessage, durable_object,
 };
 
 use crate::body::read_call;
@@ -22,6 +23,7 @@ use crate::cart_api::{
     OutboxView, REMEMBERED_REQUESTS, Verdict, expires_at_ms, next_alarm_ms, outbox_retry_at_ms,
     refusal_detail, verdict,
 };
+use crate::cart_live;
 use crate::exchange::{Exchange, Target, send_signed};
 use crate::respond::{alarm_at, json, problem};
 
@@ -190,6 +192,14 @@ impl CartObject {
             order_body: o.body.clone(),
         });
         view
+    }
+
+    /// Sends the cart as it now stands to its live views.
+    fn tell_live_views(&self) {
+        match self.load() {
+            Ok(loaded) => cart_live::broadcast(&self.state, &self.view(&loaded)),
+            Err(e) => worker::console_warn!("cart: live views not told: {e}"),
+        }
     }
 
     fn store(&self, key: &str, cart: &Cart, now: i64, idle_seconds: i64) -> Result<()> {
@@ -628,6 +638,10 @@ impl DurableObject for CartObject {
             worker::console_error!("cart: schema setup failed: {e}");
             return problem(500, "the cart store is unavailable");
         }
+        if req.headers().get("upgrade")?.as_deref() == Some("websocket") {
+            let loaded = self.load()?;
+            return cart_live::open(&self.state, &self.view(&loaded));
+        }
         let call: CartCall = match read_call(&mut req, CALL).await {
             Ok(call) => call,
             Err(refusal) => return refusal,
@@ -647,8 +661,47 @@ impl DurableObject for CartObject {
                     .to_array()?;
                 json(200, &serde_json::json!({ "entries": entries }))
             }
-            CartCall::Mutate(m) => self.mutate(&m).await,
+            CartCall::Mutate(m) => {
+                let answered = self.mutate(&m).await?;
+                if answered.status_code() < 300 {
+                    self.tell_live_views();
+                }
+                Ok(answered)
+            }
         }
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
+        let text = match &message {
+            WebSocketIncomingMessage::String(text) => Some(text.as_str()),
+            WebSocketIncomingMessage::Binary(_) => None,
+        };
+        cart_live::answer(&ws, text, || self.load().ok().map(|l| self.view(&l)));
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        // The page went away: complete the closing handshake.
+        let code = u16::try_from(code)
+            .ok()
+            .filter(|c| (1000..5000).contains(c) && *c != 1005 && *c != 1006);
+        let _ = ws.close(Some(code.unwrap_or(1000)), Some("closed"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, error: worker::Error) -> Result<()> {
+        worker::console_warn!("cart: a live view failed: {error}");
+        Ok(())
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -674,8 +727,11 @@ impl DurableObject for CartObject {
             // drops the tables too; this instance may serve again.
             self.state.storage().delete_all().await?;
             self.sql.exec(SCHEMA, None)?;
+            self.tell_live_views();
             return Response::ok("expired");
         }
+        // The outbox may have placed the order: the views learn it.
+        self.tell_live_views();
         self.schedule().await?;
         Response::ok("scheduled")
     }

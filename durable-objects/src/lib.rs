@@ -16,6 +16,7 @@
 pub mod body;
 pub mod cart;
 pub mod cart_api;
+pub mod cart_live;
 pub mod cart_object;
 pub mod exchange;
 pub mod flags_object;

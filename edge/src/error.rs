@@ -92,6 +92,8 @@ impl EdgeError {
         unsupported_media_type => 415;
         /// `422`: well-formed, but not acceptable.
         unprocessable => 422;
+        /// `426`: this route speaks another protocol (add `Upgrade`).
+        upgrade_required => 426;
         /// `428`: the route needs `If-Match`.
         precondition_required => 428;
         /// `429`: too many requests (add `Retry-After`).

@@ -22,6 +22,8 @@ pub enum Route {
     CartLine,
     /// `/api/cart/checkout`: check out (POST), where the checkout stands (GET).
     Checkout,
+    /// `GET /api/cart/live`: a WebSocket that receives the cart at every change.
+    CartLive,
     /// `GET /api/support/carts/{cart}`: a cart and its audit log, for support.
     SupportCart,
     /// `GET /api/flags`: the browser's flags.
@@ -91,6 +93,7 @@ const TABLE: &[(&str, &[&str])] = &[
     ("/api/cart/items", &["POST"]),
     ("/api/cart/items/{sku}", &["PUT", "PATCH", "DELETE"]),
     ("/api/cart/checkout", &["GET", "HEAD", "POST"]),
+    ("/api/cart/live", &["GET"]),
     ("/api/support/carts/{cart}", &["GET", "HEAD"]),
     ("/api/flags", &["GET", "HEAD"]),
     ("/api/flags/{key}", &["GET", "HEAD"]),
@@ -137,6 +140,7 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
             "/api/cart/items" => Route::AddCartItem,
             "/api/cart/items/{sku}" => Route::CartLine,
             "/api/cart/checkout" => Route::Checkout,
+            "/api/cart/live" => Route::CartLive,
             "/api/support/carts/{cart}" => Route::SupportCart,
             "/api/flags" | "/api/flags/{key}" => Route::Flags,
             "/admin/flags" => Route::AdminFlags,

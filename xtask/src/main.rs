@@ -2,7 +2,10 @@
 //!
 //! * `dev`   — build and run the whole system locally until Ctrl-C;
 //! * `test`  — every check: fmt, clippy (native + wasm32), unit tests,
-//!   end-to-end tests against real `wrangler dev`, deploy dry-run size;
+//!   end-to-end tests against real `wrangler dev`, the storefront pages in
+//!   Chromium, deploy dry-run size;
+//! * `browser` — only the storefront pages in Chromium (screenshots in
+//!   `target/browser/`);
 //! * `build` — install pinned tools and build the Worker;
 //! * `tools` — install pinned tools only;
 //! * `config` — validate wrangler.toml's vars (and secrets) as the edge will;
@@ -17,6 +20,7 @@
 mod bench;
 mod bench_edge;
 mod bench_flags;
+mod browser;
 mod build;
 mod config;
 mod dev;
@@ -27,10 +31,11 @@ mod tools;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <dev|test|bench|build|tools|config|flags>
+const USAGE: &str = "usage: cargo xtask <dev|test|browser|bench|build|tools|config|flags>
 
   dev     build the Worker, start origins (us, eu) and wrangler dev; Ctrl-C stops all
-  test    fmt, clippy (native + wasm32), unit tests, end-to-end tests, deploy dry-run size
+  test    fmt, clippy (native + wasm32), unit tests, end-to-end tests, browser journeys, deploy dry-run size
+  browser build, start the system and run the browser journeys in Chromium (screenshots in target/browser/)
   build   install the pinned tools and build the Worker (edge/build/)
   tools   install the pinned tools only
   flags   `flags check <flags.json>`, `flags eval <flags.json> <key> '<context>' [--default <json>]`
@@ -53,6 +58,11 @@ fn main() -> ExitCode {
         Some("bench-flags-native") => bench_flags::native(),
         Some("bench-session") => bench::session_verify(),
         Some("test") => test::run(),
+        Some("browser") => tools::ensure().and_then(|t| {
+            build::worker(&t)?;
+            build::origin(&t)?;
+            browser::run(&t)
+        }),
         Some("build") => tools::ensure().and_then(|t| build::worker(&t)),
         Some("tools") => tools::ensure().map(drop),
         Some("config") => config::run(&args[1..]),

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::run::{done, status, step, tee};
-use crate::{build, tools};
+use crate::{browser, build, tools};
 
 /// Adds up libtest's `test result:` lines.
 fn count(output: &str, passed: &mut u64, failed: &mut u64) {
@@ -89,6 +89,8 @@ pub fn run() -> Result<()> {
     let out = tee(cargo(&["test", "--package", "e2e", "--test", "e2e"]).env("E2E_PREBUILT", "1"))?;
     count(&out, &mut passed, &mut failed);
     done(t);
+
+    browser::run(&tools)?;
 
     let bundle = build::dry_run(&tools)?;
     println!("\nWorker upload size: {}", bundle.upload);

@@ -8,6 +8,7 @@ mod catalog;
 mod flags;
 mod forward;
 mod hit;
+mod live;
 mod objects;
 mod page_forms;
 mod pages;
@@ -76,6 +77,21 @@ pub fn serve(
         Err(e) => return problem(&e, None).into(),
     };
     let started = now_ms();
+    if let Ok(Route::CartLive) = routed {
+        // Answered with the cart object's own `101` (its socket inside),
+        // which no reply of bytes can carry.
+        return js_sys::futures::future_to_promise(async move {
+            let opened = match config(&env) {
+                Ok(config) => live::open(&env, &config, &rc).await,
+                Err(e) => Err(e),
+            };
+            Ok(match opened {
+                Ok(upgraded) => upgraded.into(),
+                Err(e) => problem(&e, Some(&rc)).into(),
+            })
+        })
+        .into();
+    }
     let rc = match &routed {
         Err(e) if e.status() != 404 => return finish(Err(e.clone()), &rc, false).into(),
         // A catalog read looks in the cache first, the entry awaiting it.
@@ -244,7 +260,7 @@ async fn dispatch(
             panic!("deliberate panic from /__dev/panic")
         }
         Route::DevPanic => Err(EdgeError::not_found("no resource here")),
-        Route::Page(_) => Err(EdgeError::not_found("no resource here")),
+        Route::Page(_) | Route::CartLive => Err(EdgeError::not_found("no resource here")),
     }
 }
 

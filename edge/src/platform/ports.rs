@@ -21,7 +21,7 @@ use crate::shop::ports::{
 pub(crate) struct ObjectCarts<'a>(pub &'a Env);
 
 impl ObjectCarts<'_> {
-    fn stub(&self, cart: &CartRef) -> Result<worker::Stub, EdgeError> {
+    pub(crate) fn stub(&self, cart: &CartRef) -> Result<worker::Stub, EdgeError> {
         objects::stub_in(
             self.0,
             cart_api::BINDING,

@@ -30,6 +30,7 @@ pub mod checkout;
 pub mod flags;
 pub mod flags_api;
 pub mod forwarded;
+pub mod live;
 pub mod login;
 pub mod ports;
 pub mod purge;

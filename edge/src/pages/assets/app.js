@@ -18,7 +18,9 @@ async function cart(etag) {
 
 function showCount(view) {
   if (!count || !view) return;
-  const items = view.lines.reduce((sum, line) => sum + line.quantity, 0);
+  // A checked-out or merged cart holds nothing to buy any more.
+  const open = view.status?.state === "open" || view.status?.state === undefined;
+  const items = open ? view.lines.reduce((sum, line) => sum + line.quantity, 0) : 0;
   count.textContent = items > 0 ? String(items) : "";
 }
 
@@ -48,6 +50,20 @@ for (const form of document.querySelectorAll("form.add")) {
   });
 }
 
+// A logged-in customer's header offers "Log out" (a form: logging out is
+// a write) where a visitor's offers "Log in".
+async function showSession() {
+  const response = await fetch("/api/session", { headers: { accept: "application/json" } });
+  if (!response.ok) return;
+  const session = await response.json();
+  const login = document.querySelector('header a[href="/login"]');
+  if (!session.authenticated || !login) return;
+  const logout = element("form", { method: "post", action: "/logout", class: "logout" },
+    element("button", { type: "submit", class: "link" }, "Log out"));
+  login.replaceWith(logout);
+}
+showSession().catch(() => {});
+
 let known = null;
 cart(null)
   .then(({ etag, view }) => {
@@ -56,15 +72,80 @@ cart(null)
   })
   .catch(() => {});
 
-// On the cart page, a change made elsewhere reloads the page's lines.
+// A price from minor units, in the reader's own notation.
+function price(money) {
+  const format = new Intl.NumberFormat(undefined, { style: "currency", currency: money.currency });
+  const places = format.resolvedOptions().maximumFractionDigits;
+  return format.format(money.amount_minor / 10 ** places);
+}
+
+function element(name, attributes = {}, ...children) {
+  const node = document.createElement(name);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  node.append(...children);
+  return node;
+}
+
+// The cart's lines as the server renders them (views::cart), built with
+// text nodes only: nothing from the cart is parsed as HTML.
+function renderCart(box, view) {
+  box.dataset.version = String(view.version);
+  const open = view.status?.state === "open" || view.status?.state === undefined;
+  if (!open || view.lines.length === 0) {
+    box.replaceChildren(element("p", {}, "Your cart is empty."));
+    return;
+  }
+  const head = element("tr", {}, ...["Product", "Quantity", "Price"].map((t) => element("th", { scope: "col" }, t)),
+    element("th", { scope: "col" }, element("span", { class: "visually-hidden" }, "Actions")));
+  const rows = view.lines.map((line) => {
+    const remove = element("form", { method: "post", action: "/cart/remove" },
+      element("input", { type: "hidden", name: "sku", value: line.sku }),
+      element("button", { type: "submit", "aria-label": `Remove ${line.name}` }, "Remove"));
+    return element("tr", {},
+      element("td", {}, element("a", { href: `/p/${encodeURIComponent(line.sku)}` }, line.name)),
+      element("td", {}, String(line.quantity)),
+      element("td", {}, price(line.line_total)),
+      element("td", {}, remove));
+  });
+  const table = element("table", {},
+    element("caption", { class: "visually-hidden" }, "Items in your cart"),
+    element("thead", {}, head),
+    element("tbody", {}, ...rows));
+  if (view.total) {
+    table.append(element("tfoot", {}, element("tr", {},
+      element("th", { scope: "row", colspan: "2" }, "Total"), element("td", {}, price(view.total)), element("td"))));
+  }
+  box.replaceChildren(table, element("a", { class: "button", href: "/checkout" }, "Check out"));
+}
+
+// On the cart page, a change made elsewhere (another tab, another device,
+// a login's merge, a checkout, an expiry) shows at once, in place: the
+// cart's live view (a WebSocket) sends each new version. Where a socket
+// cannot be opened, the page asks with If-None-Match every few seconds.
 const live = document.getElementById("cart");
 if (live) {
-  setInterval(async () => {
-    const { etag, view } = await cart(known).catch(() => ({ etag: known, view: null }));
-    if (view && etag !== known) {
-      known = etag;
-      showCount(view);
-      location.reload();
-    }
-  }, 3000);
+  const show = (view) => {
+    showCount(view);
+    if (view && String(view.version) !== live.dataset.version) renderCart(live, view);
+  };
+  let polling = null;
+  const poll = () => {
+    if (polling) return;
+    polling = setInterval(async () => {
+      const { etag, view } = await cart(known).catch(() => ({ etag: known, view: null }));
+      if (view && etag !== known) {
+        known = etag;
+        show(view);
+      }
+    }, 3000);
+  };
+  try {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}/api/cart/live`);
+    socket.addEventListener("message", (event) => show(JSON.parse(event.data)));
+    socket.addEventListener("close", poll);
+    socket.addEventListener("error", poll);
+  } catch {
+    poll();
+  }
 }

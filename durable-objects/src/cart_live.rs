@@ -1,0 +1,52 @@
+//! A cart's live views: the WebSockets of the pages that have the cart
+//! open, accepted with the hibernation API so an idle socket costs nothing
+//! (the object may be evicted while its sockets stay open). Every change to
+//! the cart is sent to each of them as the new [`CartView`] (its `version`
+//! says which state it is).
+
+use worker::{Response, Result, State, WebSocket, WebSocketPair};
+
+use crate::cart_api::CartView;
+use crate::respond::problem;
+
+/// Open live views per cart: a customer's few tabs and devices, with room
+/// to spare; past it a new one is refused (`429`), never an old one cut.
+pub const MAX_LIVE_VIEWS: usize = 32;
+
+/// Accepts a live view of the cart now showing `view`: `101` with the
+/// client's socket, which receives `view` at once.
+pub fn open(state: &State, view: &CartView) -> Result<Response> {
+    if state.get_websockets().len() >= MAX_LIVE_VIEWS {
+        return problem(429, "this cart has too many live views open");
+    }
+    let pair = WebSocketPair::new()?;
+    state.accept_web_socket(&pair.server);
+    pair.server.send_with_str(serde_json::to_string(view)?)?;
+    Response::from_websocket(pair.client)
+}
+
+/// Sends `view` to every live view of the cart. A socket that cannot take
+/// it is closing; the runtime drops it.
+pub fn broadcast(state: &State, view: &CartView) {
+    let sockets = state.get_websockets();
+    if sockets.is_empty() {
+        return;
+    }
+    let Ok(text) = serde_json::to_string(view) else {
+        return;
+    };
+    for socket in sockets {
+        let _ = socket.send_with_str(&text);
+    }
+}
+
+/// A message from a page: the only one understood is `"view"` (send the
+/// cart again, e.g. after the page was asleep); anything else is ignored.
+pub fn answer(socket: &WebSocket, text: Option<&str>, view: impl FnOnce() -> Option<CartView>) {
+    if text.map(str::trim) == Some("view")
+        && let Some(view) = view()
+        && let Ok(text) = serde_json::to_string(&view)
+    {
+        let _ = socket.send_with_str(&text);
+    }
+}
