@@ -97,16 +97,21 @@ pub fn run(tools: &Tools) -> Result<()> {
         .current_dir(&root)
         .env("CHROMIUM", &chromium)
         .env("NO_COLOR", "1");
-    finish(command, TIME_LIMIT)?;
+    finish(
+        "the browser journeys (screenshots of every step in target/browser/)",
+        command,
+        TIME_LIMIT,
+    )?;
     drop(sys);
     done(t);
     Ok(())
 }
 
-/// Runs `command` in its own process group, echoing its output, and fails
-/// if it fails or is still running after `limit` (then its group is killed).
-fn finish(command: Command, limit: Duration) -> Result<()> {
-    let (mut child, lines) = Supervised::spawn("browser", command, false)?;
+/// Runs `command` (`what` it is, for errors) in its own process group,
+/// echoing its output, and fails if it fails or is still running after
+/// `limit` (then its group is killed).
+pub(crate) fn finish(what: &str, command: Command, limit: Duration) -> Result<()> {
+    let (mut child, lines) = Supervised::spawn(what, command, false)?;
     let until = Instant::now() + limit;
     loop {
         match lines.recv_timeout(Duration::from_millis(200)) {
@@ -121,16 +126,14 @@ fn finish(command: Command, limit: Duration) -> Result<()> {
                 println!("    {line}");
             }
             if !exit.success() {
-                bail!(
-                    "the browser journeys failed ({exit}); screenshots of every step in target/browser/"
-                );
+                bail!("{what} failed ({exit})");
             }
             return Ok(());
         }
         if Instant::now() >= until {
             child.stop();
             bail!(
-                "the browser journeys were still running after {} s and were stopped",
+                "{what} was still running after {} s and was stopped",
                 limit.as_secs()
             );
         }

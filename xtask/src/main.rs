@@ -6,6 +6,7 @@
 //!   Chromium, deploy dry-run size;
 //! * `browser` — only the storefront pages in Chromium (screenshots in
 //!   `target/browser/`);
+//! * `lighthouse` — Lighthouse scores of the storefront's pages;
 //! * `build` — install pinned tools and build the Worker;
 //! * `tools` — install pinned tools only;
 //! * `config` — validate wrangler.toml's vars (and secrets) as the edge will;
@@ -20,22 +21,25 @@
 mod bench;
 mod bench_edge;
 mod bench_flags;
+mod benchmarks_md;
 mod browser;
 mod build;
 mod config;
 mod dev;
 mod flags;
+mod lighthouse;
 mod run;
 mod test;
 mod tools;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <dev|test|browser|bench|build|tools|config|flags>
+const USAGE: &str = "usage: cargo xtask <dev|test|browser|lighthouse|bench|build|tools|config|flags>
 
   dev     build the Worker, start origins (us, eu) and wrangler dev; Ctrl-C stops all
   test    fmt, clippy (native + wasm32), unit tests, end-to-end tests, browser journeys, deploy dry-run size
   browser build, start the system and run the browser journeys in Chromium (screenshots in target/browser/)
+  lighthouse  Lighthouse (mobile) on the home, category, product and cart pages; scores into BENCHMARKS.md
   build   install the pinned tools and build the Worker (edge/build/)
   tools   install the pinned tools only
   flags   `flags check <flags.json>`, `flags eval <flags.json> <key> '<context>' [--default <json>]`
@@ -62,6 +66,11 @@ fn main() -> ExitCode {
             build::worker(&t)?;
             build::origin(&t)?;
             browser::run(&t)
+        }),
+        Some("lighthouse") => tools::ensure().and_then(|t| {
+            build::worker(&t)?;
+            build::origin(&t)?;
+            lighthouse::run(&t)
         }),
         Some("build") => tools::ensure().and_then(|t| build::worker(&t)),
         Some("tools") => tools::ensure().map(drop),

@@ -170,6 +170,8 @@ pub fn problem_page(shop: &views::Shop, e: &EdgeError) -> Reply {
         401 => ("Please log in", "This page is for logged-in customers."),
         403 => ("Not allowed", e.detail()),
         429 => ("Too many tries", e.detail()),
+        // The maintenance switch (and checkout's): the shop says when to come back.
+        503 => ("Back in a few minutes", e.detail()),
         500..=599 => (
             "Something went wrong",
             "The shop could not answer just now. Please try again in a moment.",
@@ -240,6 +242,27 @@ mod tests {
         assert_eq!(form(b"a=1&b=2&c=3", 2).unwrap_err().status(), 400);
         assert_eq!(field(&fields, "missing").unwrap_err().status(), 400);
         assert_eq!(form(&[0xff, b'=', b'1'], 5).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn a_paused_shop_says_so_and_when_to_come_back() {
+        let shop = views::Shop {
+            name: "Shop",
+            categories: &[],
+        };
+        let paused = EdgeError::unavailable("changes are paused").with_header("retry-after", "60");
+        let page = problem_page(&shop, &paused);
+        assert_eq!(page.status, 503);
+        assert!(
+            page.headers
+                .iter()
+                .any(|(n, v)| *n == "retry-after" && v == "60")
+        );
+        let html = String::from_utf8(page.body).unwrap();
+        assert!(html.contains("<h1>Back in a few minutes</h1>"));
+        assert!(html.contains("changes are paused"));
+        let failed = problem_page(&shop, &EdgeError::internal("x").with_cause("secret"));
+        assert!(!String::from_utf8(failed.body).unwrap().contains("secret"));
     }
 
     #[test]

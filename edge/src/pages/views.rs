@@ -40,6 +40,8 @@ pub fn page(shop: &Shop, meta: &Meta, content: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // No icon yet: an empty one, so browsers do not ask for /favicon.ico.
+                link rel="icon" href="data:,";
                 title { (meta.title) " · " (shop.name) }
                 meta name="description" content=(meta.description);
                 @if !meta.index { meta name="robots" content="noindex"; }
@@ -185,7 +187,8 @@ pub fn product(p: &Product, category: Option<&Category>) -> Markup {
 pub fn cart(view: &CartView) -> Markup {
     html! {
         h1 { "Your cart" }
-        div id="cart" data-version=(view.version) {
+        // A page watches its cart live only when there is a cart to watch.
+        div id="cart" data-version=(view.version) data-live=(!view.cart_id.is_empty()) {
             @match &view.status {
                 CartStatus::CheckedOut { order_id } => {
                     p { "Your cart is empty: its items are in order "

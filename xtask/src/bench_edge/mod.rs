@@ -171,7 +171,7 @@ pub fn run(mode: Option<&str>) -> Result<()> {
     println!("\n{}", report.table());
     let plot = "xtask/bench/benchmarks.svg";
     report.svg(&tools.root().join(plot))?;
-    std::fs::write(tools.root().join("BENCHMARKS.md"), report.markdown(plot))?;
+    crate::benchmarks_md::write_body(&tools.root().join("BENCHMARKS.md"), &report.markdown(plot))?;
     println!("wrote BENCHMARKS.md and {plot}");
     Ok(())
 }

@@ -139,7 +139,9 @@ if (live) {
       }
     }, 3000);
   };
-  try {
+  if (live.dataset.live !== "true") {
+    poll();
+  } else try {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}/api/cart/live`);
     socket.addEventListener("message", (event) => show(JSON.parse(event.data)));
