@@ -7,6 +7,8 @@
 
 pub mod api;
 pub mod assets;
+pub mod catalog_pages;
+pub mod forms;
 pub mod money;
 pub mod seo;
 pub mod views;
@@ -135,33 +137,6 @@ pub fn see_other(location: &str) -> Reply {
     Reply::raw(303, "", Vec::new()).header("location", location.to_owned())
 }
 
-/// A form body (`application/x-www-form-urlencoded`) as its fields; `400`
-/// when a field repeats, when there are more than `max` fields, or when the
-/// body is not UTF-8.
-pub fn form(body: &[u8], max: usize) -> Result<Vec<(String, String)>, EdgeError> {
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for (name, value) in url::form_urlencoded::parse(body) {
-        if fields.len() == max || fields.iter().any(|(n, _)| *n == name) {
-            return Err(EdgeError::bad_request(format!(
-                "the form has too many fields or repeats `{name}`"
-            )));
-        }
-        fields.push((name.into_owned(), value.into_owned()));
-    }
-    if std::str::from_utf8(body).is_err() {
-        return Err(EdgeError::bad_request("the form is not UTF-8 text"));
-    }
-    Ok(fields)
-}
-
-/// A form field's value, or `400` naming it.
-pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Result<&'a str, EdgeError> {
-    fields
-        .iter()
-        .find_map(|(n, v)| (n == name).then_some(v.as_str()))
-        .ok_or_else(|| EdgeError::bad_request(format!("the form has no `{name}`")))
-}
-
 /// The page answer for an error: its status, in words a customer reads
 /// (an internal cause is never shown).
 pub fn problem_page(shop: &views::Shop, e: &EdgeError) -> Reply {
@@ -232,16 +207,6 @@ mod tests {
         assert!(!Page::Cart.is_shared());
         assert!(!Page::Orders.is_shared());
         assert!(!Page::Login.is_shared());
-    }
-
-    #[test]
-    fn forms_are_read_strictly() {
-        let fields = form(b"sku=KIT-0001&quantity=2&note=a+b%21", 5).unwrap();
-        assert_eq!(field(&fields, "note").unwrap(), "a b!");
-        assert_eq!(form(b"sku=A&sku=B", 5).unwrap_err().status(), 400);
-        assert_eq!(form(b"a=1&b=2&c=3", 2).unwrap_err().status(), 400);
-        assert_eq!(field(&fields, "missing").unwrap_err().status(), 400);
-        assert_eq!(form(&[0xff, b'=', b'1'], 5).unwrap_err().status(), 400);
     }
 
     #[test]

@@ -317,3 +317,50 @@ pub fn problem(title: &str, detail: &str) -> Markup {
         a href="/" { "Back to the shop" }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use durable_objects::cart::Cart;
+
+    use super::*;
+
+    fn with_line() -> CartView {
+        let mut view = CartView::of("g-1", &Cart::default());
+        view.lines.push(durable_objects::cart_api::LineView {
+            sku: "KIT-0001".into(),
+            name: "Knife <b>".into(),
+            unit_price: origin_adapter::wire::Money {
+                amount_minor: 500,
+                currency: "EUR".into(),
+            },
+            quantity: 2,
+            line_total: origin_adapter::wire::Money {
+                amount_minor: 1000,
+                currency: "EUR".into(),
+            },
+        });
+        view
+    }
+
+    #[test]
+    fn the_checkout_flow_variant_changes_the_checkout_page() {
+        let view = with_line();
+        assert!(checkout(&view, true).into_string().contains("Place order now"));
+        let old = checkout(&view, false).into_string();
+        assert!(old.contains(">Place order<") && old.contains("€10.00"));
+        assert!(old.contains("Knife &lt;b&gt;"));
+    }
+
+    #[test]
+    fn a_checked_out_cart_offers_nothing_more_to_buy() {
+        let mut view = with_line();
+        view.status = CartStatus::CheckedOut {
+            order_id: "ord-1".into(),
+        };
+        let html = cart(&view).into_string();
+        assert!(html.contains("/orders/ord-1") && !html.contains("Check out"));
+        assert!(!checkout(&view, false).into_string().contains("Place order"));
+        let open = cart(&with_line()).into_string();
+        assert!(open.contains("data-live=\"true\"") && open.contains("Check out"));
+    }
+}

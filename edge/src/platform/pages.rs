@@ -10,11 +10,12 @@ use worker::{Context, Env, Request};
 
 use super::runtime::{PlatformIds, RequestContext, now_ms, random};
 use super::{catalog, flags, ports};
-use crate::catalog::query::{self, CatalogQuery};
+use crate::catalog::query::CatalogQuery;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::pages::api::{answer, as_api, cookies};
-use crate::pages::views::{self, Meta, Shop};
+use crate::pages::catalog_pages as made;
+use crate::pages::views::Shop;
 use crate::pages::{self, Page, assets, seo};
 use crate::shop::cart_changes::CartCase;
 use crate::shop::catalog::CatalogAnswer;
@@ -22,8 +23,6 @@ use crate::shop::reply::Reply;
 
 /// The shop's name on its pages.
 pub(crate) const SHOP_NAME: &str = "Edge Shop";
-/// Products per listing page.
-const PER_PAGE: u32 = 24;
 
 /// What a page needs of the platform.
 pub(crate) struct Platform<'a> {
@@ -75,115 +74,27 @@ pub(crate) async fn categories(p: &Platform<'_>) -> Vec<Category> {
     }
 }
 
-/// A catalog read's data, or its failure as the page's error.
-async fn data<T: serde::de::DeserializeOwned>(
+/// A catalog read through the edge cache, and its data.
+async fn read<T: serde::de::DeserializeOwned>(
     p: &Platform<'_>,
     query: &CatalogQuery,
 ) -> Result<(T, CatalogAnswer), EdgeError> {
     let read = catalog::read(p.config, query, p.ctx).await?;
-    match read.entry.status {
-        200 => {
-            let value = serde_json::from_str(&read.entry.body).map_err(|_| {
-                EdgeError::bad_gateway("the catalog answered with something unreadable")
-            })?;
-            Ok((value, read))
-        }
-        404 => Err(EdgeError::not_found("no such page")),
-        400 => Err(EdgeError::bad_request("that is not a page of this shop")),
-        status => Err(EdgeError::bad_gateway(format!(
-            "the catalog failed ({status})"
-        ))),
-    }
-}
-
-/// A shared page's answer: the HTML with its data's cache status and tags,
-/// an `ETag` of its own bytes (304 when the browser's copy is current).
-fn shared(markup: maud::Markup, read: &CatalogAnswer, p: &Platform<'_>) -> Reply {
-    use crate::catalog::report::{cache_status, etag, not_modified};
-    let reply = pages::html(200, markup);
-    let tag = etag(&reply.body);
-    let reply = match not_modified(p.rc.header("if-none-match"), &tag) {
-        true => Reply {
-            status: 304,
-            body: Vec::new(),
-            ..reply
-        },
-        false => reply,
-    };
-    reply
-        .header("etag", tag)
-        .header("cache-status", cache_status(read.outcome))
-        .header("cache-tag", read.entry.tags.join(","))
-        .header("cache-control", crate::catalog::BROWSER_CACHE_CONTROL)
+    Ok((pages::catalog_pages::data(&read.entry)?, read))
 }
 
 async fn home(shop: &Shop<'_>, p: &Platform<'_>) -> Result<Reply, EdgeError> {
-    let newest = CatalogQuery::Products {
-        category: None,
-        sort: query::Sort::Newest,
-        limit: 8,
-        cursor: None,
-    };
-    let (page, read): (ProductPage, _) = data(p, &newest).await?;
-    let meta = Meta {
-        title: "Home",
-        description: "Browse the shop's categories and newest products.",
-        canonical: Some(format!("{}/", p.rc.own_origin)),
-        ld: Vec::new(),
-        index: true,
-    };
-    Ok(shared(
-        views::page(shop, &meta, views::home(shop, &page.products)),
-        &read,
-        p,
-    ))
+    let (page, read): (ProductPage, _) = read(p, &made::newest()).await?;
+    let html = made::home(shop, &p.rc.own_origin, &page.products);
+    Ok(made::shared(html, &read, p.rc.header("if-none-match")))
 }
 
 async fn category(shop: &Shop<'_>, p: &Platform<'_>, slug: &str) -> Result<Reply, EdgeError> {
-    let Some(category) = shop.categories.iter().find(|c| c.slug == slug) else {
-        return Err(EdgeError::not_found("no such category"));
-    };
-    // The page's own parameters (sort, cursor) are the listing's, checked
-    // by the same parser; tracking parameters are dropped.
-    let raw = format!(
-        "category={slug}&limit={PER_PAGE}{}",
-        p.rc.query
-            .as_deref()
-            .map(|q| format!("&{q}"))
-            .unwrap_or_default()
-    );
-    let listing = match query::parse("/api/products", Some(&raw)) {
-        Some(q) => q?,
-        None => return Err(EdgeError::not_found("no such page")),
-    };
-    let CatalogQuery::Products { sort, cursor, .. } = &listing else {
-        return Err(EdgeError::not_found("no such page"));
-    };
-    let (page, read): (ProductPage, _) = data(p, &listing).await?;
-    let origin = &p.rc.own_origin;
-    let url = format!("{origin}/c/{slug}");
-    let canonical = match cursor {
-        Some(c) => format!("{url}?cursor={c}"),
-        None => url.clone(),
-    };
-    let description = format!("{} — {} products.", category.name, category.product_count);
-    let meta = Meta {
-        title: &category.name,
-        description: &description,
-        canonical: Some(canonical),
-        ld: vec![seo::breadcrumbs(&[
-            ("Home", format!("{origin}/")),
-            (&category.name, url),
-        ])],
-        index: true,
-    };
-    let body = views::category(
-        category,
-        &page.products,
-        sort.as_str(),
-        page.next_cursor.as_deref(),
-    );
-    Ok(shared(views::page(shop, &meta, body), &read, p))
+    let category = made::category_named(shop, slug)?;
+    let listing = made::listing(slug, p.rc.query.as_deref())?;
+    let (page, read): (ProductPage, _) = read(p, &listing).await?;
+    let html = made::category(shop, &p.rc.own_origin, category, &listing, &page);
+    Ok(made::shared(html, &read, p.rc.header("if-none-match")))
 }
 
 async fn product(shop: &Shop<'_>, p: &Platform<'_>, sku: &str) -> Result<Reply, EdgeError> {
@@ -191,54 +102,19 @@ async fn product(shop: &Shop<'_>, p: &Platform<'_>, sku: &str) -> Result<Reply, 
     let query = CatalogQuery::Product {
         sku: sku.to_owned(),
     };
-    let (product, read): (Product, _) = data(p, &query).await?;
-    let origin = &p.rc.own_origin;
-    let url = format!("{origin}/p/{sku}");
-    let category = shop.categories.iter().find(|c| c.slug == product.category);
-    let mut trail = vec![("Home", format!("{origin}/"))];
-    if let Some(c) = category {
-        trail.push((c.name.as_str(), format!("{origin}/c/{}", c.slug)));
-    }
-    trail.push((product.name.as_str(), url.clone()));
-    let meta = Meta {
-        title: &product.name,
-        description: &product.description,
-        canonical: Some(url.clone()),
-        ld: vec![seo::product(&product, &url), seo::breadcrumbs(&trail)],
-        index: true,
-    };
-    let body = views::product(&product, category);
-    Ok(shared(views::page(shop, &meta, body), &read, p))
+    let (product, read): (Product, _) = read(p, &query).await?;
+    let html = made::product(shop, &p.rc.own_origin, &product);
+    Ok(made::shared(html, &read, p.rc.header("if-none-match")))
 }
 
 async fn search(shop: &Shop<'_>, p: &Platform<'_>) -> Result<Reply, EdgeError> {
-    let asked = p.rc.query.as_deref().filter(|q| q.contains("q="));
-    let meta = |title| Meta {
-        title,
-        description: "Search the shop's products.",
-        canonical: None,
-        ld: Vec::new(),
-        index: false,
+    let Some(found) = made::search_query(p.rc.query.as_deref()) else {
+        return Ok(pages::html(200, made::search(shop, None)));
     };
-    let Some(raw) = asked else {
-        let page = views::page(shop, &meta("Search"), views::search("", &[], None));
-        return Ok(pages::html(200, page));
-    };
-    let raw = format!("limit={PER_PAGE}&{raw}");
-    let Some(parsed) = query::parse("/api/search", Some(&raw)) else {
-        return Err(EdgeError::not_found("no such page"));
-    };
-    let found = parsed?;
-    let CatalogQuery::Search { q, .. } = &found else {
-        return Err(EdgeError::not_found("no such page"));
-    };
-    let (page, read): (ProductPage, _) = data(p, &found).await?;
-    let body = views::search(q, &page.products, page.next_cursor.as_deref());
-    Ok(shared(
-        views::page(shop, &meta("Search results"), body),
-        &read,
-        p,
-    ))
+    let found = found?;
+    let (page, read): (ProductPage, _) = read(p, &found).await?;
+    let html = made::search(shop, Some((&found, &page)));
+    Ok(made::shared(html, &read, p.rc.header("if-none-match")))
 }
 
 /// `/sitemaps/pages.xml` (home and categories) or
@@ -249,26 +125,13 @@ async fn sitemap(
     name: &str,
 ) -> Result<Reply, EdgeError> {
     let origin = &p.rc.own_origin;
-    if name == "pages.xml" {
-        let mut urls = vec![format!("{origin}/")];
-        urls.extend(categories.iter().map(|c| format!("{origin}/c/{}", c.slug)));
-        return Ok(xml(seo::sitemap(&urls)));
-    }
-    let slug = name
-        .strip_prefix("category-")
-        .and_then(|n| n.strip_suffix(".xml"))
-        .filter(|s| categories.iter().any(|c| c.slug == *s))
-        .ok_or_else(|| EdgeError::not_found("no such sitemap"))?;
-    // Bounded: 100 pages of 100 products, well within a sitemap's 50,000.
+    let Some(slug) = made::sitemap_of(name, categories)? else {
+        return Ok(xml(made::pages_sitemap(origin, categories)));
+    };
     let (mut urls, mut cursor) = (Vec::new(), None);
-    for _ in 0..100 {
-        let listing = CatalogQuery::Products {
-            category: Some(slug.to_owned()),
-            sort: query::Sort::Name,
-            limit: 100,
-            cursor: cursor.take(),
-        };
-        let (page, _): (ProductPage, _) = data(p, &listing).await?;
+    for _ in 0..made::SITEMAP_READS {
+        let (page, _): (ProductPage, _) =
+            read(p, &made::sitemap_listing(slug, cursor.take())).await?;
         urls.extend(
             page.products
                 .iter()
