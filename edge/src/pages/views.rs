@@ -345,7 +345,11 @@ mod tests {
     #[test]
     fn the_checkout_flow_variant_changes_the_checkout_page() {
         let view = with_line();
-        assert!(checkout(&view, true).into_string().contains("Place order now"));
+        assert!(
+            checkout(&view, true)
+                .into_string()
+                .contains("Place order now")
+        );
         let old = checkout(&view, false).into_string();
         assert!(old.contains(">Place order<") && old.contains("€10.00"));
         assert!(old.contains("Knife &lt;b&gt;"));
