@@ -65,6 +65,12 @@ pub const CALL: &str = "https://cart/call";
 /// change ([`crate::cart_live`]).
 pub const LIVE: &str = "https://cart/live";
 
+/// On a live view's handshake: the session that opens it (its id), and
+/// when that session ends at the latest (Unix seconds). The view is closed
+/// at logout ([`CartCall::EndLive`]) and is not sent to past that time.
+pub const LIVE_SESSION: &str = "x-live-session";
+pub const LIVE_UNTIL: &str = "x-live-until";
+
 /// Every call into a cart object, and what it answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "snake_case")]
@@ -76,6 +82,9 @@ pub enum CartCall {
     /// One change: `200` with the [`CartView`] after it, a recorded answer
     /// (`Idempotent-Replayed: true`), or a problem saying which rule refused.
     Mutate(Box<Mutation>),
+    /// A session ended (logged out): the live views it opened are closed.
+    /// `200` with `{"closed": n}`.
+    EndLive { session_id: String },
 }
 
 /// Where a frozen cart's order goes, and with what the edge vouches for;

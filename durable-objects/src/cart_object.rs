@@ -19,9 +19,9 @@ use worker::{
 use crate::body::read_call;
 use crate::cart::{Cart, CartError, CartStatus, Freeze, Limits};
 use crate::cart_api::{
-    CALL, CartCall, CartView, CheckoutAnswer, LOG_ENTRIES, LogEntry, Mutation, Op, OrderTarget,
-    OutboxView, REMEMBERED_REQUESTS, Verdict, expires_at_ms, next_alarm_ms, outbox_retry_at_ms,
-    refusal_detail, verdict,
+    CALL, CartCall, CartView, CheckoutAnswer, LIVE_SESSION, LIVE_UNTIL, LOG_ENTRIES, LogEntry,
+    Mutation, Op, OrderTarget, OutboxView, REMEMBERED_REQUESTS, Verdict, expires_at_ms,
+    next_alarm_ms, outbox_retry_at_ms, refusal_detail, verdict,
 };
 use crate::cart_live;
 use crate::exchange::{Exchange, Target, send_signed};
@@ -640,7 +640,18 @@ impl DurableObject for CartObject {
         }
         if req.headers().get("upgrade")?.as_deref() == Some("websocket") {
             let loaded = self.load()?;
-            return cart_live::open(&self.state, &self.view(&loaded));
+            let watcher = match req.headers().get(LIVE_SESSION)? {
+                Some(session_id) => Some(cart_live::Watcher {
+                    session_id,
+                    until: req
+                        .headers()
+                        .get(LIVE_UNTIL)?
+                        .and_then(|u| u.parse().ok())
+                        .unwrap_or(0),
+                }),
+                None => None,
+            };
+            return cart_live::open(&self.state, &self.view(&loaded), watcher.as_ref());
         }
         let call: CartCall = match read_call(&mut req, CALL).await {
             Ok(call) => call,
@@ -660,6 +671,10 @@ impl DurableObject for CartObject {
                     )?
                     .to_array()?;
                 json(200, &serde_json::json!({ "entries": entries }))
+            }
+            CartCall::EndLive { session_id } => {
+                let closed = cart_live::end(&self.state, &session_id);
+                json(200, &serde_json::json!({ "closed": closed }))
             }
             CartCall::Mutate(m) => {
                 let answered = self.mutate(&m).await?;

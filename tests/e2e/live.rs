@@ -152,6 +152,39 @@ pub fn only_the_carts_own_pages_may_open_a_live_view(sys: &System) -> Outcome {
     Ok(())
 }
 
+pub fn a_logout_closes_the_live_views_its_session_opened(sys: &System) -> Outcome {
+    let login = login(sys, "carol@example.com", "carol-demo-password", None)?;
+    let session = set_cookie(&login, "__Host-session=")?;
+    let mut page =
+        open(sys, Some(&session), &sys.edge_url)?.map_err(|s| format!("refused: {s}"))?;
+    view_where(&mut page, Duration::from_secs(2), |_| true)?;
+    let out = reqwest::blocking::Client::new()
+        .delete(format!("{}/api/session", sys.edge_url))
+        .header("cookie", &session)
+        .send()?;
+    check(out.status() == 200, format!("logout: {}", out.status()))?;
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        match page.read() {
+            Ok(Message::Close(frame)) => {
+                let code = frame.map(|f| u16::from(f.code));
+                return check(code == Some(1008), format!("closed with {code:?}"));
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                return Ok(());
+            }
+            Err(e) => return Err(format!("the live view broke: {e}").into()),
+        }
+    }
+    Err("the live view stayed open after logout".into())
+}
+
 pub fn scenarios() -> super::Area {
     let shared: Vec<(&'static str, super::Scenario)> = vec![
         (
@@ -161,6 +194,10 @@ pub fn scenarios() -> super::Area {
         (
             "live::only_the_carts_own_pages_may_open_a_live_view",
             only_the_carts_own_pages_may_open_a_live_view,
+        ),
+        (
+            "live::a_logout_closes_the_live_views_its_session_opened",
+            a_logout_closes_the_live_views_its_session_opened,
         ),
     ];
     (shared, Vec::new())

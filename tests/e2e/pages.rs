@@ -289,7 +289,7 @@ pub fn bad_forms_get_a_page_saying_why(sys: &System) -> Outcome {
     )?;
     let orders = page(sys, "/orders", None)?;
     check(
-        orders.status() == 303 && header(&orders, "location") == "/login",
+        orders.status() == 303 && header(&orders, "location") == "/login?next=/orders",
         "a visitor is asked to log in",
     )?;
     let refused = post_form(
@@ -305,6 +305,94 @@ pub fn bad_forms_get_a_page_saying_why(sys: &System) -> Outcome {
     check(
         refused.text()?.contains("do not match"),
         "says so on the form",
+    )
+}
+
+pub fn browsers_get_pages_for_every_refusal_and_guests_log_in_to_check_out(
+    sys: &System,
+) -> Outcome {
+    for (method, path) in [
+        ("GET", "/logout"),
+        ("POST", "/"),
+        ("GET", "/c/"),
+        ("GET", "/cart/"),
+    ] {
+        let r = client()
+            .request(method.parse()?, format!("{}{path}", sys.edge_url))
+            .header("accept", "text/html")
+            .header("origin", &sys.edge_url)
+            .send()?;
+        check(
+            header(&r, "content-type").starts_with("text/html")
+                && !header(&r, "content-security-policy").is_empty(),
+            format!(
+                "{method} {path}: {} {}",
+                r.status(),
+                header(&r, "content-type")
+            ),
+        )?;
+    }
+    let added = post_form(sys, "/cart", "sku=KIT-0034&quantity=1", None)?;
+    let guest = set_cookie(&added, "__Host-cart=")?;
+    let checkout = post_form(sys, "/checkout", "", Some(&guest))?;
+    check(
+        checkout.status() == 303 && header(&checkout, "location") == "/login?next=/checkout",
+        format!(
+            "a guest is asked to log in: {} {}",
+            checkout.status(),
+            header(&checkout, "location")
+        ),
+    )?;
+    let form = "email=alice%40example.com&password=alice-demo-password&next=%2Fcheckout";
+    let logged = post_form(sys, "/login", form, Some(&guest))?;
+    check(
+        header(&logged, "location") == "/checkout",
+        "and comes back to checkout",
+    )?;
+    let elsewhere =
+        "email=alice%40example.com&password=alice-demo-password&next=https%3A%2F%2Fevil.example";
+    let logged = post_form(sys, "/login", elsewhere, None)?;
+    check(header(&logged, "location") == "/", "never to another site")?;
+    let untyped = client()
+        .post(format!("{}/checkout", sys.edge_url))
+        .header("origin", &sys.edge_url)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()?;
+    check(
+        untyped.status() == 415,
+        format!("a checkout that is no form: {}", untyped.status()),
+    )?;
+    let stale = page(
+        sys,
+        "/cart",
+        Some(
+            "__Host-cart=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ),
+    )?;
+    check(
+        stale.status() == 303 && header(&stale, "set-cookie").contains("Max-Age=0"),
+        format!("an unreadable cart cookie is dropped: {}", stale.status()),
+    )?;
+    let sorted = page(sys, "/c/toys?sort=price", None)?.text()?;
+    let next = sorted
+        .split("rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .replace("&amp;", "&");
+    let second = page(sys, &next, None)?.text()?;
+    let canonical = second
+        .split("<link rel=\"canonical\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .replace("&amp;", "&");
+    let path = canonical.trim_start_matches(&sys.edge_url).to_owned();
+    let again = page(sys, &path, None)?;
+    check(
+        canonical.contains("sort=price") && again.status() == 200,
+        format!("page 2's canonical {canonical} answers {}", again.status()),
     )
 }
 
@@ -377,6 +465,10 @@ pub fn scenarios() -> super::Area {
         (
             "pages::bad_forms_get_a_page_saying_why",
             bad_forms_get_a_page_saying_why,
+        ),
+        (
+            "pages::browsers_get_pages_for_every_refusal_and_guests_log_in_to_check_out",
+            browsers_get_pages_for_every_refusal_and_guests_log_in_to_check_out,
         ),
         (
             "pages::crawlers_find_robots_and_sitemaps_of_the_whole_catalog",

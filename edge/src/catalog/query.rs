@@ -106,10 +106,16 @@ fn decode(text: &str, parameter: &str) -> Result<String, EdgeError> {
         }
     }
     let spaced = text.replace('+', " ");
-    percent_decode_str(&spaced)
+    let decoded = percent_decode_str(&spaced)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| bad(parameter, "is not valid UTF-8"))
+        .map_err(|_| bad(parameter, "is not valid UTF-8"))?;
+    // Nothing a catalog value means has a control character, and a page
+    // must not carry one into its HTML.
+    if decoded.chars().any(char::is_control) {
+        return Err(bad(parameter, "contains control characters"));
+    }
+    Ok(decoded)
 }
 
 fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -298,6 +304,22 @@ mod tests {
 
     fn err(path: &str, query: &str) -> EdgeError {
         parse(path, Some(query)).unwrap().unwrap_err()
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_name() {
+        let e = err("/api/search", "q=mug%00");
+        assert_eq!(e.status(), 400);
+        assert!(
+            e.detail().contains("`q` contains control characters"),
+            "{}",
+            e.detail()
+        );
+        assert!(
+            parse("/api/search", Some("q=caf%C3%A9+mug"))
+                .unwrap()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -6,9 +6,12 @@
 use maud::Markup;
 use origin_adapter::wire::{Category, Product, ProductPage};
 
+use super::seo;
 use super::views::{self, Meta, Shop};
-use super::{html, seo};
+use crate::catalog::cache_key;
+use crate::catalog::freshness::{Freshness, freshness};
 use crate::catalog::query::{self, CatalogQuery, Sort};
+use crate::catalog::report::Outcome;
 use crate::error::EdgeError;
 use crate::shop::catalog::{CatalogAnswer, Entry};
 use crate::shop::reply::Reply;
@@ -30,21 +33,40 @@ pub fn newest() -> CatalogQuery {
     }
 }
 
+/// `400` if `raw_query` names a parameter the page sets itself.
+fn refuse_own(raw_query: Option<&str>, own: &[&str], allowed: &str) -> Result<(), EdgeError> {
+    let names = raw_query
+        .unwrap_or_default()
+        .split('&')
+        .map(|p| p.split('=').next().unwrap_or_default());
+    match names.into_iter().find(|n| own.contains(n)) {
+        Some(name) => Err(EdgeError::bad_request(format!(
+            "query parameter `{name}` is not known here (allowed: {allowed})"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The listing a category page shows: its own parameters (`sort`,
 /// `cursor`) checked by the API's parser, tracking parameters dropped.
 ///
 /// # Errors
 /// `400` naming a bad or unknown parameter (as the API's).
 pub fn listing(slug: &str, raw_query: Option<&str>) -> Result<CatalogQuery, EdgeError> {
+    refuse_own(raw_query, &["category", "limit"], "sort, cursor")?;
     let extra = raw_query.map(|q| format!("&{q}")).unwrap_or_default();
     let raw = format!("category={slug}&limit={PER_PAGE}{extra}");
     query::parse("/api/products", Some(&raw))
         .unwrap_or_else(|| Err(EdgeError::not_found("no such page")))
 }
 
-/// The search a search page shows; `None` when nothing was asked.
+/// The search a search page shows; `None` when nothing was asked (no
+/// `q`, or an empty one).
 pub fn search_query(raw_query: Option<&str>) -> Option<Result<CatalogQuery, EdgeError>> {
-    let raw = raw_query.filter(|q| q.split('&').any(|p| p.starts_with("q=")))?;
+    let raw = raw_query.filter(|q| q.split('&').any(|p| p.starts_with("q=") && p.len() > 2))?;
+    if let Err(e) = refuse_own(Some(raw), &["limit"], "q, cursor") {
+        return Some(Err(e));
+    }
     let raw = format!("limit={PER_PAGE}&{raw}");
     Some(
         query::parse("/api/search", Some(&raw))
@@ -71,18 +93,88 @@ pub fn data<T: serde::de::DeserializeOwned>(entry: &Entry) -> Result<T, EdgeErro
 /// copy is current) and the catalog's browser lifetime. Shared: it says
 /// nothing of the requester.
 pub fn shared(markup: Markup, read: &CatalogAnswer, if_none_match: Option<&str>) -> Reply {
-    use crate::catalog::report::{cache_status, etag, not_modified};
-    let mut reply = html(200, markup);
-    let tag = etag(&reply.body);
-    if not_modified(if_none_match, &tag) {
-        reply.status = 304;
-        reply.body.clear();
-    }
+    let body = markup.into_string().into_bytes();
+    let tag = crate::catalog::report::etag(&body);
+    answer(body, tag, read.outcome, &read.entry.tags, if_none_match)
+}
+
+fn answer(
+    body: Vec<u8>,
+    etag: String,
+    outcome: Outcome,
+    tags: &[String],
+    if_none_match: Option<&str>,
+) -> Reply {
+    use crate::catalog::report::{cache_status, not_modified};
+    let fresh = not_modified(if_none_match, &etag);
+    let mut reply = super::with_page_headers(Reply::raw(
+        if fresh { 304 } else { 200 },
+        "text/html; charset=utf-8",
+        if fresh { Vec::new() } else { body },
+    ));
+    reply = reply
+        .header("etag", etag)
+        .header("cache-status", cache_status(outcome))
+        .header("cache-tag", tags.join(","))
+        .header("cache-control", crate::catalog::BROWSER_CACHE_CONTROL);
     reply
-        .header("etag", tag)
-        .header("cache-status", cache_status(read.outcome))
-        .header("cache-tag", read.entry.tags.join(","))
-        .header("cache-control", crate::catalog::BROWSER_CACHE_CONTROL)
+}
+
+/// The catalog read behind a page that is stored rendered (home, a
+/// category page, a product page); `None` for the others.
+pub fn stored_read(page: &super::Page, raw_query: Option<&str>) -> Option<CatalogQuery> {
+    match page {
+        super::Page::Home => Some(newest()),
+        super::Page::Product(sku) => crate::catalog::validate_sku(sku)
+            .ok()
+            .map(|()| CatalogQuery::Product { sku: sku.clone() }),
+        super::Page::Category(slug) => listing(slug, raw_query).ok(),
+        _ => None,
+    }
+}
+
+/// Where the page made of `read` for the site at `origin` is stored: beside
+/// its data, per site (the page names its own URLs).
+pub fn page_key(origin: &str, read: &CatalogQuery) -> String {
+    cache_key(&format!(
+        "/pages/{}{}",
+        origin.replace("://", "/"),
+        read.canonical()
+    ))
+}
+
+/// A rendered page as a cache entry: its data's time and windows, so the
+/// page is fresh exactly as long as its data, and its data's tags — a purge
+/// of a product or category takes the page with the data — with the
+/// categories' (its navigation).
+pub fn page_entry(html: String, data: &Entry) -> Entry {
+    let mut tags = data.tags.clone();
+    if !tags.iter().any(|t| t == "categories") {
+        tags.push("categories".to_owned());
+    }
+    Entry {
+        status: 200,
+        etag: crate::catalog::report::etag(html.as_bytes()),
+        body: html,
+        tags,
+        stored_at: data.stored_at,
+        windows: data.windows,
+    }
+}
+
+/// A rendered page's answer, with how its data was had (`outcome`).
+pub fn page_answer(page: &Entry, outcome: Outcome, if_none_match: Option<&str>) -> Reply {
+    let body = page.body.clone().into_bytes();
+    answer(body, page.etag.clone(), outcome, &page.tags, if_none_match)
+}
+
+/// A stored page's answer while it is fresh (a hit); `None` once it is not
+/// (the page is made again from its data, which has its own stale rules).
+pub fn stored_page(entry: Entry, now_ms: i64, if_none_match: Option<&str>) -> Option<Reply> {
+    let Freshness::Fresh { ttl } = freshness(entry.stored_at, entry.windows?, now_ms) else {
+        return None;
+    };
+    (entry.status == 200).then(|| page_answer(&entry, Outcome::Hit { ttl }, if_none_match))
 }
 
 pub fn home(shop: &Shop, origin: &str, featured: &[Product]) -> Markup {
@@ -92,6 +184,7 @@ pub fn home(shop: &Shop, origin: &str, featured: &[Product]) -> Markup {
         canonical: Some(format!("{origin}/")),
         ld: Vec::new(),
         index: true,
+        refresh: None,
     };
     views::page(shop, &meta, views::home(shop, featured))
 }
@@ -118,8 +211,14 @@ pub fn category(
         _ => (Sort::Name, None),
     };
     let url = format!("{origin}/c/{}", category.slug);
+    // Sort orders are the same page; a later page is its own, and its
+    // cursor belongs to its sort.
     let canonical = match cursor {
-        Some(c) => format!("{url}?cursor={c}"),
+        Some(c) => format!(
+            "{url}?sort={}&cursor={}",
+            sort.as_str(),
+            super::views::query_value(c)
+        ),
         None => url.clone(),
     };
     let description = format!("{} — {} products.", category.name, category.product_count);
@@ -132,6 +231,7 @@ pub fn category(
             (&category.name, url),
         ])],
         index: true,
+        refresh: None,
     };
     let body = views::category(
         category,
@@ -157,6 +257,7 @@ pub fn product(shop: &Shop, origin: &str, product: &Product) -> Markup {
         canonical: Some(url.clone()),
         ld: vec![seo::product(product, &url), seo::breadcrumbs(&trail)],
         index: true,
+        refresh: None,
     };
     views::page(shop, &meta, views::product(product, category))
 }
@@ -177,6 +278,7 @@ pub fn search(shop: &Shop, found: Option<(&CatalogQuery, &ProductPage)>) -> Mark
         canonical: None,
         ld: Vec::new(),
         index: false,
+        refresh: None,
     };
     views::page(shop, &meta, body)
 }
@@ -269,6 +371,7 @@ mod tests {
         let shop = Shop {
             name: "S",
             categories: &categories,
+            signed_in: false,
         };
         let q = listing("kitchen", Some("sort=price&fbclid=1")).unwrap();
         let page = ProductPage {
@@ -289,12 +392,59 @@ mod tests {
         let shop = Shop {
             name: "S",
             categories: &categories,
+            signed_in: false,
         };
         let html = product(&shop, "https://s", &knife()).into_string();
         assert!(html.contains(r#""price":"19.99""#));
         assert!(html.contains("OutOfStock"));
         assert!(html.contains("Sold out") && !html.contains("Add to cart"));
         assert!(html.contains(r#"href="/c/kitchen""#));
+    }
+
+    #[test]
+    fn a_stored_page_lives_and_dies_with_its_data() {
+        let data = Entry {
+            status: 200,
+            body: "{}".into(),
+            etag: String::new(),
+            tags: vec!["sku:KIT-0001".into()],
+            stored_at: 1_000_000,
+            windows: Some(crate::catalog::freshness::Windows {
+                max_age: 60,
+                stale_while_revalidate: 30,
+                stale_if_error: 600,
+            }),
+        };
+        let page = page_entry("<p>knife</p>".into(), &data);
+        assert_eq!(page.tags, ["sku:KIT-0001", "categories"]);
+        let hit = stored_page(page.clone(), 1_000_000 + 59_000, None).unwrap();
+        assert_eq!(hit.body, b"<p>knife</p>");
+        let status = hit
+            .headers
+            .iter()
+            .find(|(n, _)| *n == "cache-status")
+            .unwrap();
+        assert!(status.1.contains("hit"), "{status:?}");
+        let etag = page.etag.clone();
+        assert_eq!(
+            stored_page(page.clone(), 1_000_000, Some(&etag))
+                .unwrap()
+                .status,
+            304
+        );
+        assert!(
+            stored_page(page, 1_000_000 + 61_000, None).is_none(),
+            "stale: made again"
+        );
+        let product = CatalogQuery::Product {
+            sku: "KIT-0001".into(),
+        };
+        assert_ne!(
+            page_key("https://a.example", &product),
+            page_key("https://b.example", &product)
+        );
+        assert!(stored_read(&crate::pages::Page::Product("../x".into()), None).is_none());
+        assert!(stored_read(&crate::pages::Page::Cart, None).is_none());
     }
 
     #[test]

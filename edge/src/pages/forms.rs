@@ -64,40 +64,60 @@ pub fn add_to_cart(fields: &[(String, String)]) -> Result<String, EdgeError> {
     Ok(json!({ "sku": field(fields, "sku")?, "quantity": quantity }).to_string())
 }
 
-/// `POST /login`'s fields as the API's `POST /api/session` body.
-pub fn log_in(fields: &[(String, String)]) -> Result<String, EdgeError> {
-    Ok(json!({
+/// The pages a login may go on to (`next`): only these, so a login form
+/// can never send a customer elsewhere (no open redirect).
+pub const NEXT: &[&str] = &["/cart", "/checkout", "/orders"];
+
+/// `POST /login`'s fields as the API's `POST /api/session` body, and the
+/// page to go on to if the form named one of [`NEXT`].
+pub fn log_in(fields: &[(String, String)]) -> Result<(String, Option<&'static str>), EdgeError> {
+    let body = json!({
         "email": field(fields, "email")?,
         "password": field(fields, "password")?,
     })
-    .to_string())
+    .to_string();
+    Ok((body, next_page(field(fields, "next").ok())))
 }
 
-/// Where a login goes: to the cart when the guest had one (it has just
-/// been merged), else home.
-pub fn after_login(cookie: Option<&str>) -> Reply {
+/// `next` if it is one of [`NEXT`].
+pub fn next_page(next: Option<&str>) -> Option<&'static str> {
+    NEXT.iter().copied().find(|n| Some(*n) == next)
+}
+
+/// Where a login goes: the page the form named, else the cart when the
+/// guest had one (it has just been merged), else home.
+pub fn after_login(cookie: Option<&str>, next: Option<&str>) -> Reply {
     let had_cart = cookie.is_some_and(|c| c.contains(crate::cart_cookie::COOKIE_NAME));
-    see_other(if had_cart { "/cart" } else { "/" })
+    let fallback = if had_cart { "/cart" } else { "/" };
+    see_other(next_page(next).unwrap_or(fallback))
 }
 
-/// Where a checkout goes: the placed order's confirmation, or the order
-/// history while the order is still on its way (it is placed exactly once).
+/// Where a checkout goes: the placed order's confirmation, else the
+/// checkout page, which follows an order still on its way and shows why
+/// one was refused.
 pub fn after_checkout(placed: &Value) -> Reply {
     match placed["order"]["order_id"].as_str() {
         Some(id) => see_other(&format!("/orders/{id}?placed")),
-        None => see_other("/orders"),
+        None => see_other("/checkout"),
     }
 }
 
 /// The login form again, saying why it was refused (`401`, `429`), with the
-/// refusal's status and headers; `None` for any other error.
-pub fn login_refused(shop: &Shop, refused: &EdgeError) -> Option<Reply> {
+/// refusal's status and headers and what was typed; `None` for any other
+/// error.
+pub fn login_refused(
+    shop: &Shop,
+    refused: &EdgeError,
+    fields: &[(String, String)],
+) -> Option<Reply> {
     let why = match refused.status() {
         401 => "That email and password do not match an account.",
         429 => "Too many tries: please wait a few minutes and try again.",
         _ => return None,
     };
-    let mut reply = personal(shop, "Log in", views::login(Some(why)));
+    let email = field(fields, "email").unwrap_or_default();
+    let next = next_page(field(fields, "next").ok());
+    let mut reply = personal(shop, "Log in", views::login(Some(why), email, next), None);
     reply.status = refused.status();
     for (name, value) in refused.headers() {
         reply = reply.header(name, value.clone());
@@ -105,14 +125,16 @@ pub fn login_refused(shop: &Shop, refused: &EdgeError) -> Option<Reply> {
     Some(reply)
 }
 
-/// A personal page: never indexed (the shell keeps it from being shared).
-pub fn personal(shop: &Shop, title: &str, content: maud::Markup) -> Reply {
+/// A personal page: never indexed (the shell keeps it from being shared);
+/// `refresh` reloads it after that many seconds.
+pub fn personal(shop: &Shop, title: &str, content: maud::Markup, refresh: Option<u32>) -> Reply {
     let meta = Meta {
         title,
         description: title,
         canonical: None,
         ld: Vec::new(),
         index: false,
+        refresh,
     };
     html(200, views::page(shop, &meta, content))
 }
@@ -143,26 +165,21 @@ mod tests {
             415
         );
         assert!(check_media(Some("application/x-www-form-urlencoded; charset=UTF-8")).is_ok());
-        let home = after_login(None);
-        assert!(
-            home.headers
+        let to = |reply: &Reply| {
+            reply
+                .headers
                 .iter()
-                .any(|(n, v)| *n == "location" && v == "/")
-        );
+                .find_map(|(n, v)| (*n == "location").then(|| v.clone()))
+                .unwrap_or_default()
+        };
+        assert_eq!(to(&after_login(None, None)), "/");
+        assert_eq!(to(&after_login(None, Some("/orders"))), "/orders");
+        let elsewhere = after_login(None, Some("https://evil.example/"));
+        assert_eq!(to(&elsewhere), "/", "never to another site");
         let placed = after_checkout(&json!({"order": {"order_id": "ord-1"}}));
-        assert!(
-            placed
-                .headers
-                .iter()
-                .any(|(n, v)| *n == "location" && v == "/orders/ord-1?placed")
-        );
+        assert_eq!(to(&placed), "/orders/ord-1?placed");
         let pending = after_checkout(&json!({"status": "pending"}));
-        assert!(
-            pending
-                .headers
-                .iter()
-                .any(|(n, v)| *n == "location" && v == "/orders")
-        );
+        assert_eq!(to(&pending), "/checkout", "the checkout page follows it");
     }
 
     #[test]
@@ -170,15 +187,23 @@ mod tests {
         let shop = Shop {
             name: "S",
             categories: &[],
+            signed_in: false,
         };
         let limited = EdgeError::too_many_requests("slow down").with_header("retry-after", "900");
-        let page = login_refused(&shop, &limited).unwrap();
+        let typed = vec![("email".to_owned(), "a@example.com".to_owned())];
+        let page = login_refused(&shop, &limited, &typed).unwrap();
         assert_eq!(page.status, 429);
+        let retry = page
+            .headers
+            .iter()
+            .any(|(n, v)| *n == "retry-after" && v == "900");
+        assert!(retry);
+        let html = String::from_utf8(page.body).unwrap();
         assert!(
-            page.headers
-                .iter()
-                .any(|(n, v)| *n == "retry-after" && v == "900")
+            html.contains(r#"value="a@example.com""#),
+            "what was typed stays"
         );
-        assert!(login_refused(&shop, &EdgeError::bad_gateway("down")).is_none());
+        let down = EdgeError::bad_gateway("down");
+        assert!(login_refused(&shop, &down, &typed).is_none());
     }
 }

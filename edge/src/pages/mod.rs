@@ -140,7 +140,14 @@ pub fn see_other(location: &str) -> Reply {
 /// The page answer for an error: its status, in words a customer reads
 /// (an internal cause is never shown).
 pub fn problem_page(shop: &views::Shop, e: &EdgeError) -> Reply {
+    problem_page_for(shop, e, false)
+}
+
+/// [`problem_page`] for a form post (`posted`): a `404` there is what the
+/// form named, not the address.
+pub fn problem_page_for(shop: &views::Shop, e: &EdgeError, posted: bool) -> Reply {
     let (title, detail) = match e.status() {
+        404 if posted => ("Not found", e.detail()),
         404 => ("Page not found", "There is nothing at this address."),
         401 => ("Please log in", "This page is for logged-in customers."),
         403 => ("Not allowed", e.detail()),
@@ -159,6 +166,7 @@ pub fn problem_page(shop: &views::Shop, e: &EdgeError) -> Reply {
         canonical: None,
         ld: Vec::new(),
         index: false,
+        refresh: None,
     };
     let mut reply = html(
         e.status(),
@@ -214,6 +222,7 @@ mod tests {
         let shop = views::Shop {
             name: "Shop",
             categories: &[],
+            signed_in: false,
         };
         let paused = EdgeError::unavailable("changes are paused").with_header("retry-after", "60");
         let page = problem_page(&shop, &paused);

@@ -24,12 +24,18 @@ pub struct Meta<'a> {
     pub ld: Vec<Value>,
     /// Whether search engines may index it.
     pub index: bool,
+    /// Seconds after which the page loads itself again (an order on its
+    /// way), without script.
+    pub refresh: Option<u32>,
 }
 
-/// The shop as the layout shows it: its name and categories.
+/// The shop as the layout shows it: its name and categories, and — on a
+/// customer's own pages only, never on a shared one — whether they are
+/// logged in (the header then offers "Log out").
 pub struct Shop<'a> {
     pub name: &'a str,
     pub categories: &'a [Category],
+    pub signed_in: bool,
 }
 
 /// The layout around `content`.
@@ -45,6 +51,7 @@ pub fn page(shop: &Shop, meta: &Meta, content: Markup) -> Markup {
                 title { (meta.title) " · " (shop.name) }
                 meta name="description" content=(meta.description);
                 @if !meta.index { meta name="robots" content="noindex"; }
+                @if let Some(seconds) = meta.refresh { meta http-equiv="refresh" content=(seconds); }
                 @if let Some(url) = &meta.canonical {
                     link rel="canonical" href=(url);
                     meta property="og:url" content=(url);
@@ -71,7 +78,13 @@ pub fn page(shop: &Shop, meta: &Meta, content: Markup) -> Markup {
                     nav aria-label="Account" {
                         a href="/cart" { "Cart" span id="cart-count" class="count" aria-live="polite" {} }
                         a href="/orders" { "Orders" }
-                        a href="/login" { "Log in" }
+                        @if shop.signed_in {
+                            form method="post" action="/logout" class="logout" {
+                                button type="submit" class="link" { "Log out" }
+                            }
+                        } @else {
+                            a href="/login" { "Log in" }
+                        }
                     }
                     nav aria-label="Categories" {
                         ul {
@@ -86,6 +99,12 @@ pub fn page(shop: &Shop, meta: &Meta, content: Markup) -> Markup {
             }
         }
     }
+}
+
+/// `value` percent-encoded for a URL's query (maud then escapes it for
+/// HTML).
+pub fn query_value(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// A list of products with their prices.
@@ -138,7 +157,7 @@ pub fn category(category: &Category, list: &[Product], sort: &str, next: Option<
         }
         (products(list))
         @if let Some(cursor) = next {
-            a rel="next" href={ "/c/" (category.slug) "?sort=" (sort) "&cursor=" (cursor) } { "Next page" }
+            a rel="next" href={ "/c/" (category.slug) "?sort=" (sort) "&cursor=" (query_value(cursor)) } { "Next page" }
         }
     }
 }
@@ -150,7 +169,7 @@ pub fn search(q: &str, list: &[Product], next: Option<&str>) -> Markup {
         @if !q.is_empty() && list.is_empty() { p { "Nothing matches “" (q) "”." } }
         (products(list))
         @if let Some(cursor) = next {
-            a rel="next" href={ "/search?q=" (q) "&cursor=" (cursor) } { "Next page" }
+            a rel="next" href={ "/search?q=" (query_value(q)) "&cursor=" (query_value(cursor)) } { "Next page" }
         }
     }
 }
@@ -235,14 +254,16 @@ fn lines(view: &CartView) -> Markup {
     }
 }
 
-/// The login form; `problem` says why the last try failed.
-pub fn login(problem: Option<&str>) -> Markup {
+/// The login form; `problem` says why the last try failed, `email` is
+/// what was typed, `next` the page to go on to (one of [`super::forms::NEXT`]).
+pub fn login(problem: Option<&str>, email: &str, next: Option<&str>) -> Markup {
     html! {
         h1 { "Log in" }
         @if let Some(why) = problem { p class="problem" role="alert" { (why) } }
         form method="post" action="/login" class="login" {
+            @if let Some(next) = next { input type="hidden" name="next" value=(next); }
             label for="email" { "Email" }
-            input id="email" name="email" type="email" autocomplete="username" required;
+            input id="email" name="email" type="email" autocomplete="username" required value=(email);
             label for="password" { "Password" }
             input id="password" name="password" type="password" autocomplete="current-password" required;
             button type="submit" { "Log in" }
@@ -250,18 +271,30 @@ pub fn login(problem: Option<&str>) -> Markup {
     }
 }
 
-/// The checkout page: the lines and the button that places the order;
-/// `express` is the checkout-flow variant's one-step wording.
-pub fn checkout(view: &CartView, express: bool) -> Markup {
+/// The checkout page: the lines and the button that places the order
+/// (`express`: the checkout-flow variant's one-step wording); an order on
+/// its way says so; a visitor is asked to log in first (the order joins
+/// their history).
+pub fn checkout(view: &CartView, express: bool, signed_in: bool) -> Markup {
     html! {
         h1 { "Checkout" }
-        @if view.lines.is_empty() || view.status != CartStatus::Open {
-            p { "Your cart is empty." } a href="/" { "Continue shopping" }
-        } @else {
-            (lines(view))
-            form method="post" action="/checkout" {
-                button type="submit" { @if express { "Place order now" } @else { "Place order" } }
+        @if let Some(notice) = &view.notice { p class="problem" role="alert" { (notice) } }
+        @match &view.status {
+            CartStatus::CheckingOut { .. } => {
+                p role="status" { "Your order is on its way to the shop; it will be placed exactly once. This page follows it." }
+                (lines(view))
             }
+            CartStatus::Open if !view.lines.is_empty() => {
+                (lines(view))
+                @if signed_in {
+                    form method="post" action="/checkout" {
+                        button type="submit" { @if express { "Place order now" } @else { "Place order" } }
+                    }
+                } @else {
+                    p { a class="button" href="/login?next=/checkout" { "Log in to check out" } }
+                }
+            }
+            _ => { p { "Your cart is empty." } a href="/" { "Continue shopping" } }
         }
     }
 }
@@ -346,11 +379,11 @@ mod tests {
     fn the_checkout_flow_variant_changes_the_checkout_page() {
         let view = with_line();
         assert!(
-            checkout(&view, true)
+            checkout(&view, true, true)
                 .into_string()
                 .contains("Place order now")
         );
-        let old = checkout(&view, false).into_string();
+        let old = checkout(&view, false, true).into_string();
         assert!(old.contains(">Place order<") && old.contains("€10.00"));
         assert!(old.contains("Knife &lt;b&gt;"));
     }
@@ -363,7 +396,13 @@ mod tests {
         };
         let html = cart(&view).into_string();
         assert!(html.contains("/orders/ord-1") && !html.contains("Check out"));
-        assert!(!checkout(&view, false).into_string().contains("Place order"));
+        assert!(
+            !checkout(&view, false, true)
+                .into_string()
+                .contains("Place order")
+        );
+        let visitor = checkout(&with_line(), false, false).into_string();
+        assert!(visitor.contains("/login?next=/checkout") && !visitor.contains("Place order"));
         let open = cart(&with_line()).into_string();
         assert!(open.contains("data-live=\"true\"") && open.contains("Check out"));
     }

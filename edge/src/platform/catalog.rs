@@ -50,11 +50,16 @@ impl CatalogOrigin for CatalogService<'_> {
 }
 
 /// The entry under `key`: its metadata header and body in one call.
-async fn lookup(key: &str) -> Option<Entry> {
+pub(crate) async fn lookup(key: &str) -> Option<Entry> {
     let found = JsFuture::from(cached_entry(key, ENTRY_HEADER)).await.ok()?;
     let found = found.as_string()?;
     let (meta, body) = found.split_once('\n')?;
     Entry::from_stored(meta, body.to_owned())
+}
+
+/// Stores `entry` under `key`, indexed by its tags (so a purge finds it).
+pub(crate) async fn store_tagged(key: &str, entry: &Entry) -> bool {
+    store(&Cache::default(), key, entry).await
 }
 
 async fn store(cache: &Cache, key: &str, entry: &Entry) -> bool {

@@ -20,9 +20,16 @@ pub(crate) async fn open(
     let (carts, guard) = (ports::ObjectCarts(env), ports::GuardObjects(env));
     let owner = crate::shop::live::admit(&cart_case(&carts, &guard, rc, config)).await?;
     let headers = Headers::new();
-    headers
-        .set("upgrade", "websocket")
-        .map_err(internal("opened a live view"))?;
+    let mut set = vec![("upgrade", "websocket".to_owned())];
+    if let Some(session) = &owner.session {
+        set.push((cart_api::LIVE_SESSION, session.sid.clone()));
+        set.push((cart_api::LIVE_UNTIL, session.exp.to_string()));
+    }
+    for (name, value) in set {
+        headers
+            .set(name, &value)
+            .map_err(internal("opened a live view"))?;
+    }
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let handshake =

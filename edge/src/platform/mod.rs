@@ -93,7 +93,9 @@ pub fn serve(
         .into();
     }
     let rc = match &routed {
-        Err(e) if e.status() != 404 => return finish(Err(e.clone()), &rc, false).into(),
+        Err(e) if e.status() != 404 && !wants_page(&rc) => {
+            return finish(Err(e.clone()), &rc, false).into();
+        }
         // A catalog read looks in the cache first, the entry awaiting it.
         Ok(Route::Catalog) if config(&env).is_ok() => {
             match read_key(&rc.method, &rc.path, rc.query.as_deref()) {
@@ -180,42 +182,27 @@ async fn handle(
             let config = config(env)?;
             let forwarded = match crate::forwarding::forwarded_route(&config.services, rc, e) {
                 // A browser that asked for a page gets one that says so.
-                Err(e) if e.status() == 404 && wants_page(rc) => {
-                    let p = pages::Platform {
-                        env,
-                        ctx,
-                        config: &config,
-                        rc,
-                    };
-                    let categories = pages::categories(&p).await;
-                    let shop = crate::pages::views::Shop {
-                        name: pages::SHOP_NAME,
-                        categories: &categories,
-                    };
-                    return Ok(pages::error_page(&shop, &e));
+                Err(e) if wants_page(rc) => {
+                    let p = pages::Platform::new(env, ctx, &config, rc);
+                    return Ok(pages::refused(&p, &e).await);
                 }
                 found => found?,
             };
             guard_write(env, &config, rc).await?;
             return proxy::forward(Request::from(req), env, &config, rc, &forwarded).await;
         }
+        Err(e) if wants_page(rc) => {
+            let config = config(env)?;
+            let p = pages::Platform::new(env, ctx, &config, rc);
+            return Ok(pages::refused(&p, &e).await);
+        }
         Err(e) => return Err(e),
     };
     let config = config(env)?;
     if let Route::Page(page) = route {
-        let p = pages::Platform {
-            env,
-            ctx,
-            config: &config,
-            rc,
-        };
+        let p = pages::Platform::new(env, ctx, &config, rc);
         if let Err(e) = guard_write(env, &config, rc).await {
-            let categories = pages::categories(&p).await;
-            let shop = crate::pages::views::Shop {
-                name: pages::SHOP_NAME,
-                categories: &categories,
-            };
-            return Ok(pages::error_page(&shop, &e));
+            return Ok(pages::refused(&p, &e).await);
         }
         return pages::handle(page, Request::from(req), &p).await;
     }

@@ -32,37 +32,88 @@ pub(crate) struct Platform<'a> {
     pub rc: &'a RequestContext,
 }
 
+impl<'a> Platform<'a> {
+    pub(crate) fn new(
+        env: &'a Env,
+        ctx: &'a Context,
+        config: &'a EdgeConfig,
+        rc: &'a RequestContext,
+    ) -> Self {
+        Self {
+            env,
+            ctx,
+            config,
+            rc,
+        }
+    }
+}
+
+/// A refusal before any page ran (a wrong method, a cross-site form, a
+/// paused shop, nothing at the address), as a page with the shop's
+/// navigation.
+pub(crate) async fn refused(p: &Platform<'_>, e: &EdgeError) -> Reply {
+    let categories = categories(p).await;
+    let shop = Shop {
+        name: SHOP_NAME,
+        categories: &categories,
+        signed_in: false,
+    };
+    error_page_for(&shop, e, p.rc.is_write())
+}
+
 /// Runs `page`; an error is answered as a page by [`error_page`].
 pub(crate) async fn handle(page: Page, req: Request, p: &Platform<'_>) -> Result<Reply, EdgeError> {
+    let if_none_match = p.rc.header("if-none-match");
+    // What needs no catalog at all.
+    match &page {
+        Page::Asset(name) => return assets::asset(name, if_none_match),
+        Page::Robots => {
+            let robots = seo::robots(&p.rc.own_origin);
+            return Ok(text("text/plain; charset=utf-8", robots));
+        }
+        _ => {}
+    }
+    // A page stored rendered, still fresh: one cache read answers.
+    let stored = made::stored_read(&page, p.rc.query.as_deref());
+    if let Some(read) = &stored {
+        let key = made::page_key(&p.rc.own_origin, read);
+        let found = catalog::lookup(&key).await;
+        if let Some(hit) = found.and_then(|e| made::stored_page(e, now_ms(), if_none_match)) {
+            return Ok(hit);
+        }
+    }
     let shop_categories = categories(p).await;
     let shop = Shop {
         name: SHOP_NAME,
         categories: &shop_categories,
+        signed_in: false,
     };
     let answered = match page {
         Page::Home => home(&shop, p).await,
         Page::Category(slug) => category(&shop, p, &slug).await,
         Page::Product(sku) => product(&shop, p, &sku).await,
         Page::Search => search(&shop, p).await,
-        Page::Robots => Ok(text(
-            "text/plain; charset=utf-8",
-            seo::robots(&p.rc.own_origin),
-        )),
         Page::SitemapIndex => Ok(xml(seo::sitemap_index(&p.rc.own_origin, &shop_categories))),
         Page::Sitemap(name) => sitemap(p, &shop_categories, &name).await,
-        Page::Asset(name) => assets::asset(&name, p.rc.header("if-none-match")),
+        Page::Asset(_) | Page::Robots => Err(EdgeError::not_found("no such page")),
         personal => return super::page_forms::handle(personal, req, &shop, p).await,
     };
     answered.or_else(|e| Ok(error_page(&shop, &e)))
 }
 
 /// An error as a page (a 404 for what is not there, the status's words
-/// for the rest); its cause is logged by the caller, never shown.
+/// for the rest); its cause is logged, never shown.
 pub(crate) fn error_page(shop: &Shop, e: &EdgeError) -> Reply {
+    error_page_for(shop, e, false)
+}
+
+/// [`error_page`] for a form post (`posted`: a 404 names what the form
+/// asked for, not the address).
+pub(crate) fn error_page_for(shop: &Shop, e: &EdgeError, posted: bool) -> Reply {
     if let Some(cause) = e.cause() {
         worker::console_error!("edge: page failed: {e} ({cause})");
     }
-    pages::problem_page(shop, e)
+    pages::problem_page_for(shop, e, posted)
 }
 
 /// The categories for the layout's navigation; none if the catalog
@@ -83,10 +134,23 @@ async fn read<T: serde::de::DeserializeOwned>(
     Ok((pages::catalog_pages::data(&read.entry)?, read))
 }
 
+/// A page made of `data` (the answer to `read`), answered now and stored
+/// rendered after the answer, beside its data with its lifetime and tags.
+fn keep(p: &Platform<'_>, read: &CatalogQuery, html: maud::Markup, data: &CatalogAnswer) -> Reply {
+    let page = made::page_entry(html.into_string(), &data.entry);
+    let reply = made::page_answer(&page, data.outcome, p.rc.header("if-none-match"));
+    let key = made::page_key(&p.rc.own_origin, read);
+    p.ctx.wait_until(async move {
+        catalog::store_tagged(&key, &page).await;
+    });
+    reply
+}
+
 async fn home(shop: &Shop<'_>, p: &Platform<'_>) -> Result<Reply, EdgeError> {
-    let (page, read): (ProductPage, _) = read(p, &made::newest()).await?;
+    let newest = made::newest();
+    let (page, read): (ProductPage, _) = read(p, &newest).await?;
     let html = made::home(shop, &p.rc.own_origin, &page.products);
-    Ok(made::shared(html, &read, p.rc.header("if-none-match")))
+    Ok(keep(p, &newest, html, &read))
 }
 
 async fn category(shop: &Shop<'_>, p: &Platform<'_>, slug: &str) -> Result<Reply, EdgeError> {
@@ -94,7 +158,7 @@ async fn category(shop: &Shop<'_>, p: &Platform<'_>, slug: &str) -> Result<Reply
     let listing = made::listing(slug, p.rc.query.as_deref())?;
     let (page, read): (ProductPage, _) = read(p, &listing).await?;
     let html = made::category(shop, &p.rc.own_origin, category, &listing, &page);
-    Ok(made::shared(html, &read, p.rc.header("if-none-match")))
+    Ok(keep(p, &listing, html, &read))
 }
 
 async fn product(shop: &Shop<'_>, p: &Platform<'_>, sku: &str) -> Result<Reply, EdgeError> {
@@ -104,7 +168,7 @@ async fn product(shop: &Shop<'_>, p: &Platform<'_>, sku: &str) -> Result<Reply, 
     };
     let (product, read): (Product, _) = read(p, &query).await?;
     let html = made::product(shop, &p.rc.own_origin, &product);
-    Ok(made::shared(html, &read, p.rc.header("if-none-match")))
+    Ok(keep(p, &query, html, &read))
 }
 
 async fn search(shop: &Shop<'_>, p: &Platform<'_>) -> Result<Reply, EdgeError> {

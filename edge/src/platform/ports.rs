@@ -61,6 +61,19 @@ impl Carts for ObjectCarts<'_> {
         let mut r = objects::call(&stub, cart_api::CALL, &CartCall::View).await?;
         r.json().await.map_err(internal("read the cart"))
     }
+
+    async fn end_live(&self, cart: &CartRef, session_id: &str) -> Result<(), EdgeError> {
+        let stub = self.stub(cart)?;
+        let call = CartCall::EndLive {
+            session_id: session_id.to_owned(),
+        };
+        let r = objects::call(&stub, cart_api::CALL, &call).await?;
+        match r.status_code() {
+            200 => Ok(()),
+            status => Err(EdgeError::internal("the cart did not close its live views")
+                .with_cause(format!("the cart object answered {status} to end_live"))),
+        }
+    }
 }
 
 /// The session guard objects, as the use cases reach them: one per

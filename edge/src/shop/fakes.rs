@@ -27,6 +27,8 @@ struct Object {
 pub struct MemoryCarts {
     objects: RefCell<HashMap<String, Object>>,
     pub ops: RefCell<Vec<&'static str>>,
+    /// The live views closed: (cart, session id).
+    pub ended_live: RefCell<Vec<(String, String)>>,
     pub fail_reports: bool,
     pub fail_merges: bool,
 }
@@ -97,6 +99,14 @@ fn view_of(name: &str, o: &Object) -> CartView {
 }
 
 impl Carts for MemoryCarts {
+    async fn end_live(&self, cart: &CartRef, session_id: &str) -> Result<(), EdgeError> {
+        self.ops.borrow_mut().push("end_live");
+        self.ended_live
+            .borrow_mut()
+            .push((cart.key.name(), session_id.to_owned()));
+        Ok(())
+    }
+
     async fn mutate(&self, cart: &CartRef, m: &Mutation) -> Result<ObjectAnswer, EdgeError> {
         self.ops.borrow_mut().push(m.op.name());
         let reporting = matches!(

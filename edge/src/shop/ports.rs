@@ -33,6 +33,8 @@ pub trait Carts {
     async fn mutate(&self, cart: &CartRef, change: &Mutation) -> Result<ObjectAnswer, EdgeError>;
     /// Reads `cart` as it stands.
     async fn view(&self, cart: &CartRef) -> Result<CartView, EdgeError>;
+    /// Closes the live views of `cart` that the session `session_id` opened.
+    async fn end_live(&self, cart: &CartRef, session_id: &str) -> Result<(), EdgeError>;
 }
 
 /// One request to an origin service, as the edge sends it (signed, with

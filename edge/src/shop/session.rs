@@ -47,10 +47,20 @@ pub async fn handle<G: Guard, O: Origins, C: Carts, I: Entropy>(
         "DELETE" => {
             // The cookie goes, and the session id is refused from now on
             // wherever it is presented.
-            if let Some(claims) = presented_session(rc, config, now) {
-                p.guard.revoke(&claims.sid, claims.exp).await?;
-            }
-            logged_out()
+            let Some(claims) = presented_session(rc, config, now) else {
+                return logged_out();
+            };
+            p.guard.revoke(&claims.sid, claims.exp).await?;
+            // Its pages stop watching the cart: a live view is not a way
+            // around the revocation.
+            let sid = claims.sid.clone();
+            let cart = super::cart::Owner::customer(claims, config).cart;
+            let ended = p.carts.end_live(&cart, &sid).await;
+            let reply = logged_out()?;
+            Ok(match ended {
+                Ok(()) => reply,
+                Err(e) => reply.noted(format!("at logout, live views stay open: {e}")),
+            })
         }
         _ => {
             let claims = active_session(p.guard, rc, config, now).await?;
@@ -201,7 +211,12 @@ mod tests {
         assert_eq!(who["user_id"], "u-1");
         let out = run("DELETE");
         assert!(cookies(&out)[0].contains("Max-Age=0"));
-        assert_eq!(*guard.revoked.borrow(), [sid]);
+        assert_eq!(*guard.revoked.borrow(), std::slice::from_ref(&sid));
+        assert_eq!(
+            *carts.ended_live.borrow(),
+            [("customer:u-1".to_owned(), sid)],
+            "the customer's live cart views closed"
+        );
         let who: serde_json::Value = serde_json::from_slice(&run("GET").body).unwrap();
         assert_eq!(
             who["authenticated"], false,

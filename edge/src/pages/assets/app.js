@@ -125,6 +125,10 @@ function renderCart(box, view) {
 const live = document.getElementById("cart");
 if (live) {
   const show = (view) => {
+    // Merged into the customer's cart at a login in another tab: this
+    // page shows that cart once it loads again.
+    const moved = view?.status?.state === "closed" && String(view.version) !== live.dataset.version;
+    if (moved) return location.reload();
     showCount(view);
     if (view && String(view.version) !== live.dataset.version) renderCart(live, view);
   };
