@@ -37,6 +37,9 @@ const PRODUCT: &str = "/api/products/KIT-0001";
 const LISTING: &str = "/api/products?category=kitchen&limit=20";
 const SESSION: &str = "/api/session";
 const HEALTH: &str = "/healthz";
+/// The product's page (HTML, stored rendered at the edge): the edge only,
+/// the peer has no pages.
+const PAGE: &str = "/p/KIT-0001";
 
 /// What each contender is asked, and the status every answer should have.
 fn cases() -> Vec<(&'static str, &'static str)> {
@@ -46,6 +49,7 @@ fn cases() -> Vec<(&'static str, &'static str)> {
             cases.push((contender, path));
         }
     }
+    cases.push(("edge", PAGE));
     cases
 }
 
