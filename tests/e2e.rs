@@ -29,6 +29,8 @@ mod forwarding;
 mod hardening;
 #[path = "e2e/live.rs"]
 mod live;
+#[path = "e2e/logs.rs"]
+mod logs;
 #[path = "e2e/pages.rs"]
 mod pages;
 #[path = "e2e/session.rs"]
@@ -77,6 +79,7 @@ fn main() {
         flags::scenarios(),
         pages::scenarios(),
         live::scenarios(),
+        logs::scenarios(),
     ] {
         shared_scenarios.extend(shared);
         isolated.extend(own);

@@ -7,6 +7,7 @@
 //! that touches `worker`: it reads inputs, calls the core and performs the
 //! effects (Cache API, Durable Objects, origin fetches).
 
+pub mod access_log;
 pub mod cart_cookie;
 pub mod catalog;
 pub mod checkout;

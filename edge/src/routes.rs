@@ -102,6 +102,18 @@ const TABLE: &[(&str, &[&str])] = &[
     ("/__dev/panic", &["GET"]),
 ];
 
+/// The template of the route `path` takes, for logs (never the raw path):
+/// the edge's own routes, then the storefront's pages; `(other)` for
+/// anything else (a forwarded route, or nothing).
+pub fn template(path: &str) -> &'static str {
+    TABLE
+        .iter()
+        .map(|(pattern, _)| *pattern)
+        .chain(crate::pages::TEMPLATES.iter().copied())
+        .find(|pattern| matches(pattern, path).is_some())
+        .unwrap_or("(other)")
+}
+
 fn matches(pattern: &str, path: &str) -> Option<()> {
     match pattern.split_once('{').map(|(prefix, _)| prefix) {
         Some(prefix) => {
@@ -157,6 +169,16 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_name_the_template_never_the_path() {
+        assert_eq!(template("/api/products/KIT-0001"), "/api/products/{sku}");
+        assert_eq!(template("/p/KIT-0001"), "/p/{sku}");
+        assert_eq!(template("/c/kitchen"), "/c/{slug}");
+        assert_eq!(template("/"), "/");
+        assert_eq!(template("/api/reviews"), "(other)");
+        assert_eq!(template("/p/a/b"), "(other)");
+    }
 
     #[test]
     fn only_the_headers_a_route_reads_are_read() {

@@ -348,18 +348,22 @@ pub fn edge_and_origin_log_the_same_ids(sys: &System) -> Outcome {
     let request_id = header(&r, "x-request-id");
     check(request_id.len() == 32, format!("request id {request_id:?}"))?;
     let wanted = format!("request_id={request_id} trace_id={trace_id}");
+    let edge_wanted = format!("\"request_id\":\"{request_id}\"");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let edge = sys.edge_log_with(&wanted);
+        let edge = super::log_lines(sys, &edge_wanted, "route");
         let origin = sys.origin_log_with("us", &wanted);
-        if !edge.is_empty() && !origin.is_empty() {
+        if let (Some(line), false) = (edge.first(), origin.is_empty()) {
             check(
                 origin[0].contains("POST /reviews -> 201"),
                 format!("origin line: {}", origin[0]),
             )?;
             return check(
-                edge[0].contains("reviews@us"),
-                format!("edge line: {}", edge[0]),
+                line["trace_id"] == trace_id
+                    && line["region"] == "us"
+                    && line["attempts"] == 1
+                    && line["status"] == 201,
+                format!("edge line: {line}"),
             );
         }
         check(

@@ -159,3 +159,14 @@ pub fn change_price(sys: &System, sku: &str, price_minor: i64) -> Result<Value, 
     )?;
     Ok(r.json()?)
 }
+
+/// The edge's JSON log lines that contain `needle` and have the field
+/// `field`, parsed.
+pub fn log_lines(sys: &System, needle: &str, field: &str) -> Vec<Value> {
+    sys.edge_log_with(needle)
+        .iter()
+        .filter_map(|line| line.find('{').map(|at| &line[at..]))
+        .filter_map(|json| serde_json::from_str::<Value>(json.trim()).ok())
+        .filter(|v| v.get(field).is_some())
+        .collect()
+}

@@ -58,6 +58,25 @@ impl Page {
     }
 }
 
+/// Every page's path template, for logs ([`crate::routes::template`]).
+pub const TEMPLATES: &[&str] = &[
+    "/",
+    "/search",
+    "/cart",
+    "/cart/remove",
+    "/login",
+    "/logout",
+    "/checkout",
+    "/orders",
+    "/robots.txt",
+    "/sitemap.xml",
+    "/c/{slug}",
+    "/p/{sku}",
+    "/orders/{id}",
+    "/sitemaps/{name}",
+    "/assets/{name}",
+];
+
 /// The page at `method` + `path`: `None` when the path is no page,
 /// `405` with `Allow` for a page that does not take the method.
 pub fn page(method: &str, path: &str) -> Option<Result<Page, EdgeError>> {

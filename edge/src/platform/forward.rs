@@ -24,6 +24,35 @@ pub(crate) type Call<'a> = OriginCall<'a>;
 /// What the origin answered, and where.
 pub(crate) type Answer = OriginAnswer;
 
+thread_local! {
+    /// Forwarded attempts of the requests in flight, by request id: where
+    /// the last went and how many there were, for the request's log line.
+    static ATTEMPTS: std::cell::RefCell<std::collections::HashMap<String, (String, u32)>> =
+        std::cell::RefCell::default();
+}
+
+/// Requests whose attempts are remembered at once; past it (requests that
+/// never finished) the record starts again rather than grow.
+const MAX_REMEMBERED: usize = 10_000;
+
+fn remember_attempt(request_id: &str, region: &str) {
+    ATTEMPTS.with(|a| {
+        let mut a = a.borrow_mut();
+        if a.len() >= MAX_REMEMBERED && !a.contains_key(request_id) {
+            a.clear();
+        }
+        let entry = a.entry(request_id.to_owned()).or_insert((String::new(), 0));
+        entry.0 = region.to_owned();
+        entry.1 += 1;
+    });
+}
+
+/// Where `request_id`'s forwarded calls last went and how many attempts
+/// they made; forgotten once asked.
+pub(crate) fn attempts_of(request_id: &str) -> Option<(String, u32)> {
+    ATTEMPTS.with(|a| a.borrow_mut().remove(request_id))
+}
+
 /// Calls `call.service`, trying as its table entry allows.
 pub(crate) async fn call(
     config: &EdgeConfig,
@@ -88,16 +117,18 @@ async fn attempt_in(
     let finished = now_ms();
     let outcome = Attempt::of(&exchange);
     resilience::record(service, region, !outcome.failed(), finished);
-    worker::console_log!(
-        "edge: {} {} -> {}@{} {outcome:?} in {} ms request_id={} trace_id={}",
-        call.method,
-        call.path,
-        service.name,
-        region,
-        finished - started,
-        rc.request_id,
-        rc.trace.trace_id_hex()
-    );
+    remember_attempt(&rc.request_id, region);
+    let attempt = serde_json::json!({
+        "kind": "origin_attempt",
+        "request_id": rc.request_id,
+        "trace_id": rc.trace.trace_id_hex(),
+        "method": call.method,
+        "service": service.name,
+        "region": region,
+        "outcome": format!("{outcome:?}"),
+        "duration_ms": finished - started,
+    });
+    worker::console_log!("{attempt}");
     let answer = match exchange {
         Exchange::Answered {
             status,

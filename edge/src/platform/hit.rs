@@ -49,8 +49,8 @@ pub fn serve_cached(
             .map(|(rc, at)| (rc.clone(), at))?;
         fresh_hit(meta, now, rc.header("if-none-match"), now - started)
     })?;
-    let (rc, _) = take(ticket, key)?;
-    Some(super::finish_with_body(decided, &rc, body))
+    let (rc, started) = take(ticket, key)?;
+    Some(super::finish_with_body(decided, &rc, body, started))
 }
 
 /// The full catalog read for ticket `ticket`, as [`super::serve`] would
@@ -77,7 +77,7 @@ pub fn serve_miss(
         let ctx = Context::new(ctx);
         let answered =
             super::handle(Ok(Route::Catalog), request, (&env, &ctx), &rc, started_ms).await;
-        Ok(super::finish(answered, &rc, true).into())
+        Ok(super::finish(answered, &rc, true, started_ms).into())
     })
     .into()
 }

@@ -86,15 +86,18 @@ pub fn serve(
                 Err(e) => Err(e),
             };
             Ok(match opened {
-                Ok(upgraded) => upgraded.into(),
-                Err(e) => problem(&e, Some(&rc)).into(),
+                Ok(upgraded) => {
+                    log_request(&rc, 101, (None, None), started);
+                    upgraded.into()
+                }
+                Err(e) => finish(Err(e), &rc, false, started).into(),
             })
         })
         .into();
     }
     let rc = match &routed {
         Err(e) if e.status() != 404 && !wants_page(&rc) => {
-            return finish(Err(e.clone()), &rc, false).into();
+            return finish(Err(e.clone()), &rc, false, started).into();
         }
         // A catalog read looks in the cache first, the entry awaiting it.
         Ok(Route::Catalog) if config(&env).is_ok() => {
@@ -111,7 +114,7 @@ pub fn serve(
         let shared = routed.as_ref().is_ok_and(Route::is_shared);
         let ctx = Context::new(ctx);
         let answered = handle(routed, request, (&env, &ctx), &rc, started).await;
-        Ok(finish(answered, &rc, shared).into())
+        Ok(finish(answered, &rc, shared, started).into())
     })
     .into()
 }
@@ -129,22 +132,34 @@ fn health() -> Reply {
 const OK: &[u8] = br#"{"status":"ok"}"#;
 
 /// The answer, with what every answer carries: its caching (a shared
-/// catalog read keeps its own; anything else is private), the request id
-/// and the browser hardening headers. One call to the platform.
+/// catalog read keeps its own; anything else is private), the request id,
+/// the browser hardening headers and `Server-Timing`; its log line. One
+/// call to the platform.
 fn finish(
     answered: Result<Reply, EdgeError>,
     rc: &RequestContext,
     shared: bool,
+    started: i64,
 ) -> web_sys::Response {
     match answered {
-        Ok(reply) => finish_reply(reply, rc, shared, None),
-        Err(e) => problem(&e, Some(rc)),
+        Ok(reply) => finish_reply(reply, rc, shared, None, started),
+        Err(e) => {
+            if let Some(cause) = e.cause() {
+                worker::console_error!("edge: {e}: {cause} request_id={}", rc.request_id);
+            }
+            finish_reply(Reply::problem(&e, &rc.request_id), rc, false, None, started)
+        }
     }
 }
 
 /// A fresh catalog entry's answer with its stored `body` (a stream).
-fn finish_with_body(reply: Reply, rc: &RequestContext, body: JsValue) -> web_sys::Response {
-    finish_reply(reply, rc, true, Some(body))
+fn finish_with_body(
+    reply: Reply,
+    rc: &RequestContext,
+    body: JsValue,
+    started: i64,
+) -> web_sys::Response {
+    finish_reply(reply, rc, true, Some(body), started)
 }
 
 fn finish_reply(
@@ -152,11 +167,55 @@ fn finish_reply(
     rc: &RequestContext,
     shared: bool,
     stream: Option<JsValue>,
+    started: i64,
 ) -> web_sys::Response {
     if let Some(note) = &reply.note {
         worker::console_warn!("edge: {note} request_id={}", rc.request_id);
     }
-    runtime::render(&reply.sealed(&rc.request_id, shared), stream)
+    let mut sealed = reply.sealed(&rc.request_id, shared);
+    if !sealed.headers.iter().any(|(n, _)| *n == "server-timing") {
+        let edge_ms = now_ms() - started;
+        sealed = sealed.header(
+            "server-timing",
+            crate::catalog::report::server_timing(edge_ms, None),
+        );
+    }
+    let cache = sealed
+        .headers
+        .iter()
+        .find_map(|(n, v)| (*n == "cache-status").then_some(v.as_str()));
+    let location = sealed
+        .headers
+        .iter()
+        .find_map(|(n, v)| (*n == "location").then_some(v.as_str()));
+    log_request(rc, sealed.status, (cache, location), started);
+    runtime::render(&sealed, stream)
+}
+
+/// The request's one JSON line ([`crate::access_log`]).
+fn log_request(
+    rc: &RequestContext,
+    status: u16,
+    (cache, location): (Option<&str>, Option<&str>),
+    started: i64,
+) {
+    let now = now_ms();
+    let route = crate::routes::template(&rc.path);
+    let forwarded = forward::attempts_of(&rc.request_id);
+    let line = crate::access_log::RequestLine {
+        time: crate::access_log::rfc3339(now),
+        request_id: &rc.request_id,
+        trace_id: rc.trace.trace_id_hex(),
+        method: &rc.method,
+        route,
+        status,
+        duration_ms: now - started,
+        cache,
+        region: forwarded.as_ref().map(|(region, _)| region.clone()),
+        attempts: forwarded.map(|(_, attempts)| attempts),
+        checkout: crate::access_log::checkout_outcome(route, &rc.method, status, location),
+    };
+    worker::console_log!("{}", line.to_json());
 }
 
 /// An error as RFC 9457 problem JSON; its internal cause logged, never sent.
