@@ -33,6 +33,7 @@ pub struct CartLine {
     pub quantity: i64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CartStatus {
@@ -152,6 +153,7 @@ impl std::fmt::Display for CartError {
 }
 
 /// What a merge did with each incoming line.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeReport {
     /// SKUs whose quantities were added in full.
@@ -160,6 +162,7 @@ pub struct MergeReport {
     pub conflicts: Vec<MergeConflict>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeConflict {
     pub sku: String,

@@ -226,6 +226,7 @@ pub struct Mutation {
 }
 
 /// A cart line as customers see it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineView {
     pub sku: String,
@@ -236,6 +237,7 @@ pub struct LineView {
 }
 
 /// A checkout waiting in the outbox.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxView {
     pub order_key: String,
@@ -249,6 +251,7 @@ pub struct OutboxView {
 }
 
 /// The cart as every cart endpoint answers it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartView {
     pub cart_id: String,
@@ -302,6 +305,7 @@ impl CartView {
 }
 
 /// One audit log entry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
     pub seq: i64,

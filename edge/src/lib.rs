@@ -12,10 +12,13 @@ pub mod cart_cookie;
 pub mod catalog;
 pub mod checkout;
 pub mod config;
+pub mod contract;
 pub mod error;
 pub mod flags;
 pub mod forwarding;
 pub mod incoming;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod pages;
 pub mod request_body;
 pub mod routes;

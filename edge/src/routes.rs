@@ -32,6 +32,8 @@ pub enum Route {
     AdminFlags,
     /// `POST /admin/flags/overrides`: a signed QA override token.
     FlagOverride,
+    /// `GET /api/openapi.json`: the API's OpenAPI document.
+    OpenApi,
     /// Development only: panics on purpose to prove panic handling.
     DevPanic,
     /// A page of the storefront ([`crate::pages`]).
@@ -49,7 +51,7 @@ impl Route {
     /// carries [`PRIVATE`].
     pub fn is_shared(&self) -> bool {
         match self {
-            Route::Catalog => true,
+            Route::Catalog | Route::OpenApi => true,
             Route::Page(page) => page.is_shared(),
             _ => false,
         }
@@ -81,6 +83,7 @@ pub fn headers_read(routed: &Result<Route, EdgeError>) -> HeadersRead {
 /// (path pattern, methods) — a trailing `{…}` matches one path segment.
 const TABLE: &[(&str, &[&str])] = &[
     ("/healthz", &["GET", "HEAD"]),
+    ("/api/openapi.json", &["GET", "HEAD"]),
     ("/api/categories", &["GET", "HEAD"]),
     ("/api/products", &["GET", "HEAD"]),
     ("/api/products/{sku}", &["GET", "HEAD"]),
@@ -142,6 +145,7 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
         }
         return Ok(match *pattern {
             "/healthz" => Route::Health,
+            "/api/openapi.json" => Route::OpenApi,
             "/api/categories" | "/api/products" | "/api/products/{sku}" | "/api/search" => {
                 Route::Catalog
             }

@@ -22,6 +22,7 @@ pub mod paths {
 }
 
 /// An amount of money in minor units (cents, pence…).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
     pub amount_minor: i64,
@@ -29,6 +30,7 @@ pub struct Money {
 }
 
 /// A product as the catalog publishes it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
     pub sku: String,
@@ -40,6 +42,7 @@ pub struct Product {
 }
 
 /// A category with how many products it holds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Category {
     pub slug: String,
@@ -48,6 +51,7 @@ pub struct Category {
 }
 
 /// A page of products.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductPage {
     pub products: Vec<Product>,
@@ -56,6 +60,7 @@ pub struct ProductPage {
 
 /// One line of an order as the edge forwards it: the price is what the
 /// customer saw in their cart, which the origin checks against its own.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub sku: String,
@@ -73,6 +78,7 @@ pub struct OrderRequest {
 }
 
 /// The origin's answer to a placed order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub order_id: String,
@@ -92,6 +98,7 @@ pub struct Order {
 }
 
 /// The (simulated) payment that captured an order's total.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     pub payment_id: String,
@@ -100,6 +107,7 @@ pub struct Payment {
 }
 
 /// `POST /api/purge` on the edge: the origin names what changed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PurgeRequest {
@@ -119,6 +127,7 @@ pub struct ProductChange {
 }
 
 /// `POST /identity/login` on an origin, forwarded by the edge.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
@@ -127,6 +136,7 @@ pub struct LoginRequest {
 }
 
 /// Who a customer is, as the identity service vouches.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub user_id: String,
@@ -147,6 +157,7 @@ pub struct EdgeClaims {
 }
 
 /// `POST /reviews`: a customer's review of a product.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
@@ -157,6 +168,7 @@ pub struct ReviewRequest {
     pub body: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Review {
     pub review_id: String,
@@ -170,6 +182,7 @@ pub struct Review {
 }
 
 /// `POST /account/addresses`: a saved delivery address.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddressRequest {
@@ -181,6 +194,7 @@ pub struct AddressRequest {
     pub country: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     pub address_id: String,
@@ -208,6 +222,7 @@ pub fn is_safe_integer(n: i64) -> bool {
 
 /// An RFC 9457 problem details body. `type` defaults to `about:blank`,
 /// whose title is the HTTP status phrase; `detail` says what was wrong.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     #[serde(rename = "type", default = "about_blank")]

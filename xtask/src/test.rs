@@ -70,6 +70,13 @@ pub fn run() -> Result<()> {
     ]))?;
     done(t);
 
+    let t = step("OpenAPI 3.1 document (edge/openapi.json) valid (openapi-spec-validator)");
+    let python = tools::python_tools(&tools)?;
+    status(
+        Command::new(python.join("openapi-spec-validator")).arg(root.join("edge/openapi.json")),
+    )?;
+    done(t);
+
     let (mut passed, mut failed) = (0, 0);
     let t = step("unit tests (native)");
     let out = tee(&mut cargo(&[

@@ -170,3 +170,34 @@ pub fn oha(tools: &Tools) -> Result<PathBuf> {
     }
     Ok(oha)
 }
+
+/// The Python tools of the checks (openapi-spec-validator), installed into
+/// `.tools/venv` from `xtask/python-requirements.txt` (every package
+/// pinned) when that list changes; the venv's `bin/` directory.
+pub fn python_tools(tools: &Tools) -> Result<PathBuf> {
+    let root = tools.root();
+    let venv = root.join(".tools/venv");
+    let list = root.join("xtask/python-requirements.txt");
+    let wanted = std::fs::read_to_string(&list).context("reading xtask/python-requirements.txt")?;
+    let stamp = venv.join(".installed-requirements.txt");
+    if std::fs::read_to_string(&stamp).unwrap_or_default() != wanted {
+        let t = step("installing the Python check tools into .tools/venv (pinned, once)");
+        if !venv.join("bin/pip").exists() {
+            status(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        }
+        status(
+            Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                    "-r",
+                ])
+                .arg(&list),
+        )?;
+        std::fs::write(&stamp, &wanted).context("recording the installed requirements")?;
+        done(t);
+    }
+    Ok(venv.join("bin"))
+}

@@ -288,6 +288,7 @@ async fn dispatch(
 ) -> Result<Reply, EdgeError> {
     match route {
         Route::Health => Ok(health()),
+        Route::OpenApi => Ok(crate::contract::document(rc.header("if-none-match"))),
         Route::Catalog => match flags::catalog_config(env, config, rc).await {
             Some(overridden) => catalog::get(rc, &overridden, ctx, started).await,
             None => catalog::get(rc, config, ctx, started).await,

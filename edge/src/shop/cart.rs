@@ -17,6 +17,7 @@ use crate::session::token::SessionClaims;
 
 /// `POST /api/cart/items`. The price is never the client's to say.
 #[derive(Debug, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddItem {
     pub sku: String,
@@ -26,6 +27,7 @@ pub struct AddItem {
 
 /// `PUT|PATCH /api/cart/items/{sku}`.
 #[derive(Debug, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetQuantity {
     #[serde(deserialize_with = "crate::request_body::whole_number")]

@@ -106,8 +106,31 @@ async fn log_in<G: Guard, O: Origins, C: Carts, I: Entropy>(
     })
 }
 
+/// `GET /api/session`'s answer: who the session is, or `authenticated:
+/// false` alone.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionView {
+    pub authenticated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// The customer's home region, e.g. `eu`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Unix seconds: when the session ends unless used (it slides).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_expires_at: Option<i64>,
+    /// Unix seconds: when it ends at the latest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
 fn anonymous(clear: bool) -> Result<Reply, EdgeError> {
-    let reply = Reply::json(200, &serde_json::json!({ "authenticated": false }))?;
+    let reply = Reply::json(200, &SessionView::default())?;
     Ok(if clear {
         reply.header("set-cookie", clear_cookie())
     } else {
@@ -139,15 +162,15 @@ pub fn whoami(
     };
     let reply = Reply::json(
         200,
-        &serde_json::json!({
-            "authenticated": true,
-            "user_id": claims.sub,
-            "roles": claims.roles,
-            "region": claims.region,
-            "session_id": claims.sid,
-            "idle_expires_at": claims.idle_exp,
-            "expires_at": claims.exp,
-        }),
+        &SessionView {
+            authenticated: true,
+            user_id: Some(claims.sub),
+            roles: Some(claims.roles),
+            region: Some(claims.region),
+            session_id: Some(claims.sid),
+            idle_expires_at: Some(claims.idle_exp),
+            expires_at: Some(claims.exp),
+        },
     )?;
     Ok(match cookie {
         Some(cookie) => reply.header("set-cookie", cookie),
