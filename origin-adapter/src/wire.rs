@@ -131,7 +131,13 @@ pub struct ProductChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    /// An email address (with an `@`), at most 254 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 3, max_length = 254, pattern = "^[^@]+@[^@]+$")
+    )]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub password: String,
 }
 
@@ -161,10 +167,16 @@ pub struct EdgeClaims {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3}-[0-9]{4}$"))]
     pub sku: String,
     /// 1 to 5 stars.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub rating: i64,
+    /// 1–120 characters, not only spaces.
+    #[cfg_attr(feature = "openapi", schema(max_length = 120, pattern = "\\S"))]
     pub title: String,
+    /// At most 4,000 characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
     pub body: String,
 }
 
@@ -186,11 +198,17 @@ pub struct Review {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddressRequest {
+    /// 1–200 characters, not only spaces (so are the others, to their maximum).
+    #[cfg_attr(feature = "openapi", schema(max_length = 200, pattern = "\\S"))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 200, pattern = "\\S"))]
     pub line1: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 100, pattern = "\\S"))]
     pub city: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 20, pattern = "\\S"))]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{2}$"))]
     pub country: String,
 }
 

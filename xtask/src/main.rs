@@ -7,6 +7,7 @@
 //! * `browser` — only the storefront pages in Chromium (screenshots in
 //!   `target/browser/`);
 //! * `lighthouse` — Lighthouse scores of the storefront's pages;
+//! * `fuzz` — schemathesis against the edge's OpenAPI document;
 //! * `build` — install pinned tools and build the Worker;
 //! * `tools` — install pinned tools only;
 //! * `config` — validate wrangler.toml's vars (and secrets) as the edge will;
@@ -27,6 +28,7 @@ mod build;
 mod config;
 mod dev;
 mod flags;
+mod fuzz;
 mod lighthouse;
 mod run;
 mod test;
@@ -34,11 +36,12 @@ mod tools;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <dev|test|browser|lighthouse|bench|build|tools|config|flags>
+const USAGE: &str = "usage: cargo xtask <dev|test|browser|fuzz|lighthouse|bench|build|tools|config|flags>
 
   dev     build the Worker, start origins (us, eu) and wrangler dev; Ctrl-C stops all
   test    fmt, clippy (native + wasm32), unit tests, end-to-end tests, browser journeys, deploy dry-run size
   browser build, start the system and run the browser journeys in Chromium (screenshots in target/browser/)
+  fuzz    schemathesis against /api/openapi.json on the whole system (part of test)
   lighthouse  Lighthouse (mobile) on the home, category, product and cart pages; scores into BENCHMARKS.md
   build   install the pinned tools and build the Worker (edge/build/)
   tools   install the pinned tools only
@@ -66,6 +69,11 @@ fn main() -> ExitCode {
             build::worker(&t)?;
             build::origin(&t)?;
             browser::run(&t)
+        }),
+        Some("fuzz") => tools::ensure().and_then(|t| {
+            build::worker(&t)?;
+            build::origin(&t)?;
+            fuzz::run(&t)
         }),
         Some("lighthouse") => tools::ensure().and_then(|t| {
             build::worker(&t)?;

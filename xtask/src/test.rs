@@ -98,6 +98,7 @@ pub fn run() -> Result<()> {
     done(t);
 
     browser::run(&tools)?;
+    crate::fuzz::run(&tools)?;
 
     let bundle = build::dry_run(&tools)?;
     println!("\nWorker upload size: {}", bundle.upload);

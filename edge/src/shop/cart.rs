@@ -20,8 +20,11 @@ use crate::session::token::SessionClaims;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddItem {
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3}-[0-9]{4}$"))]
     pub sku: String,
+    /// 1–99 (a line's limit).
     #[serde(deserialize_with = "crate::request_body::whole_number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 99))]
     pub quantity: i64,
 }
 
@@ -30,7 +33,9 @@ pub struct AddItem {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetQuantity {
+    /// 1–99 (a line's limit).
     #[serde(deserialize_with = "crate::request_body::whole_number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 99))]
     pub quantity: i64,
 }
 
