@@ -21,6 +21,8 @@ use libtest_mimic::{Arguments, Trial};
 mod cart;
 #[path = "e2e/catalog.rs"]
 mod catalog;
+#[path = "e2e/contract.rs"]
+mod contract;
 #[path = "e2e/flags.rs"]
 mod flags;
 #[path = "e2e/forwarding.rs"]
@@ -80,6 +82,7 @@ fn main() {
         pages::scenarios(),
         live::scenarios(),
         logs::scenarios(),
+        contract::scenarios(),
     ] {
         shared_scenarios.extend(shared);
         isolated.extend(own);

@@ -141,7 +141,7 @@ pub fn only_the_carts_own_pages_may_open_a_live_view(sys: &System) -> Outcome {
         matches!(forged, Err(400 | 403)),
         format!("a forged cart: {:?}", forged.err()),
     )?;
-    let plain = reqwest::blocking::Client::new()
+    let plain = super::client()
         .get(format!("{}/api/cart/live", sys.edge_url))
         .header("cookie", &guest)
         .send()?;
@@ -158,7 +158,7 @@ pub fn a_logout_closes_the_live_views_its_session_opened(sys: &System) -> Outcom
     let mut page =
         open(sys, Some(&session), &sys.edge_url)?.map_err(|s| format!("refused: {s}"))?;
     view_where(&mut page, Duration::from_secs(2), |_| true)?;
-    let out = reqwest::blocking::Client::new()
+    let out = super::client()
         .delete(format!("{}/api/session", sys.edge_url))
         .header("cookie", &session)
         .send()?;

@@ -6,17 +6,111 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use e2e::System;
 use libtest_mimic::Failed;
 use origin_adapter::wire::Product;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use serde_json::Value;
 
 pub type Outcome = Result<(), Failed>;
 
+/// An HTTP client with a deadline, no redirects followed, whose every
+/// answer is checked against the edge's OpenAPI document
+/// ([`super::contract`]) before the scenario sees it.
 pub fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client")
+    Client(
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client"),
+    )
+}
+
+/// See [`client`].
+#[derive(Clone)]
+pub struct Client(reqwest::blocking::Client);
+
+impl Client {
+    pub fn request(&self, method: reqwest::Method, url: impl reqwest::IntoUrl) -> Request {
+        Request(self.0.request(method, url))
+    }
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> Request {
+        Request(self.0.get(url))
+    }
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> Request {
+        Request(self.0.post(url))
+    }
+    pub fn put(&self, url: impl reqwest::IntoUrl) -> Request {
+        Request(self.0.put(url))
+    }
+    pub fn patch(&self, url: impl reqwest::IntoUrl) -> Request {
+        Request(self.0.patch(url))
+    }
+    pub fn delete(&self, url: impl reqwest::IntoUrl) -> Request {
+        Request(self.0.delete(url))
+    }
+    pub fn head(&self, url: impl reqwest::IntoUrl) -> Request {
+        Request(self.0.head(url))
+    }
+}
+
+/// A request being built; [`Request::send`] checks its answer.
+pub struct Request(reqwest::blocking::RequestBuilder);
+
+/// A request that failed, or whose answer broke the API's contract.
+#[derive(Debug)]
+pub struct SendError(String);
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SendError {}
+
+impl Request {
+    pub fn header<K, V>(self, name: K, value: V) -> Self
+    where
+        reqwest::header::HeaderName: TryFrom<K>,
+        <reqwest::header::HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+        reqwest::header::HeaderValue: TryFrom<V>,
+        <reqwest::header::HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+    {
+        Self(self.0.header(name, value))
+    }
+    pub fn json<T: serde::Serialize + ?Sized>(self, body: &T) -> Self {
+        Self(self.0.json(body))
+    }
+    pub fn body(self, body: impl Into<reqwest::blocking::Body>) -> Self {
+        Self(self.0.body(body))
+    }
+    pub fn bearer_auth(self, token: impl std::fmt::Display) -> Self {
+        Self(self.0.bearer_auth(token))
+    }
+
+    /// Sends it; the answer, once its status and body are what the
+    /// document promises for the operation.
+    pub fn send(self) -> Result<Response, SendError> {
+        let (client, request) = self.0.build_split();
+        let request = request.map_err(|e| SendError(e.to_string()))?;
+        let (method, path) = (
+            request.method().to_string(),
+            request.url().path().to_owned(),
+        );
+        let answer = client
+            .execute(request)
+            .map_err(|e| SendError(e.to_string()))?;
+        let (status, headers) = (answer.status(), answer.headers().clone());
+        let body = answer.bytes().map_err(|e| SendError(e.to_string()))?;
+        let media = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        super::contract::check(&method, &path, status.as_u16(), media, &body).map_err(SendError)?;
+        let mut rebuilt = http::Response::new(body);
+        *rebuilt.status_mut() = status;
+        *rebuilt.headers_mut() = headers;
+        Ok(Response::from(rebuilt))
+    }
 }
 
 pub fn check(condition: bool, message: impl Into<String>) -> Outcome {
