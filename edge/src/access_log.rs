@@ -16,7 +16,8 @@ pub struct RequestLine<'a> {
     pub request_id: &'a str,
     /// The W3C trace id the origins log too.
     pub trace_id: String,
-    pub method: &'a str,
+    /// [`method_name`].
+    pub method: &'static str,
     /// The route's template, e.g. `/api/products/{sku}`.
     pub route: &'static str,
     pub status: u16,
@@ -40,6 +41,21 @@ impl RequestLine<'_> {
     /// The line as one JSON object (what `console.log` is given).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The method as logged: the standard ones by name, anything else
+/// `(other)` (a method token is the client's to choose).
+pub fn method_name(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "(other)",
     }
 }
 
@@ -83,7 +99,7 @@ mod tests {
             time: rfc3339(1_764_547_200_123),
             request_id: "0123",
             trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
-            method: "POST",
+            method: method_name("POST"),
             route: "/api/cart/checkout",
             status: 201,
             duration_ms: 42,
@@ -101,6 +117,12 @@ mod tests {
         for forbidden in ["cookie", "token", "email", "body", "path", "query"] {
             assert!(!keys.iter().any(|k| k.contains(forbidden)), "{keys:?}");
         }
+    }
+
+    #[test]
+    fn a_clients_own_method_token_is_not_logged() {
+        assert_eq!(method_name("GET"), "GET");
+        assert_eq!(method_name("X-EVIL\"}"), "(other)");
     }
 
     #[test]

@@ -36,6 +36,25 @@ fn problem(description: &str) -> Value {
     })
 }
 
+/// The headers every answer carries, added to each response.
+fn with_common_headers(mut responses: Value) -> Value {
+    if let Some(all) = responses.as_object_mut() {
+        for (status, answer) in all.iter_mut() {
+            let headers = answer
+                .as_object_mut()
+                .map(|a| a.entry("headers").or_insert_with(|| json!({})));
+            if let Some(Value::Object(h)) = headers {
+                h.insert("X-Request-Id".into(), header("X-Request-Id"));
+                h.insert("Server-Timing".into(), header("Server-Timing"));
+                if matches!(status.as_str(), "429" | "503") {
+                    h.insert("Retry-After".into(), header("Retry-After"));
+                }
+            }
+        }
+    }
+    responses
+}
+
 fn header(name: &str) -> Value {
     json!({ "$ref": format!("#/components/headers/{name}") })
 }
@@ -63,7 +82,7 @@ fn with_problems(mut responses: Value, own: &[(&str, &str)]) -> Value {
         responses[*status] = problem(why);
     }
     responses["500"] = problem("the edge failed; the cause is logged, never sent");
-    responses
+    with_common_headers(responses)
 }
 
 fn catalog_read(id: &str, summary: &str, body: Value, params: Vec<Value>) -> Value {
@@ -85,7 +104,7 @@ fn catalog_read(id: &str, summary: &str, body: Value, params: Vec<Value>) -> Val
 
 fn paths() -> Value {
     let sku = json!({ "name": "sku", "in": "path", "required": true,
-                      "schema": { "type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$" } });
+                      "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } });
     let cart_ok = |d: &str| ok(d, schema("CartView"), &["ETag", "Idempotent-Replayed"]);
     let change_problems = [
         ("400", "a malformed body or key"),
@@ -105,7 +124,10 @@ fn paths() -> Value {
         "/healthz": { "get": { "operationId": "liveness", "summary": "The isolate answers.", "tags": ["operations"],
             "responses": { "200": ok("alive", json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}), &[]) } } },
         "/api/openapi.json": { "get": { "operationId": "openapi", "summary": "This document.", "tags": ["operations"],
-            "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object" } } } } } } },
+            "parameters": [param("IfNoneMatch")],
+            "responses": with_common_headers(json!({
+                "200": ok("OpenAPI 3.1", json!({ "type": "object" }), &["ETag", "Cache-Control"]),
+                "304": { "description": "the client's copy (If-None-Match) is current", "headers": { "ETag": header("ETag") } } })) } },
         "/api/categories": catalog_read("listCategories", "The categories with their product counts.",
             json!({ "type": "array", "items": schema("Category") }), vec![param("IfNoneMatch")]),
         "/api/products": catalog_read("listProducts", "A page of products.", schema("ProductPage"),
@@ -119,7 +141,8 @@ fn paths() -> Value {
             "requestBody": { "required": true, "content": json_body(schema("PurgeRequest")) },
             "responses": with_problems(json!({ "200": ok("purged", json!({"type": "object",
                 "properties": {"purged_entries": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}}}}), &[]) }),
-                &[("400", "a malformed purge"), ("401", "not signed by an origin key"), ("413", "over 100 SKUs or categories")]) } },
+                &[("400", "a malformed purge, or over 100 SKUs or categories"), ("401", "not signed by an origin key"),
+                  ("413", "a body over 16 KiB"), ("503", "too many purges at once (Retry-After)")]) } },
         "/api/session": {
             "get": { "operationId": "whoAmI", "summary": "Who the session is (renewed when it slides).", "tags": ["session"],
                 "security": [{}, { "session": [] }],
@@ -143,14 +166,17 @@ fn paths() -> Value {
                 &[("401", "not logged in"), ("502", "the orders service failed"), ("503", "the orders service is shedding load or its breaker is open"), ("504", "the orders service did not answer in time")]) } },
         "/api/orders/{id}": { "get": { "operationId": "getOrder", "summary": "One of the customer's orders.", "tags": ["orders"],
             "security": [{ "session": [] }],
-            "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "maxLength": 64 } }],
+            "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$" } }],
             "responses": with_problems(json!({ "200": ok("the order", schema("Order"), &[]) }),
                 &[("401", "not logged in"), ("404", "no such order of theirs"), ("502", "the orders service failed"), ("503", "the orders service is shedding load or its breaker is open"), ("504", "the orders service did not answer in time")]) } },
         "/api/cart": {
             "get": { "operationId": "getCart", "summary": "The caller's cart (a customer's, else the guest's, else an empty one).",
                 "tags": ["cart"], "security": [{}, { "session": [] }, { "guestCart": [] }],
-                "responses": with_problems(json!({ "200": cart_ok("the cart"),
-                    "304": { "description": "the client's copy (If-None-Match) is current" } }), &[("400", "an unreadable cart cookie")]) },
+                "responses": with_problems(json!({ "200": {
+                    "description": "the cart", "content": json_body(schema("CartView")),
+                    "headers": { "ETag": header("ETag") },
+                    "links": { "checkout": { "operationId": "checkOut" }, "add": { "operationId": "addToCart" } } } }),
+                    &[("400", "an unreadable cart cookie")]) },
             "delete": { "operationId": "clearCart", "summary": "Empty the cart.", "tags": ["cart"],
                 "security": [{}, { "session": [] }, { "guestCart": [] }],
                 "parameters": [param("IdempotencyKey"), param("IfMatch")],
@@ -181,14 +207,17 @@ fn paths() -> Value {
         "/api/cart/checkout": {
             "post": { "operationId": "checkOut", "summary": "Check out: the order is placed exactly once (retried by the cart's outbox).",
                 "tags": ["cart"], "security": [{}, { "session": [] }, { "guestCart": [] }],
-                "parameters": [param("IdempotencyKey")],
+                "parameters": [param("IdempotencyKey"), param("IfMatch")],
+                "requestBody": { "required": false, "description": "nothing, or a JSON object (kept with the order request's fingerprint)",
+                    "content": json_body(json!({ "type": "object" })) },
                 "responses": with_problems(json!({
                     "200": { "description": "placed before: a retry with the same key answered as the first was, or a cart already checked out (its order's id)",
                         "content": json_body(json!({"type": "object",
                             "properties": {"order": {"anyOf": [schema("Order"), {"type": "object",
                                 "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}]},
                                 "cart": schema("CartView")}, "required": ["order", "cart"]})),
-                        "headers": { "ETag": header("ETag"), "Idempotent-Replayed": header("Idempotent-Replayed") } },
+                        "headers": { "ETag": header("ETag"), "Idempotent-Replayed": header("Idempotent-Replayed") },
+                        "links": { "status": { "operationId": "checkoutStatus" }, "orders": { "operationId": "listOrders" } } },
                     "201": { "description": "placed", "content": json_body(json!({"type": "object",
                         "properties": {"order": schema("Order"), "cart": schema("CartView")}, "required": ["order", "cart"]})),
                         "headers": { "ETag": header("ETag"), "Idempotent-Replayed": header("Idempotent-Replayed") },
@@ -200,8 +229,10 @@ fn paths() -> Value {
                     &[("400", "a malformed key or body, or an unreadable cart cookie"), ("403", "a cross-site write"),
                       ("404", "no cart"), ("409", "the cart is empty, or the order was refused"), ("413", "a body over 16 KiB"),
                       ("415", "a body that is not application/json"),
-                      ("422", "the key was used with another request"), ("502", "the orders service failed"), ("503", "the orders service is shedding load or its breaker is open"), ("504", "the orders service did not answer in time"),
-                      ("503", "checkout is switched off (Retry-After)")]) },
+                      ("412", "If-Match names another version"),
+                      ("422", "the key was used with another request"), ("502", "the orders service failed"),
+                      ("503", "checkout is switched off, or the orders service is shedding load or its breaker is open (Retry-After)"),
+                      ("504", "the orders service did not answer in time")]) },
             "get": { "operationId": "checkoutStatus", "summary": "Where the checkout stands.", "tags": ["cart"],
                 "security": [{}, { "session": [] }, { "guestCart": [] }],
                 "responses": with_problems(json!({ "200": cart_ok("the cart, with any order waiting in its outbox") }),
@@ -221,28 +252,34 @@ fn paths() -> Value {
                 "security": [{ "adminToken": [] }],
                 "responses": with_problems(json!({ "200": ok("the document", json!({"type": "object"}), &["ETag"]) }), &[("401", "no or a wrong token")]) },
             "put": { "operationId": "putFlagDocument", "summary": "Admin: replace the flagd document (compare-and-set on If-Match).", "tags": ["admin"],
-                "security": [{ "adminToken": [] }], "parameters": [param("IfMatch")],
+                "security": [{ "adminToken": [] }],
+                "parameters": [{ "name": "If-Match", "in": "header", "required": true,
+                    "description": "The document's ETag (`\"f<version>\"`) from GET: a compare-and-set.", "schema": { "type": "string" } }],
                 "requestBody": { "required": true, "content": json_body(json!({"type": "object"})) },
                 "responses": with_problems(json!({ "200": ok("saved", json!({"type": "object"}), &["ETag"]) }),
                     &[("400", "an invalid document, the JSON path named"), ("401", "no or a wrong token"),
-                      ("412", "If-Match names another version"), ("413", "over 512 KiB"), ("428", "no If-Match")]) } },
+                      ("412", "If-Match names another version"), ("413", "over 512 KiB"), ("415", "not application/json"),
+                      ("428", "no If-Match"), ("503", "saved but not yet published (Retry-After)")]) } },
         "/admin/flags/overrides": { "post": { "operationId": "overrideToken", "summary": "Admin: a signed QA override token.", "tags": ["admin"],
             "security": [{ "adminToken": [] }],
             "requestBody": { "required": true, "content": json_body(json!({"type": "object"})) },
-            "responses": with_problems(json!({ "200": ok("the token", json!({"type": "object"}), &[]) }), &[("400", "a malformed request"), ("401", "no or a wrong token")]) } },
+            "responses": with_problems(json!({ "200": ok("the token", json!({"type": "object"}), &[]) }),
+                &[("400", "a malformed request"), ("401", "no or a wrong token"), ("413", "a body over 16 KiB"),
+                  ("415", "not application/json"), ("422", "a lifetime outside 1 s to 7 days")]) } },
         "/api/support/carts/{cart}": { "get": { "operationId": "supportCart", "summary": "Admin: a cart and its audit log, for support.", "tags": ["admin"],
             "security": [{ "adminToken": [] }],
-            "parameters": [{ "name": "cart", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^(g|u)-.+$" } },
+            "parameters": [{ "name": "cart", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[gu]-[A-Za-z0-9_-]{1,64}$" } },
                            { "name": "region", "in": "query", "schema": { "type": "string" } }],
             "responses": with_problems(json!({ "200": ok("the cart and its log", json!({"type": "object",
                 "properties": {"cart": schema("CartView"), "log": {"type": "array", "items": schema("LogEntry")}}}), &[]) }),
-                &[("400", "not a cart name"), ("401", "no or a wrong token")]) } },
+                &[("400", "an unknown region"), ("401", "no or a wrong token"), ("404", "not a cart's name")]) } },
         "/api/reviews": { "post": { "operationId": "postReview", "summary": "Forwarded to the reviews service (the default SERVICES table).", "tags": ["forwarded"],
             "security": [{ "session": [] }], "parameters": [param("IdempotencyKey")],
             "requestBody": { "required": true, "content": json_body(schema("ReviewRequest")) },
             "responses": with_problems(json!({ "201": ok("stored", schema("Review"), &[]) }),
                 &[("400", "a malformed body or key"), ("401", "not logged in"), ("403", "a cross-site write"),
-                  ("413", "a body over 16 KiB"), ("415", "not application/json"), ("422", "an invalid review"),
+                  ("409", "the same key is still being answered (Retry-After)"), ("413", "a body over 16 KiB"),
+                  ("414", "a query over 2 KiB"), ("415", "not application/json"), ("422", "an invalid review"),
                   ("502", "the service failed"), ("503", "the service is shedding load or its breaker is open"), ("504", "the service did not answer in time")]) } },
         "/api/account/addresses": {
             "get": { "operationId": "listAddresses", "summary": "Forwarded to the account service (home region).", "tags": ["forwarded"],
@@ -255,7 +292,8 @@ fn paths() -> Value {
                 "requestBody": { "required": true, "content": json_body(schema("AddressRequest")) },
                 "responses": with_problems(json!({ "201": ok("stored", schema("Address"), &[]) }),
                     &[("400", "a malformed body or key"), ("401", "not logged in"), ("403", "a cross-site write"),
-                      ("413", "a body over 16 KiB"), ("415", "not application/json"), ("422", "an invalid address"),
+                      ("409", "the same key is still being answered (Retry-After)"), ("413", "a body over 16 KiB"),
+                      ("414", "a query over 2 KiB"), ("415", "not application/json"), ("422", "an invalid address"),
                       ("502", "the service failed"), ("503", "the service is shedding load or its breaker is open"), ("504", "the service did not answer in time")]) } },
     })
 }
@@ -272,6 +310,7 @@ fn shared_components() -> Value {
             "Idempotent-Replayed": header("`true` when the answer is the recorded one of an earlier request with the same Idempotency-Key.", json!({"type": "string", "enum": ["true"]})),
             "Retry-After": header("Seconds to wait before trying again.", json!({"type": "integer"})),
             "Location": header("Where to follow the request's outcome.", string.clone()),
+            "X-Request-Id": header("This request's id (32 hex digits), in the edge's log line and the origins' too.", json!({"type": "string", "pattern": "^[0-9a-f]{32}$"})),
         },
         "parameters": {
             "IdempotencyKey": { "name": "Idempotency-Key", "in": "header", "description": "draft-ietf-httpapi-idempotency-key-header: a structured-field string (in double quotes) of 1–255 printable ASCII characters other than `\"` and `\\`, or the same characters bare; empty is no key. A retry with the same key and body gets the recorded answer.", "schema": { "type": "string", "pattern": "^(\"[ !#-\\[\\]-~]{1,255}\"|([!#-\\[\\]-~][ !#-\\[\\]-~]{0,254})?)$" } },
@@ -280,7 +319,7 @@ fn shared_components() -> Value {
             "Category": { "name": "category", "in": "query", "schema": { "type": "string", "pattern": "^[a-z0-9-]{1,64}$" } },
             "Sort": { "name": "sort", "in": "query", "schema": { "type": "string", "enum": ["name", "price", "newest"], "default": "name" } },
             "Limit": { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 24 } },
-            "Cursor": { "name": "cursor", "in": "query", "description": "The next_cursor of the previous page.", "schema": { "type": "string", "maxLength": 512 } },
+            "Cursor": { "name": "cursor", "in": "query", "description": "The next_cursor of the previous page (opaque, signed by the catalog: another is refused).", "schema": { "type": "string", "pattern": "^[A-Za-z0-9._-]{1,256}$" } },
             "Query": { "name": "q", "in": "query", "required": true, "schema": { "type": "string", "minLength": 1, "maxLength": 100 } },
         },
         "securitySchemes": {
@@ -330,7 +369,7 @@ pub fn document() -> Value {
         "info": {
             "title": "storefront-edge",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The edge API of the storefront: catalog reads from the edge cache, carts (one Durable Object each), sessions, flags, and writes forwarded — signed (RFC 9421) and idempotent — to the shop's regional origins. Every error is an RFC 9457 problem; money is integer minor units with an ISO 4217 currency.",
+            "description": "The edge API of the storefront: catalog reads from the edge cache, carts (one Durable Object each), sessions, flags, and writes forwarded — signed (RFC 9421) and idempotent — to the shop's regional origins. Every error is an RFC 9457 problem; money is integer minor units with an ISO 4217 currency. Every GET here also answers HEAD (the same status and headers, no body). The storefront's HTML pages and their forms are not part of this API.",
             "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" },
         },
         "servers": [{ "url": "/" }],

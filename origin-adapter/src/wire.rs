@@ -167,7 +167,7 @@ pub struct EdgeClaims {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3}-[0-9]{4}$"))]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,64}$"))]
     pub sku: String,
     /// 1 to 5 stars.
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]

@@ -75,6 +75,17 @@ pub fn check(
         return Err("edge/openapi.json could not be read".into());
     }
     let Some(template) = template(doc, path) else {
+        // Not an operation: a page, or nothing — the API's prefixes answer
+        // nothing but a problem there.
+        let api = path.starts_with("/api/") || path.starts_with("/admin/");
+        if api
+            && !(matches!(status, 404 | 405)
+                && content_type.starts_with("application/problem+json"))
+        {
+            return Err(format!(
+                "{method} {path} answered {status} ({content_type}) where the document has no operation"
+            ));
+        }
         return Ok(());
     };
     let method = method.to_ascii_lowercase();
@@ -91,7 +102,8 @@ pub fn check(
         ));
     }
     let media = content_type.split(';').next().unwrap_or_default().trim();
-    if body.is_empty() || method == "head" || !media.ends_with("json") {
+    let declared = answer["content"].as_object().is_some_and(|c| !c.is_empty());
+    if method == "head" || (!declared && body.is_empty()) {
         return Ok(());
     }
     if answer["content"][media].is_null() {
@@ -137,7 +149,7 @@ type Case<'a> = (&'a str, &'a str, u16, &'a str, &'a [u8], bool);
 pub fn a_drift_from_the_document_is_caught(_: &e2e::System) -> Result<(), libtest_mimic::Failed> {
     let json = "application/json";
     let product = br#"{"sku":"KIT-0001","name":"Knife","description":"d","category":"kitchen","price":{"amount_minor":100,"currency":"EUR"},"stock":1}"#;
-    let cases: [Case; 7] = [
+    let cases: [Case; 9] = [
         ("GET", "/api/products/KIT-0001", 200, json, product, true),
         (
             "GET",
@@ -154,11 +166,20 @@ pub fn a_drift_from_the_document_is_caught(_: &e2e::System) -> Result<(), libtes
             200,
             "text/plain",
             b"x",
-            true,
+            false,
         ),
-        ("POST", "/api/cart/items", 200, "text/html", b"<p>", true),
+        ("POST", "/api/cart/items", 200, "text/html", b"<p>", false),
         ("GET", "/api/cart", 200, json, br#"{"cart_id":""}"#, false),
         ("GET", "/p/KIT-0001", 200, "text/html", b"<p>", true),
+        ("GET", "/api/nothing", 200, json, b"{}", false),
+        (
+            "GET",
+            "/api/nothing",
+            404,
+            "application/problem+json",
+            b"{}",
+            true,
+        ),
     ];
     for (method, path, status, media, body, passes) in cases {
         let verdict = check(method, path, status, media, body);

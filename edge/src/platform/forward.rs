@@ -63,9 +63,9 @@ pub(crate) async fn call(
     let regions = regions_of(config, rc, service, call.home_region)?;
     let Some(_place) = InFlight::take(service) else {
         worker::console_warn!(
-            "edge: shed {} {} ({} in flight) request_id={}",
+            "edge: shed {} to {} ({} in flight) request_id={}",
             call.method,
-            call.path,
+            service.name,
             service.max_in_flight,
             rc.request_id
         );

@@ -206,7 +206,7 @@ fn log_request(
         time: crate::access_log::rfc3339(now),
         request_id: &rc.request_id,
         trace_id: rc.trace.trace_id_hex(),
-        method: &rc.method,
+        method: crate::access_log::method_name(&rc.method),
         route,
         status,
         duration_ms: now - started,

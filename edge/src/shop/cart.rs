@@ -20,7 +20,7 @@ use crate::session::token::SessionClaims;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddItem {
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3}-[0-9]{4}$"))]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,64}$"))]
     pub sku: String,
     /// 1–99 (a line's limit).
     #[serde(deserialize_with = "crate::request_body::whole_number")]
