@@ -77,13 +77,8 @@ pub fn run(tools: &Tools) -> Result<()> {
     std::fs::create_dir_all(&artifacts)
         .with_context(|| format!("creating {}", artifacts.display()))?;
 
-    let t = step("starting the reference origins and wrangler dev for the browser (scratch state)");
     // Dropped on every return below, which stops wrangler dev and the origins.
-    let sys = System::start(SystemOptions {
-        test_hooks: false,
-        ..SystemOptions::default()
-    })?;
-    done(t);
+    let sys = whole_system("the browser")?;
 
     let t = step(&format!(
         "browser journeys in Chromium ({}); screenshots in target/browser/",
@@ -105,6 +100,20 @@ pub fn run(tools: &Tools) -> Result<()> {
     drop(sys);
     done(t);
     Ok(())
+}
+
+/// The whole system — reference origins and `wrangler dev` on free ports,
+/// scratch state, no test hooks — for `whom`; stopped when dropped.
+pub(crate) fn whole_system(whom: &str) -> Result<System> {
+    let t = step(&format!(
+        "starting the reference origins and wrangler dev for {whom} (scratch state)"
+    ));
+    let sys = System::start(SystemOptions {
+        test_hooks: false,
+        ..SystemOptions::default()
+    })?;
+    done(t);
+    Ok(sys)
 }
 
 /// Runs `command` (`what` it is, for errors) in its own process group,

@@ -10,9 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Result;
-use e2e::{System, SystemOptions};
 
-use crate::browser::finish;
+use crate::browser::{finish, whole_system};
 use crate::run::{done, step};
 use crate::tools::{Tools, python_tools};
 
@@ -23,13 +22,7 @@ const EXCLUDED: &str = "^/admin/|^/api/support/|^/api/purge$|^/api/cart/live$";
 pub fn run(tools: &Tools) -> Result<()> {
     let python = python_tools(tools)?;
     let root = tools.root().to_path_buf();
-    let t =
-        step("starting the reference origins and wrangler dev for schemathesis (scratch state)");
-    let sys = System::start(SystemOptions {
-        test_hooks: false,
-        ..SystemOptions::default()
-    })?;
-    done(t);
+    let sys = whole_system("schemathesis")?;
     let client = reqwest::blocking::Client::new();
     let session = crate::bench::demo_session_cookie(&client, &sys.edge_url)?;
     let t = step("schemathesis against /api/openapi.json (every phase and check; bounded)");

@@ -8,10 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use e2e::{System, SystemOptions};
 use serde_json::Value;
 
-use crate::browser::{chromium, finish};
+use crate::browser::{chromium, finish, whole_system};
 use crate::run::{done, step};
 use crate::tools::Tools;
 
@@ -37,12 +36,7 @@ pub fn run(tools: &Tools) -> Result<()> {
     let root = tools.root().to_path_buf();
     let out = root.join("target/lighthouse");
     std::fs::create_dir_all(&out)?;
-    let t = step("starting the reference origins and wrangler dev (scratch state)");
-    let sys = System::start(SystemOptions {
-        test_hooks: false,
-        ..SystemOptions::default()
-    })?;
-    done(t);
+    let sys = whole_system("Lighthouse")?;
     // The catalog warmed, as a shop's edge is: the first visitor's misses
     // are not what Lighthouse should time.
     let client = reqwest::blocking::Client::new();

@@ -6,32 +6,14 @@ use durable_objects::cart_api::CartView;
 use worker::{Context, Env, Request};
 
 use super::body::RequestBody;
-use super::runtime::{PlatformIds, RequestContext, now_ms};
+use super::runtime::RequestContext;
 use super::{flags, ports};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::routes::Route;
-use crate::shop::cart_changes::CartCase;
 use crate::shop::ports::Carts as _;
 use crate::shop::reply::Reply;
 use crate::shop::{cart as core, checkout};
-
-/// The cart's use cases over this request's ports.
-fn case<'a>(
-    carts: &'a ports::ObjectCarts<'a>,
-    guard: &'a ports::GuardObjects<'a>,
-    rc: &'a RequestContext,
-    config: &'a EdgeConfig,
-) -> CartCase<'a, ports::ObjectCarts<'a>, ports::GuardObjects<'a>, PlatformIds> {
-    CartCase {
-        carts,
-        guard,
-        ids: &PlatformIds,
-        rc,
-        config,
-        now: now_ms() / 1000,
-    }
-}
 
 /// Runs a cart route: `/api/cart`, `/api/cart/items[/{sku}]`,
 /// `/api/cart/checkout`.
@@ -43,7 +25,7 @@ pub(crate) async fn handle(
     rc: &RequestContext,
 ) -> Result<Reply, EdgeError> {
     let (carts, guard) = (ports::ObjectCarts(env), ports::GuardObjects(env));
-    let case = case(&carts, &guard, rc, config);
+    let case = ports::cart_case(&carts, &guard, rc, config);
     match (route, rc.method.as_str()) {
         (Route::Cart, "DELETE") => case.clear().await,
         (Route::Cart, _) => case.show().await,

@@ -6,7 +6,6 @@
 use durable_objects::cart_api;
 use worker::{Env, Headers, Method, Request, RequestInit};
 
-use super::pages::cart_case;
 use super::ports;
 use super::runtime::{RequestContext, internal};
 use crate::config::EdgeConfig;
@@ -18,7 +17,7 @@ pub(crate) async fn open(
     rc: &RequestContext,
 ) -> Result<web_sys::Response, EdgeError> {
     let (carts, guard) = (ports::ObjectCarts(env), ports::GuardObjects(env));
-    let owner = crate::shop::live::admit(&cart_case(&carts, &guard, rc, config)).await?;
+    let owner = crate::shop::live::admit(&ports::cart_case(&carts, &guard, rc, config)).await?;
     let headers = Headers::new();
     let mut set = vec![("upgrade", "websocket".to_owned())];
     if let Some(session) = &owner.session {

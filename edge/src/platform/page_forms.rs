@@ -12,8 +12,7 @@ use worker::Request;
 
 use super::body::bytes;
 use super::pages::{
-    Platform, cart_case, cart_view, error_page_for, express_checkout, form_key, orders_of,
-    with_cookies,
+    Platform, cart_view, error_page_for, express_checkout, form_key, orders_of, with_cookies,
 };
 use super::runtime::{PlatformIds, now_ms};
 use super::{flags, ports};
@@ -149,7 +148,7 @@ async fn post(
                 config: p.config,
                 ctx: p.ctx,
             };
-            let reply = cart_case(&carts, &guard, &api, p.config)
+            let reply = ports::cart_case(&carts, &guard, &api, p.config)
                 .add(&prices, body.as_bytes())
                 .await?;
             answer::<Value>(&reply)?;
@@ -165,7 +164,7 @@ async fn post(
                 0,
                 Some(&key),
             );
-            let reply = cart_case(&carts, &guard, &api, p.config)
+            let reply = ports::cart_case(&carts, &guard, &api, p.config)
                 .set_line(sku, None::<&[u8]>)
                 .await?;
             answer::<Value>(&reply)?;
@@ -181,7 +180,7 @@ async fn post(
         _ if p.rc.session_token.is_none() => Ok(see_other("/login?next=/checkout")),
         _ => {
             let api = as_api(p.rc, "POST", "/api/cart/checkout", 0, Some(&key));
-            let case = cart_case(&carts, &guard, &api, p.config);
+            let case = ports::cart_case(&carts, &guard, &api, p.config);
             let (set, _) = flags::current(p.env, p.config).await;
             let origins = ports::ForwardedOrigins {
                 config: p.config,

@@ -8,7 +8,7 @@ use durable_objects::cart_api::CartView;
 use origin_adapter::wire::{Category, Product, ProductPage};
 use worker::{Context, Env, Request};
 
-use super::runtime::{PlatformIds, RequestContext, now_ms, random};
+use super::runtime::{RequestContext, now_ms, random};
 use super::{catalog, flags, ports};
 use crate::catalog::query::CatalogQuery;
 use crate::config::EdgeConfig;
@@ -17,7 +17,6 @@ use crate::pages::api::{answer, as_api, cookies};
 use crate::pages::catalog_pages as made;
 use crate::pages::views::Shop;
 use crate::pages::{self, Page, assets, seo};
-use crate::shop::cart_changes::CartCase;
 use crate::shop::catalog::CatalogAnswer;
 use crate::shop::reply::Reply;
 
@@ -217,23 +216,6 @@ fn xml(body: String) -> Reply {
     text("application/xml; charset=utf-8", body)
 }
 
-/// The cart's use cases for a page, over the platform's ports.
-pub(crate) fn cart_case<'a>(
-    carts: &'a ports::ObjectCarts<'a>,
-    guard: &'a ports::GuardObjects<'a>,
-    rc: &'a RequestContext,
-    config: &'a EdgeConfig,
-) -> CartCase<'a, ports::ObjectCarts<'a>, ports::GuardObjects<'a>, PlatformIds> {
-    CartCase {
-        carts,
-        guard,
-        ids: &PlatformIds,
-        rc,
-        config,
-        now: now_ms() / 1000,
-    }
-}
-
 /// A fresh `Idempotency-Key` for one form post.
 pub(crate) fn form_key() -> Result<String, EdgeError> {
     let bytes: [u8; 16] = random()?;
@@ -244,7 +226,9 @@ pub(crate) fn form_key() -> Result<String, EdgeError> {
 pub(crate) async fn cart_view(p: &Platform<'_>) -> Result<CartView, EdgeError> {
     let (carts, guard) = (ports::ObjectCarts(p.env), ports::GuardObjects(p.env));
     let api = as_api(p.rc, "GET", "/api/cart", 0, None);
-    let reply = cart_case(&carts, &guard, &api, p.config).show().await?;
+    let reply = ports::cart_case(&carts, &guard, &api, p.config)
+        .show()
+        .await?;
     answer(&reply)
 }
 

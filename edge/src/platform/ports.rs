@@ -143,3 +143,26 @@ impl Origins for ForwardedOrigins<'_> {
         forward::call(self.config, self.rc, call).await
     }
 }
+
+/// The cart's use cases over this request's ports (the API's routes, the
+/// pages and the live view alike).
+pub(crate) fn cart_case<'a>(
+    carts: &'a ObjectCarts<'a>,
+    guard: &'a GuardObjects<'a>,
+    rc: &'a super::runtime::RequestContext,
+    config: &'a crate::config::EdgeConfig,
+) -> crate::shop::cart_changes::CartCase<
+    'a,
+    ObjectCarts<'a>,
+    GuardObjects<'a>,
+    super::runtime::PlatformIds,
+> {
+    crate::shop::cart_changes::CartCase {
+        carts,
+        guard,
+        ids: &super::runtime::PlatformIds,
+        rc,
+        config,
+        now: super::runtime::now_ms() / 1000,
+    }
+}
