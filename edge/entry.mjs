@@ -18,6 +18,7 @@
 //    flight with an RFC 9457 problem instead.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import RustEdge from "./build/index.js";
+import { failure } from "./src/platform/glue.js";
 
 export { CartObject, FlagsObject, GuardObject } from "./build/index.js";
 
@@ -41,20 +42,7 @@ globalThis.__storefrontEdgeOnPanic = (message) => {
 };
 
 function panicProblem() {
-  const body = JSON.stringify({
-    type: "about:blank",
-    title: "Internal Server Error",
-    status: 500,
-    detail: "the edge failed unexpectedly; it has been logged",
-  });
-  return new Response(body, {
-    status: 500,
-    headers: {
-      "content-type": "application/problem+json",
-      "cache-control": "private, no-store",
-      "x-content-type-options": "nosniff",
-    },
-  });
+  return failure("the edge failed unexpectedly; it has been logged");
 }
 
 // An exception out of a Rust call ends the wasm instance (wasm-bindgen

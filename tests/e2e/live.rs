@@ -37,6 +37,23 @@ fn open(sys: &System, cookie: Option<&str>, origin: &str) -> Result<Result<Socke
     }
 }
 
+/// The socket's next frame before `until`; `None` when none came.
+fn next_frame(socket: &mut Socket, until: Instant) -> Result<Option<Message>, tungstenite::Error> {
+    while Instant::now() < until {
+        match socket.read() {
+            Ok(frame) => return Ok(Some(frame)),
+            // The read timeout (200 ms): look at the clock again.
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
 /// The next cart view for which `wanted` holds, within `within`.
 fn view_where(
     socket: &mut Socket,
@@ -44,24 +61,19 @@ fn view_where(
     wanted: impl Fn(&Value) -> bool,
 ) -> Result<Value, Failed> {
     let until = Instant::now() + within;
-    while Instant::now() < until {
-        match socket.read() {
-            Ok(Message::Text(text)) => {
+    loop {
+        match next_frame(socket, until) {
+            Ok(Some(Message::Text(text))) => {
                 let view: Value = serde_json::from_str(&text)?;
                 if wanted(&view) {
                     return Ok(view);
                 }
             }
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(format!("no such cart view within {within:?}").into()),
             Err(e) => return Err(format!("the live view broke: {e}").into()),
         }
     }
-    Err(format!("no such cart view within {within:?}").into())
 }
 
 fn has_sku(view: &Value, sku: &str) -> bool {
@@ -164,25 +176,20 @@ pub fn a_logout_closes_the_live_views_its_session_opened(sys: &System) -> Outcom
         .send()?;
     check(out.status() == 200, format!("logout: {}", out.status()))?;
     let until = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < until {
-        match page.read() {
-            Ok(Message::Close(frame)) => {
+    loop {
+        match next_frame(&mut page, until) {
+            Ok(Some(Message::Close(frame))) => {
                 let code = frame.map(|f| u16::from(f.code));
                 return check(code == Some(1008), format!("closed with {code:?}"));
             }
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Ok(Some(_)) => {}
+            Ok(None) => return Err("the live view stayed open after logout".into()),
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                 return Ok(());
             }
             Err(e) => return Err(format!("the live view broke: {e}").into()),
         }
     }
-    Err("the live view stayed open after logout".into())
 }
 
 pub fn scenarios() -> super::Area {

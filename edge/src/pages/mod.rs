@@ -158,13 +158,10 @@ pub fn see_other(location: &str) -> Reply {
 
 /// The page answer for an error: its status, in words a customer reads
 /// (an internal cause is never shown).
-pub fn problem_page(shop: &views::Shop, e: &EdgeError) -> Reply {
-    problem_page_for(shop, e, false)
-}
-
-/// [`problem_page`] for a form post (`posted`): a `404` there is what the
-/// form named, not the address.
-pub fn problem_page_for(shop: &views::Shop, e: &EdgeError, posted: bool) -> Reply {
+///
+/// For a form post (`posted`), a `404` is what the form named, not the
+/// address.
+pub fn problem_page(shop: &views::Shop, e: &EdgeError, posted: bool) -> Reply {
     let (title, detail) = match e.status() {
         404 if posted => ("Not found", e.detail()),
         404 => ("Page not found", "There is nothing at this address."),
@@ -244,7 +241,7 @@ mod tests {
             signed_in: false,
         };
         let paused = EdgeError::unavailable("changes are paused").with_header("retry-after", "60");
-        let page = problem_page(&shop, &paused);
+        let page = problem_page(&shop, &paused, false);
         assert_eq!(page.status, 503);
         assert!(
             page.headers
@@ -254,7 +251,7 @@ mod tests {
         let html = String::from_utf8(page.body).unwrap();
         assert!(html.contains("<h1>Back in a few minutes</h1>"));
         assert!(html.contains("changes are paused"));
-        let failed = problem_page(&shop, &EdgeError::internal("x").with_cause("secret"));
+        let failed = problem_page(&shop, &EdgeError::internal("x").with_cause("secret"), false);
         assert!(!String::from_utf8(failed.body).unwrap().contains("secret"));
     }
 

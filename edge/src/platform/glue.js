@@ -62,15 +62,22 @@ export function headerLines(request) {
 // becomes: a 500 problem, never an exception.
 function refused(error) {
   console.error("edge: the runtime refused an answer:", error);
-  const body = JSON.stringify({
-    type: "about:blank",
-    title: "Internal Server Error",
-    status: 500,
-    detail: "the edge could not build its answer; it has been logged",
-  });
+  return failure("the edge could not build its answer; it has been logged");
+}
+
+/**
+ * A 500 RFC 9457 problem built without Rust (the entry's panic answer
+ * too): `detail` says what failed, never why.
+ */
+export function failure(detail) {
+  const body = JSON.stringify({ type: "about:blank", title: "Internal Server Error", status: 500, detail });
   return new Response(body, {
     status: 500,
-    headers: { "content-type": "application/problem+json", "cache-control": "private, no-store" },
+    headers: {
+      "content-type": "application/problem+json",
+      "cache-control": "private, no-store",
+      "x-content-type-options": "nosniff",
+    },
   });
 }
 

@@ -71,7 +71,7 @@ pub fn serve_miss(
         .unwrap_or_else(|| super::reread(head, &request).map(|rc| (rc, now_ms())));
     let (rc, started_ms) = match parked {
         Ok(parked) => parked,
-        Err(e) => return super::problem(&e, None).into(),
+        Err(e) => return super::problem(&e).into(),
     };
     js_sys::futures::future_to_promise(async move {
         let ctx = Context::new(ctx);

@@ -55,11 +55,7 @@ pub fn serve(
     // Routing needs only the method and the path; the headers it reads
     // come after, and the request is parsed once, with them.
     let Some((method, path)) = crate::incoming::method_and_path(&head) else {
-        return problem(
-            &EdgeError::bad_request("the request could not be read"),
-            None,
-        )
-        .into();
+        return problem(&EdgeError::bad_request("the request could not be read")).into();
     };
     let routed = route(method, path, runtime::development(&env));
     if let Ok(Route::Health) = routed {
@@ -67,14 +63,14 @@ pub fn serve(
         // nothing of the request but its route.
         return match runtime::ids() {
             Ok((id, _, _)) => runtime::render(&health().sealed(&request_id(&id), false), None),
-            Err(e) => problem(&e, None),
+            Err(e) => problem(&e),
         }
         .into();
     }
     let lines = runtime::read_headers(&request, headers_read(&routed));
     let rc = match runtime::ids().and_then(|ids| incoming(&format!("{head}\n{lines}"), ids)) {
         Ok(rc) => rc,
-        Err(e) => return problem(&e, None).into(),
+        Err(e) => return problem(&e).into(),
     };
     let started = now_ms();
     if let Ok(Route::CartLive) = routed {
@@ -219,12 +215,12 @@ fn log_request(
 }
 
 /// An error as RFC 9457 problem JSON; its internal cause logged, never sent.
-fn problem(e: &EdgeError, rc: Option<&RequestContext>) -> web_sys::Response {
-    let id = rc.map(|rc| rc.request_id.as_str()).unwrap_or_default();
+/// An error before the request could be read (no request id yet).
+fn problem(e: &EdgeError) -> web_sys::Response {
     if let Some(cause) = e.cause() {
-        worker::console_error!("edge: {e}: {cause} request_id={id}");
+        worker::console_error!("edge: {e}: {cause}");
     }
-    runtime::render(&Reply::problem(e, id), None)
+    runtime::render(&Reply::problem(e, ""), None)
 }
 
 async fn handle(

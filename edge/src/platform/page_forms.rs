@@ -12,7 +12,7 @@ use worker::Request;
 
 use super::body::bytes;
 use super::pages::{
-    Platform, cart_view, error_page_for, express_checkout, form_key, orders_of, with_cookies,
+    Platform, cart_view, error_page, express_checkout, form_key, orders_of, with_cookies,
 };
 use super::runtime::{PlatformIds, now_ms};
 use super::{flags, ports};
@@ -81,7 +81,7 @@ pub(crate) async fn handle(
         // A checkout that cannot go on now (another is under way, the cart
         // moved on): the checkout page says where it stands.
         Err(e) if e.status() == 409 && checking_out => see_other("/checkout"),
-        Err(e) => error_page_for(shop, &e, p.rc.is_write()),
+        Err(e) => error_page(shop, &e, p.rc.is_write()),
         Ok(reply) => reply,
     })
 }

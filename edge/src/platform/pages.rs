@@ -57,7 +57,7 @@ pub(crate) async fn refused(p: &Platform<'_>, e: &EdgeError) -> Reply {
         categories: &categories,
         signed_in: false,
     };
-    error_page_for(&shop, e, p.rc.is_write())
+    error_page(&shop, e, p.rc.is_write())
 }
 
 /// Runs `page`; an error is answered as a page by [`error_page`].
@@ -97,22 +97,18 @@ pub(crate) async fn handle(page: Page, req: Request, p: &Platform<'_>) -> Result
         Page::Asset(_) | Page::Robots => Err(EdgeError::not_found("no such page")),
         personal => return super::page_forms::handle(personal, req, &shop, p).await,
     };
-    answered.or_else(|e| Ok(error_page(&shop, &e)))
+    answered.or_else(|e| Ok(error_page(&shop, &e, false)))
 }
 
 /// An error as a page (a 404 for what is not there, the status's words
 /// for the rest); its cause is logged, never shown.
-pub(crate) fn error_page(shop: &Shop, e: &EdgeError) -> Reply {
-    error_page_for(shop, e, false)
-}
-
-/// [`error_page`] for a form post (`posted`: a 404 names what the form
-/// asked for, not the address).
-pub(crate) fn error_page_for(shop: &Shop, e: &EdgeError, posted: bool) -> Reply {
+/// `posted`: a form post's 404 names what the form asked for, not the
+/// address.
+pub(crate) fn error_page(shop: &Shop, e: &EdgeError, posted: bool) -> Reply {
     if let Some(cause) = e.cause() {
         worker::console_error!("edge: page failed: {e} ({cause})");
     }
-    pages::problem_page_for(shop, e, posted)
+    pages::problem_page(shop, e, posted)
 }
 
 /// The categories for the layout's navigation; none if the catalog
