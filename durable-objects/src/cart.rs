@@ -31,6 +31,18 @@ pub struct CartLine {
     pub name: String,
     pub unit_price: Money,
     pub quantity: i64,
+    /// A drop SKU's units are held for this cart until then
+    /// ([`crate::stock_object`]); `None` for every other product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<LineHold>,
+}
+
+/// The hold a drop SKU's line has on its units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineHold {
+    pub drop: String,
+    /// Unix milliseconds; the line is removed then unless checked out.
+    pub until_ms: i64,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -335,6 +347,13 @@ impl Cart {
                 sku: incoming.sku.clone(),
                 detail,
             };
+            // A hold belongs to the cart that took it; it ends with it.
+            if incoming.hold.is_some() {
+                report.conflicts.push(conflict(
+                    "held for a drop in the other cart; add it again from the drop".into(),
+                ));
+                continue;
+            }
             if let Some(first) = self.lines.first()
                 && first.unit_price.currency != incoming.unit_price.currency
             {
@@ -442,11 +461,13 @@ impl Cart {
     }
 
     /// The origin refused the order for a reason the customer can act on
-    /// (price, stock): the cart opens again, saying why.
+    /// (price, stock): the cart opens again, saying why, and its drop
+    /// lines go — their units return to the drop's stock.
     pub fn refused(&mut self, reason: &str) -> Result<(), CartError> {
         match self.status {
             CartStatus::CheckingOut { .. } => {
                 self.status = CartStatus::Open;
+                self.lines.retain(|l| l.hold.is_none());
                 self.notice = Some(format!("checkout did not go through: {reason}"));
                 self.changed();
                 Ok(())
@@ -455,6 +476,75 @@ impl Cart {
             CartStatus::CheckedOut { .. } => Err(CartError::CheckedOut),
             CartStatus::Closed => Err(CartError::Closed),
         }
+    }
+
+    /// Removes the lines whose hold ended by `now_ms` (Unix milliseconds)
+    /// from an open cart, saying so; a frozen cart keeps them — its order
+    /// is on its way. The SKUs removed.
+    pub fn end_holds(&mut self, now_ms: i64) -> Vec<String> {
+        if self.status != CartStatus::Open {
+            return Vec::new();
+        }
+        let ended: Vec<String> = self
+            .lines
+            .iter()
+            .filter(|l| l.hold.as_ref().is_some_and(|h| h.until_ms <= now_ms))
+            .map(|l| l.sku.clone())
+            .collect();
+        if !ended.is_empty() {
+            self.lines.retain(|l| !ended.contains(&l.sku));
+            self.notice = Some(format!(
+                "the hold on {} ended; its units went back to the drop",
+                ended.join(", ")
+            ));
+            self.changed();
+        }
+        ended
+    }
+
+    /// When the first hold of an open cart ends (Unix milliseconds).
+    pub fn next_hold_end(&self) -> Option<i64> {
+        if self.status != CartStatus::Open {
+            return None;
+        }
+        self.lines
+            .iter()
+            .filter_map(|l| l.hold.as_ref().map(|h| h.until_ms))
+            .min()
+    }
+
+    /// The units of `sku` this cart holds, as its line and status say:
+    /// what a drop's stock should count for it.
+    pub fn held(&self, sku: &str) -> i64 {
+        match self.status {
+            CartStatus::Open | CartStatus::CheckingOut { .. } => self
+                .lines
+                .iter()
+                .find(|l| l.sku == sku && l.hold.is_some())
+                .map_or(0, |l| l.quantity),
+            CartStatus::CheckedOut { .. } | CartStatus::Closed => 0,
+        }
+    }
+
+    /// Every held line: `(drop, sku, quantity)`.
+    pub fn holds(&self) -> Vec<(String, String, i64)> {
+        self.lines
+            .iter()
+            .filter_map(|l| {
+                let h = l.hold.as_ref()?;
+                Some((h.drop.clone(), l.sku.clone(), l.quantity))
+            })
+            .collect()
+    }
+
+    /// The holds `self` had that `after` no longer has: `(drop, sku)` —
+    /// their units go back to the drop's stock.
+    pub fn holds_given_up(&self, after: &Cart) -> Vec<(String, String)> {
+        self.holds()
+            .into_iter()
+            .filter(|(_, sku, _)| self.held(sku) > 0 && after.held(sku) == 0)
+            .map(|(drop, sku, _)| (drop, sku))
+            .collect()
     }
 
     /// The sum of all lines; `None` for an empty cart.
@@ -485,6 +575,7 @@ mod tests {
                 currency: "USD".into(),
             },
             quantity,
+            hold: None,
         }
     }
 
@@ -699,5 +790,61 @@ mod tests {
             cart.add(eur, Limits::default()),
             Err(CartError::CurrencyMismatch { .. })
         ));
+    }
+
+    fn held_line(sku: &str, quantity: i64, until_ms: i64) -> CartLine {
+        CartLine {
+            hold: Some(LineHold {
+                drop: "d".into(),
+                until_ms,
+            }),
+            ..line(sku, quantity)
+        }
+    }
+
+    #[test]
+    fn a_drop_line_ends_with_its_hold_and_stays_with_its_cart() {
+        let mut cart = cart_with(&[("A", 1)]);
+        cart.add(held_line("D", 2, 5_000), Limits::default())
+            .unwrap();
+        assert_eq!(cart.held("D"), 2);
+        assert_eq!(cart.held("A"), 0, "an ordinary line holds nothing");
+        assert_eq!(cart.next_hold_end(), Some(5_000));
+        assert!(cart.end_holds(4_999).is_empty());
+        let version = cart.version;
+        assert_eq!(cart.end_holds(5_000), vec!["D".to_owned()]);
+        assert_eq!(cart.lines.len(), 1);
+        assert!(cart.version > version && cart.notice.is_some());
+
+        let mut customer = cart_with(&[("B", 1)]);
+        let report = customer
+            .merge(&[held_line("D", 1, 9_000), line("C", 1)], Limits::default())
+            .unwrap();
+        assert_eq!(report.merged, vec!["C".to_owned()]);
+        assert_eq!(report.conflicts[0].sku, "D", "a hold is not merged");
+
+        let mut frozen = Cart::default();
+        frozen
+            .add(held_line("D", 1, 5_000), Limits::default())
+            .unwrap();
+        frozen.add(line("A", 1), Limits::default()).unwrap();
+        frozen.freeze("g-1").unwrap();
+        assert!(
+            frozen.end_holds(9_000).is_empty(),
+            "a checkout keeps its holds"
+        );
+        assert_eq!(frozen.held("D"), 1);
+        let before = frozen.clone();
+        frozen.refused("out of stock").unwrap();
+        assert_eq!(
+            before.holds_given_up(&frozen),
+            vec![("d".to_owned(), "D".to_owned())]
+        );
+        assert_eq!(
+            frozen.lines.len(),
+            1,
+            "a refused order gives its units back"
+        );
+        assert_eq!(frozen.held("D"), 0);
     }
 }

@@ -9,6 +9,7 @@ use origin_adapter::wire::{Money, Order, Problem};
 use serde::{Deserialize, Serialize};
 
 use crate::cart::{Cart, CartLine, CartStatus, MergeReport};
+use crate::drop_api::HoldTerms;
 use crate::exchange::{Outgoing, Target};
 
 /// The Durable Object binding in `wrangler.toml`.
@@ -85,6 +86,9 @@ pub enum CartCall {
     /// A session ended (logged out): the live views it opened are closed.
     /// `200` with `{"closed": n}`.
     EndLive { session_id: String },
+    /// What the cart holds of a drop SKU, asked by its stock when the
+    /// hold's time is up: `200` with a [`crate::drop_api::Holding`].
+    Holding { sku: String },
 }
 
 /// Where a frozen cart's order goes, and with what the edge vouches for;
@@ -130,12 +134,17 @@ impl OrderTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
+    /// `hold`: the line is a drop SKU's, its units held first.
     Add {
         line: CartLine,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold: Option<HoldTerms>,
     },
     SetQuantity {
         sku: String,
         quantity: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold: Option<HoldTerms>,
     },
     Remove {
         sku: String,
@@ -234,6 +243,10 @@ pub struct LineView {
     pub unit_price: Money,
     pub quantity: i64,
     pub line_total: Money,
+    /// A drop SKU's units are held for this cart until then (RFC 3339);
+    /// the line is removed at that moment unless checked out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<String>,
 }
 
 /// A checkout waiting in the outbox.
@@ -293,6 +306,10 @@ impl CartView {
                         amount_minor: l.unit_price.amount_minor.saturating_mul(l.quantity),
                         currency: l.unit_price.currency.clone(),
                     },
+                    held_until: l
+                        .hold
+                        .as_ref()
+                        .map(|h| crate::drop::format_time(h.until_ms)),
                 })
                 .collect(),
             total: cart.total(),
@@ -337,9 +354,17 @@ pub fn outbox_retry_at_ms(now_ms: i64, attempts_made: i64) -> i64 {
     now_ms.saturating_add(wait)
 }
 
-/// The alarm time: the earlier of the outbox's next attempt and expiry.
-pub fn next_alarm_ms(expires_at_ms: i64, outbox_next_ms: Option<i64>) -> i64 {
-    outbox_next_ms.map_or(expires_at_ms, |o| o.min(expires_at_ms))
+/// The alarm time: the earliest of expiry, the outbox's next attempt and
+/// the end of a drop line's hold.
+pub fn next_alarm_ms(
+    expires_at_ms: i64,
+    outbox_next_ms: Option<i64>,
+    hold_end_ms: Option<i64>,
+) -> i64 {
+    [outbox_next_ms, hold_end_ms]
+        .into_iter()
+        .flatten()
+        .fold(expires_at_ms, i64::min)
 }
 
 /// What a login does with the guest cart it finds.
@@ -442,8 +467,9 @@ mod tests {
         assert_eq!(outbox_retry_at_ms(5_000, 1), 6_000);
         assert_eq!(outbox_retry_at_ms(i64::MAX, 9), i64::MAX);
         assert_eq!(expires_at_ms(1_000, 30), 31_000);
-        assert_eq!(next_alarm_ms(31_000, Some(5_000)), 5_000);
-        assert_eq!(next_alarm_ms(31_000, None), 31_000);
+        assert_eq!(next_alarm_ms(31_000, Some(5_000), None), 5_000);
+        assert_eq!(next_alarm_ms(31_000, None, None), 31_000);
+        assert_eq!(next_alarm_ms(31_000, Some(9_000), Some(7_000)), 7_000);
     }
 
     #[test]
@@ -530,6 +556,7 @@ mod tests {
                 currency: "USD".into(),
             },
             quantity: 1,
+            hold: None,
         });
         assert_eq!(at_login(&view(&cart)), AtLogin::Merge);
         cart.status = CartStatus::CheckingOut {
@@ -575,6 +602,7 @@ mod tests {
         let op = Op::SetQuantity {
             sku: "A".into(),
             quantity: 2,
+            hold: None,
         };
         let json = serde_json::to_value(&op).unwrap();
         assert_eq!(json["op"], "set_quantity");

@@ -8,7 +8,6 @@
 //! until the orders origin has accepted or refused it, and it removes a
 //! cart nobody touched for its idle time.
 
-use origin_adapter::keys::SigningKey;
 use origin_adapter::wire::{OrderLine, OrderRequest, Problem};
 use serde::Deserialize;
 use worker::{
@@ -17,14 +16,16 @@ use worker::{
 };
 
 use crate::body::read_call;
-use crate::cart::{Cart, CartError, CartStatus, Freeze, Limits};
+use crate::cart::{Cart, CartError, CartStatus, Freeze, Limits, LineHold};
 use crate::cart_api::{
     CALL, CartCall, CartView, CheckoutAnswer, LIVE_SESSION, LIVE_UNTIL, LOG_ENTRIES, LogEntry,
     Mutation, Op, OrderTarget, OutboxView, REMEMBERED_REQUESTS, Verdict, expires_at_ms,
     next_alarm_ms, outbox_retry_at_ms, refusal_detail, verdict,
 };
+use crate::cart_holds::{self, Taken};
 use crate::cart_live;
-use crate::exchange::{Exchange, Target, send_signed};
+use crate::drop_api::Holding;
+use crate::exchange::{Exchange, Target, send_from_object};
 use crate::respond::{alarm_at, json, problem};
 
 const SCHEMA: &str = "
@@ -78,6 +79,10 @@ pub struct CartObject {
     sql: SqlStorage,
     /// Checked once at construction so a bad schema fails loudly, not per request.
     schema_error: Option<String>,
+    /// One change at a time: a drop line's hold is taken from its stock
+    /// (an await) between reading the cart and storing it, and nothing
+    /// may change the cart in between.
+    changing: futures::lock::Mutex<()>,
 }
 
 #[derive(Deserialize)]
@@ -256,18 +261,9 @@ impl CartObject {
         Ok(())
     }
 
-    /// Applies one mutation; everything it writes is written here,
-    /// synchronously.
-    fn apply(&self, m: &Mutation, now: i64) -> Result<Applied> {
-        let mut loaded = self.load()?;
-        if loaded.key.as_deref().is_some_and(|k| k != m.cart) {
-            let p = Problem::new(409, "this cart object belongs to another cart");
-            return Ok(Applied {
-                status: 409,
-                body: p.to_json(),
-                replayed: false,
-            });
-        }
+    /// The answer already recorded for `m`'s client request: the same
+    /// request again (replayed), or its key reused for another (`422`).
+    fn recorded(&self, m: &Mutation) -> Result<Option<Applied>> {
         let reporting = matches!(
             m.op,
             Op::Placed { .. } | Op::Refused { .. } | Op::Deferred { .. }
@@ -286,22 +282,40 @@ impl CartObject {
                         422,
                         "this Idempotency-Key was already used for a different request",
                     );
-                    return Ok(Applied {
+                    return Ok(Some(Applied {
                         status: 422,
                         body: p.to_json(),
                         replayed: false,
-                    });
+                    }));
                 }
                 if i64::from(row.status) != NOT_FINAL {
-                    return Ok(Applied {
+                    return Ok(Some(Applied {
                         status: row.status,
                         body: row.body,
                         replayed: true,
-                    });
+                    }));
                 }
             }
         }
-        let outcome = self.change(&mut loaded, m, now)?;
+        Ok(None)
+    }
+
+    /// Applies one mutation; everything it writes is written here,
+    /// synchronously.
+    fn apply(&self, m: &Mutation, now: i64, taken: Option<LineHold>) -> Result<Applied> {
+        let mut loaded = self.load()?;
+        if loaded.key.as_deref().is_some_and(|k| k != m.cart) {
+            let p = Problem::new(409, "this cart object belongs to another cart");
+            return Ok(Applied {
+                status: 409,
+                body: p.to_json(),
+                replayed: false,
+            });
+        }
+        if let Some(recorded) = self.recorded(m)? {
+            return Ok(recorded);
+        }
+        let outcome = self.change(&mut loaded, m, now, taken)?;
         let (status, body) = match outcome {
             Ok(None) => (200, serde_json::to_string(&self.view(&loaded))?),
             Ok(Some(detail)) => {
@@ -397,6 +411,7 @@ impl CartObject {
         loaded: &mut Loaded,
         m: &Mutation,
         now: i64,
+        taken: Option<LineHold>,
     ) -> Result<std::result::Result<Option<String>, CartError>> {
         let cart = &mut loaded.cart;
         if let Err(e) = cart.check_version(m.if_match) {
@@ -406,17 +421,29 @@ impl CartObject {
         let changed =
             |r: std::result::Result<(), CartError>, detail: String| r.map(|()| Some(detail));
         Ok(match &m.op {
-            Op::Add { line } => changed(
-                cart.add(line.clone(), limits),
-                format!(
-                    "{} x{} at {}",
-                    line.sku, line.quantity, line.unit_price.amount_minor
-                ),
-            ),
-            Op::SetQuantity { sku, quantity } => changed(
-                cart.set_quantity(sku, *quantity, limits),
-                format!("{sku} = {quantity}"),
-            ),
+            Op::Add { line, .. } => {
+                let detail = format!(
+                    "{} x{} at {}{}",
+                    line.sku,
+                    line.quantity,
+                    line.unit_price.amount_minor,
+                    if taken.is_some() { ", held" } else { "" }
+                );
+                let line = crate::cart::CartLine {
+                    hold: taken,
+                    ..line.clone()
+                };
+                changed(cart.add(line, limits), detail)
+            }
+            Op::SetQuantity { sku, quantity, .. } => {
+                let result = cart.set_quantity(sku, *quantity, limits);
+                if let (Ok(()), Some(hold)) = (&result, taken)
+                    && let Some(line) = cart.lines.iter_mut().find(|l| &l.sku == sku)
+                {
+                    line.hold = Some(hold);
+                }
+                changed(result, format!("{sku} = {quantity}"))
+            }
             Op::Remove { sku } => changed(cart.remove(sku), sku.clone()),
             Op::Clear => changed(cart.clear(), String::new()),
             Op::Merge { lines, from } => cart
@@ -488,7 +515,11 @@ impl CartObject {
             return Ok(());
         }
         let expires = expires_at_ms(loaded.last_change_ms, loaded.idle_seconds);
-        let at = next_alarm_ms(expires, loaded.outbox.as_ref().map(|o| o.next_at_ms));
+        let at = next_alarm_ms(
+            expires,
+            loaded.outbox.as_ref().map(|o| o.next_at_ms),
+            loaded.cart.next_hold_end(),
+        );
         self.state
             .storage()
             .set_alarm(alarm_at(at.max(now_ms() + 1)))
@@ -500,18 +531,10 @@ impl CartObject {
     /// its answer means.
     async fn send_outbox(&self, outbox: &OutboxRow) -> Result<Verdict> {
         let target: OrderTarget = serde_json::from_str(&outbox.target)?;
-        let key = SigningKey::from_config(&self.env.secret("EDGE_SIGNING_KEY")?.to_string())
-            .map_err(|e| worker::Error::RustError(format!("EDGE_SIGNING_KEY: {e}")))?;
         let to = Target::parse(&target.url)
             .ok_or_else(|| worker::Error::RustError(format!("bad order URL {}", target.url)))?;
-        let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce)
-            .map_err(|e| worker::Error::RustError(format!("no randomness: {e}")))?;
-        let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
         let out = target.outgoing(&to, &outbox.order_key, outbox.body.as_bytes());
-        let sent = send_signed(&out, &key, (now_ms() / 1000, &nonce), OUTBOX_TIMEOUT_MS)
-            .await
-            .map_err(worker::Error::RustError)?;
+        let sent = send_from_object(&self.env, &out, OUTBOX_TIMEOUT_MS).await?;
         Ok(match sent {
             Exchange::Answered {
                 status,
@@ -533,12 +556,18 @@ impl CartObject {
     /// Applies one change and answers it: `200` with the cart, a recorded
     /// answer marked replayed, or the problem that refused it.
     async fn mutate(&self, m: &Mutation) -> Result<Response> {
+        let before = self.load()?.cart;
+        let applied = match self.take_holds(m, &before).await? {
+            Ok(taken) => self.apply(m, now_ms(), taken)?,
+            Err(refused) => refused,
+        };
         let Applied {
             status,
             body,
             replayed,
-        } = self.apply(m, now_ms())?;
+        } = applied;
         if status == 200 && !replayed {
+            self.report_holds(m, &before).await?;
             self.schedule().await?;
         }
         let headers = Headers::new();
@@ -554,6 +583,120 @@ impl CartObject {
         Ok(Response::ok(body)?
             .with_status(status)
             .with_headers(headers))
+    }
+
+    /// Before a change is applied, the holds it needs: a drop line's units
+    /// (set to what the line will hold), or a checkout's holds kept for
+    /// its order. `Err` is the refusal to answer with; a change the cart's
+    /// own rules refuse, or a retry, takes nothing and is answered by
+    /// [`Self::apply`].
+    async fn take_holds(
+        &self,
+        m: &Mutation,
+        before: &Cart,
+    ) -> Result<std::result::Result<Option<LineHold>, Applied>> {
+        let refused = |status: u16, body: String| {
+            Ok(Err(Applied {
+                status,
+                body,
+                replayed: false,
+            }))
+        };
+        if self.recorded(m)?.is_some() || before.check_version(m.if_match).is_err() {
+            return Ok(Ok(None));
+        }
+        let now = now_ms();
+        let mut trial = before.clone();
+        let (sku, terms) = match &m.op {
+            Op::Add {
+                line,
+                hold: Some(terms),
+            } => {
+                if trial.add(line.clone(), Limits::default()).is_err() {
+                    return Ok(Ok(None));
+                }
+                (&line.sku, terms)
+            }
+            Op::SetQuantity {
+                sku,
+                quantity,
+                hold: Some(terms),
+            } => {
+                if trial
+                    .set_quantity(sku, *quantity, Limits::default())
+                    .is_err()
+                {
+                    return Ok(Ok(None));
+                }
+                (sku, terms)
+            }
+            Op::Freeze { .. } if before.status == CartStatus::Open => {
+                let held = before.holds();
+                if let Some(sku) = cart_holds::pin(&self.env, &m.cart, &held, now).await? {
+                    let detail = format!(
+                        "the hold on {sku} has ended; remove it from the cart and check out again"
+                    );
+                    return refused(409, Problem::new(409, detail).to_json());
+                }
+                return Ok(Ok(None));
+            }
+            _ => return Ok(Ok(None)),
+        };
+        let quantity = trial
+            .lines
+            .iter()
+            .find(|l| &l.sku == sku)
+            .map_or(0, |l| l.quantity);
+        let me = self.state.id().to_string();
+        match cart_holds::take(&self.env, (&m.cart, &me), sku, quantity, terms, now).await? {
+            Taken::Held(hold) => Ok(Ok(Some(hold))),
+            Taken::Refused(status, body) => refused(status, body),
+        }
+    }
+
+    /// After a change is stored, its stock learns what it means for the
+    /// holds: an order's units sold, or units given back.
+    async fn report_holds(&self, m: &Mutation, before: &Cart) -> Result<()> {
+        let after = self.load()?.cart;
+        match (&m.op, &after.status) {
+            (Op::Placed { .. }, CartStatus::CheckedOut { order_id }) => {
+                cart_holds::sold(&self.env, &m.cart, &before.holds(), order_id).await;
+            }
+            _ => {
+                let given_up = before.holds_given_up(&after);
+                cart_holds::release(&self.env, &m.cart, &given_up).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the lines whose hold ended, and gives their units back.
+    async fn end_holds(&self) -> Result<()> {
+        let mut loaded = self.load()?;
+        let Some(key) = loaded.key.clone() else {
+            return Ok(());
+        };
+        let before = loaded.cart.clone();
+        let ended = loaded.cart.end_holds(now_ms());
+        if ended.is_empty() {
+            return Ok(());
+        }
+        self.store(
+            &key,
+            &loaded.cart,
+            loaded.last_change_ms,
+            loaded.idle_seconds,
+        )?;
+        self.audit(
+            now_ms(),
+            "drop",
+            "hold_ended",
+            loaded.cart.version,
+            &ended.join(","),
+        )?;
+        cart_holds::release(&self.env, &key, &before.holds_given_up(&loaded.cart)).await;
+        self.tell_live_views();
+        Ok(())
     }
 
     /// Retries the outbox's order if it is due.
@@ -576,7 +719,7 @@ impl CartObject {
         let ids = target
             .map(|t| format!("request_id={} traceparent={}", t.request_id, t.traceparent))
             .unwrap_or_default();
-        let settle = |op: Op| -> Result<()> {
+        let settle = async |op: Op| -> Result<()> {
             let m = Mutation {
                 cart: key.clone(),
                 actor: "outbox".into(),
@@ -585,7 +728,11 @@ impl CartObject {
                 idle_seconds: current.idle_seconds,
                 op,
             };
-            self.apply(&m, now).map(drop)
+            let applied = self.apply(&m, now, None)?;
+            if applied.status == 200 {
+                self.report_holds(&m, &current.cart).await?;
+            }
+            Ok(())
         };
         let outcome = answer.unwrap_or_else(|e| Verdict::Pending(e.to_string()));
         match outcome {
@@ -596,11 +743,11 @@ impl CartObject {
                     order.order_id,
                     outbox.attempts + 1
                 );
-                settle(Op::Placed { order })?;
+                settle(Op::Placed { order }).await?;
             }
             Verdict::Refused { status, reason } => {
                 worker::console_log!("cart {key}: outbox order refused: {reason} {ids}");
-                settle(Op::Refused { status, reason })?;
+                settle(Op::Refused { status, reason }).await?;
             }
             // Every outcome that is not final backs off, an unreadable
             // acceptance included.
@@ -630,6 +777,7 @@ impl DurableObject for CartObject {
             env,
             sql,
             schema_error,
+            changing: futures::lock::Mutex::new(()),
         }
     }
 
@@ -676,8 +824,12 @@ impl DurableObject for CartObject {
                 let closed = cart_live::end(&self.state, &session_id);
                 json(200, &serde_json::json!({ "closed": closed }))
             }
+            CartCall::Holding { sku } => json(200, &Holding::of(&self.load()?.cart, &sku)),
             CartCall::Mutate(m) => {
-                let answered = self.mutate(&m).await?;
+                let answered = {
+                    let _one_at_a_time = self.changing.lock().await;
+                    self.mutate(&m).await?
+                };
                 if answered.status_code() < 300 {
                     self.tell_live_views();
                 }
@@ -720,6 +872,10 @@ impl DurableObject for CartObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        let _one_at_a_time = self.changing.lock().await;
+        if let Err(e) = self.end_holds().await {
+            worker::console_error!("cart: ending holds failed: {e}");
+        }
         if let Err(e) = self.retry_outbox().await {
             // Whatever failed, the next attempt still backs off: an alarm
             // re-armed at once would spin.
@@ -738,8 +894,16 @@ impl DurableObject for CartObject {
         let expires = expires_at_ms(loaded.last_change_ms, loaded.idle_seconds);
         let frozen = matches!(loaded.cart.status, CartStatus::CheckingOut { .. });
         if now_ms() >= expires && loaded.outbox.is_none() && !frozen {
-            // Abandoned: everything goes, audit log included. `deleteAll`
-            // drops the tables too; this instance may serve again.
+            // Abandoned: everything goes, audit log included — its held
+            // units back to their drops first. `deleteAll` drops the
+            // tables too; this instance may serve again.
+            let given_up = loaded.cart.holds_given_up(&Cart::default());
+            cart_holds::release(
+                &self.env,
+                loaded.key.as_deref().unwrap_or_default(),
+                &given_up,
+            )
+            .await;
             self.state.storage().delete_all().await?;
             self.sql.exec(SCHEMA, None)?;
             self.tell_live_views();

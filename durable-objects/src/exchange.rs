@@ -129,6 +129,29 @@ pub async fn send_signed(
         .map_err(|e| e.to_string())
 }
 
+/// Signs `out` with the Worker's `EDGE_SIGNING_KEY` secret, fresh nonce
+/// and the platform's clock, and sends it: how an object (the cart's
+/// outbox, a drop's stock) reaches an origin on its own.
+///
+/// # Errors
+/// The secret missing or malformed, no randomness, or [`send_signed`]'s.
+pub async fn send_from_object(
+    env: &worker::Env,
+    out: &Outgoing<'_>,
+    timeout_ms: u64,
+) -> worker::Result<Exchange> {
+    let key = SigningKey::from_config(&env.secret("EDGE_SIGNING_KEY")?.to_string())
+        .map_err(|e| worker::Error::RustError(format!("EDGE_SIGNING_KEY: {e}")))?;
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| worker::Error::RustError(format!("no randomness: {e}")))?;
+    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let now = worker::Date::now().as_millis() as i64 / 1000;
+    send_signed(out, &key, (now, &nonce), timeout_ms)
+        .await
+        .map_err(worker::Error::RustError)
+}
+
 /// What became of one exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exchange {

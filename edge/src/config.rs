@@ -308,6 +308,14 @@ impl EdgeConfig {
             .map(|k| crate::cart_cookie::CookieKeys(k.derive(crate::cart_cookie::KEY_PURPOSE)))
     }
 
+    /// The keys that sign drop passes (tickets, admissions), derived from
+    /// the session keys.
+    pub fn drop_pass_keys(&self) -> Option<crate::drops::PassKeys> {
+        self.session_keys
+            .as_ref()
+            .map(|k| crate::drops::PassKeys(k.derive(crate::drops::KEY_PURPOSE)))
+    }
+
     /// The cache windows of a catalog route.
     pub fn windows(&self, route: CatalogRoute) -> Windows {
         self.catalog_windows

@@ -1,7 +1,7 @@
 //! The storefront edge Worker.
 //!
 //! Pure decisions live in plain modules, unit-tested on the host:
-//! [`routes`], [`config`], [`catalog`], [`cart_cookie`], [`checkout`],
+//! [`routes`], [`config`], [`catalog`], [`cart_cookie`], [`checkout`], [`drops`],
 //! [`incoming`] (a request parsed once), [`request_body`], [`forwarding`], [`flags`], [`error`], and the use cases
 //! in [`shop`], which reach the platform through small traits (ports). The [`platform`] module is the only one
 //! that touches `worker`: it reads inputs, calls the core and performs the
@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod config;
 pub mod contract;
+pub mod drops;
 pub mod error;
 pub mod flags;
 pub mod forwarding;
@@ -29,4 +30,6 @@ mod platform;
 
 // The Durable Object classes are exported from the Worker's module.
 pub use durable_objects::CartObject;
+pub use durable_objects::DropObject;
 pub use durable_objects::FlagsObject;
+pub use durable_objects::StockObject;

@@ -19,7 +19,10 @@ use origin_adapter::wire::{
 };
 
 use crate::shop::cart::{AddItem, SetQuantity};
+use crate::shop::drops::{DropCounts, DropView, QueueView};
 use crate::shop::session::SessionView;
+use durable_objects::drop::{DropRequest, Phase, QueueOrder, Standing};
+use durable_objects::drop_api::StockCounts;
 
 fn schema(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
@@ -105,18 +108,26 @@ fn catalog_read(id: &str, summary: &str, body: Value, params: Vec<Value>) -> Val
 fn paths() -> Value {
     let sku = json!({ "name": "sku", "in": "path", "required": true,
                       "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } });
+    let drop_id = json!({ "name": "drop_id", "in": "path", "required": true,
+                          "schema": { "type": "string", "pattern": "^[a-z0-9-]{1,40}$" } });
     let cart_ok = |d: &str| ok(d, schema("CartView"), &["ETag", "Idempotent-Replayed"]);
     let change_problems = [
         ("400", "a malformed body or key"),
-        ("403", "a cross-site write"),
+        (
+            "403",
+            "a cross-site write, or a drop SKU without an admission (Link: the drop's queue)",
+        ),
         ("404", "no cart or line"),
-        ("409", "the cart is checking out or checked out"),
+        (
+            "409",
+            "the cart is checking out or checked out, or a drop SKU is sold out",
+        ),
         ("412", "If-Match names another version"),
         ("413", "the body is over 16 KiB"),
         ("415", "not application/json"),
         (
             "422",
-            "a quantity outside 1–99, a full cart, or a key reused with another body",
+            "a quantity outside 1–99, a full cart, a drop's per-customer limit, or a key reused with another body",
         ),
         ("503", "maintenance: changes are paused (Retry-After)"),
     ];
@@ -266,6 +277,45 @@ fn paths() -> Value {
             "responses": with_problems(json!({ "200": ok("the token", json!({"type": "object"}), &[]) }),
                 &[("400", "a malformed request"), ("401", "no or a wrong token"), ("413", "a body over 16 KiB"),
                   ("415", "not application/json"), ("422", "a lifetime outside 1 s to 7 days")]) } },
+        "/api/drops/{drop_id}/queue": {
+            "post": { "operationId": "joinDropQueue", "summary": "Join a drop's queue: a place (the same one again for the same ticket or customer) and a signed ticket in `__Host-drop-{drop_id}`.",
+                "tags": ["drops"], "security": [{}, { "session": [] }],
+                "parameters": [drop_id.clone()],
+                "responses": with_problems(json!({ "202": { "description": "in the queue (or admitted already: then `__Host-admit-{drop_id}` is set too)",
+                    "content": json_body(schema("QueueView")),
+                    "headers": { "Retry-After": header("Retry-After") },
+                    "links": { "standing": { "operationId": "dropQueueStanding" } } } }),
+                    &[("400", "a malformed drop id, or a ticket this shop did not issue"), ("403", "a cross-site write"),
+                      ("404", "no such drop"), ("409", "the drop has closed"), ("503", "the queue is full (Retry-After)")]) },
+            "get": { "operationId": "dropQueueStanding", "summary": "Where the caller's ticket stands: waiting (position, Retry-After), admitted (a signed admission in `__Host-admit-{drop_id}`, minutes long), expired or closed.",
+                "tags": ["drops"], "security": [{}, { "session": [] }],
+                "parameters": [drop_id.clone()],
+                "responses": with_problems(json!({ "200": { "description": "where the ticket stands",
+                    "content": json_body(schema("QueueView")),
+                    "headers": { "Retry-After": header("Retry-After") },
+                    "links": { "add": { "operationId": "addToCart" } } } }),
+                    &[("400", "a malformed drop id, or a ticket this shop did not issue"),
+                      ("404", "no such drop, or no place in its queue (join first)"),
+                      ("429", "asked again within a second (Retry-After)")]) } },
+        "/admin/drops/{drop_id}": {
+            "put": { "operationId": "putDrop", "summary": "Admin: create (201) or change (200) a drop.", "tags": ["admin"],
+                "security": [{ "adminToken": [] }], "parameters": [drop_id.clone()],
+                "requestBody": { "required": true, "content": json_body(schema("DropRequest")) },
+                "responses": with_problems(json!({
+                    "200": ok("changed", schema("DropView"), &[]),
+                    "201": ok("created", schema("DropView"), &[]) }),
+                    &[("400", "a malformed id or body"), ("401", "no or a wrong token"),
+                      ("409", "a SKU in another drop, people already queued under another order or opening, or the drop ended"),
+                      ("413", "a body over 16 KiB"), ("415", "not application/json"),
+                      ("422", "an invalid field, named (or a SKU the catalog lacks)")]) },
+            "get": { "operationId": "getDrop", "summary": "Admin: a drop with its live counts (waiting, admitted, held, sold) and each SKU's stock.", "tags": ["admin"],
+                "security": [{ "adminToken": [] }], "parameters": [drop_id.clone()],
+                "responses": with_problems(json!({ "200": ok("the drop", schema("DropView"), &[]) }),
+                    &[("400", "a malformed drop id"), ("401", "no or a wrong token"), ("404", "no such drop")]) },
+            "delete": { "operationId": "endDrop", "summary": "Admin: end a drop now; its SKUs become ordinary products (holds run their course).", "tags": ["admin"],
+                "security": [{ "adminToken": [] }], "parameters": [drop_id],
+                "responses": with_problems(json!({ "200": ok("the ended drop", schema("DropView"), &[]) }),
+                    &[("400", "a malformed drop id"), ("401", "no or a wrong token"), ("404", "no such drop")]) } },
         "/api/support/carts/{cart}": { "get": { "operationId": "supportCart", "summary": "Admin: a cart and its audit log, for support.", "tags": ["admin"],
             "security": [{ "adminToken": [] }],
             "parameters": [{ "name": "cart", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[gu]-[A-Za-z0-9_-]{1,64}$" } },
@@ -359,6 +409,14 @@ pub fn document() -> Value {
         .schema_from::<AddItem>()
         .schema_from::<SetQuantity>()
         .schema_from::<SessionView>()
+        .schema_from::<QueueView>()
+        .schema_from::<DropView>()
+        .schema_from::<DropCounts>()
+        .schema_from::<DropRequest>()
+        .schema_from::<QueueOrder>()
+        .schema_from::<Phase>()
+        .schema_from::<Standing>()
+        .schema_from::<StockCounts>()
         .build();
     let mut components = serde_json::to_value(components).unwrap_or_default();
     if let (Some(into), Value::Object(more)) = (components.as_object_mut(), shared_components()) {
@@ -375,7 +433,7 @@ pub fn document() -> Value {
         "servers": [{ "url": "/" }],
         "tags": [
             { "name": "catalog" }, { "name": "cart" }, { "name": "session" }, { "name": "orders" },
-            { "name": "flags" }, { "name": "forwarded" }, { "name": "origins", "description": "For the shop's origins, not browsers." },
+            { "name": "flags" }, { "name": "drops", "description": "A drop's fair queue; its SKUs are added to carts with an admission (exact holds)." }, { "name": "forwarded" }, { "name": "origins", "description": "For the shop's origins, not browsers." },
             { "name": "admin", "description": "Bearer ADMIN_TOKEN." }, { "name": "operations" },
         ],
         "paths": paths(),

@@ -30,6 +30,10 @@ pub enum Route {
     Flags,
     /// `/admin/flags`: read (GET) or replace (PUT) the flag document.
     AdminFlags,
+    /// `/api/drops/{drop_id}/queue`: join (POST), where one stands (GET).
+    DropQueue,
+    /// `/admin/drops/{drop_id}`: configure (PUT), show (GET), end (DELETE).
+    AdminDrop,
     /// `POST /admin/flags/overrides`: a signed QA override token.
     FlagOverride,
     /// `GET /api/openapi.json`: the API's OpenAPI document.
@@ -102,6 +106,8 @@ const TABLE: &[(&str, &[&str])] = &[
     ("/api/flags/{key}", &["GET", "HEAD"]),
     ("/admin/flags", &["GET", "HEAD", "PUT"]),
     ("/admin/flags/overrides", &["POST"]),
+    ("/api/drops/{drop_id}/queue", &["GET", "HEAD", "POST"]),
+    ("/admin/drops/{drop_id}", &["GET", "HEAD", "PUT", "DELETE"]),
     ("/__dev/panic", &["GET"]),
 ];
 
@@ -117,13 +123,18 @@ pub fn template(path: &str) -> &'static str {
         .unwrap_or("(other)")
 }
 
+/// Whether `path` has the pattern's segments, a `{…}` matching any one
+/// non-empty segment.
 fn matches(pattern: &str, path: &str) -> Option<()> {
-    match pattern.split_once('{').map(|(prefix, _)| prefix) {
-        Some(prefix) => {
-            let rest = path.strip_prefix(prefix)?;
-            (!rest.is_empty() && !rest.contains('/')).then_some(())
+    let mut wanted = pattern.split('/');
+    let mut given = path.split('/');
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(()),
+            (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => {}
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
         }
-        None => (pattern == path).then_some(()),
     }
 }
 
@@ -161,6 +172,8 @@ pub fn route(method: &str, path: &str, dev_routes: bool) -> Result<Route, EdgeEr
             "/api/flags" | "/api/flags/{key}" => Route::Flags,
             "/admin/flags" => Route::AdminFlags,
             "/admin/flags/overrides" => Route::FlagOverride,
+            "/api/drops/{drop_id}/queue" => Route::DropQueue,
+            "/admin/drops/{drop_id}" => Route::AdminDrop,
             _ => Route::DevPanic,
         });
     }
@@ -182,6 +195,13 @@ mod tests {
         assert_eq!(template("/"), "/");
         assert_eq!(template("/api/reviews"), "(other)");
         assert_eq!(template("/p/a/b"), "(other)");
+        assert_eq!(
+            template("/api/drops/winter/queue"),
+            "/api/drops/{drop_id}/queue"
+        );
+        assert_eq!(template("/api/drops//queue"), "(other)");
+        assert_eq!(template("/api/drops/a/b/queue"), "(other)");
+        assert_eq!(template("/admin/drops/winter"), "/admin/drops/{drop_id}");
     }
 
     #[test]

@@ -371,6 +371,7 @@ mod tests {
                 amount_minor: 1000,
                 currency: "EUR".into(),
             },
+            held_until: None,
         });
         view
     }

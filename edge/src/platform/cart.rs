@@ -25,6 +25,7 @@ pub(crate) async fn handle(
     rc: &RequestContext,
 ) -> Result<Reply, EdgeError> {
     let (carts, guard) = (ports::ObjectCarts(env), ports::GuardObjects(env));
+    let drops = ports::DropObjects(env);
     let case = ports::cart_case(&carts, &guard, rc, config);
     match (route, rc.method.as_str()) {
         (Route::Cart, "DELETE") => case.clear().await,
@@ -32,12 +33,13 @@ pub(crate) async fn handle(
         (Route::Checkout, "GET" | "HEAD") => case.checkout_status().await,
         (Route::AddCartItem, _) => {
             let body = RequestBody { req: &mut req, rc };
-            case.add(&ports::CachedPrices { config, ctx }, body).await
+            case.add(&ports::CachedPrices { config, ctx }, &drops, body)
+                .await
         }
         (Route::CartLine, method) => {
             let sku = rc.path.rsplit('/').next().unwrap_or_default();
             let body = (method != "DELETE").then_some(RequestBody { req: &mut req, rc });
-            case.set_line(sku, body).await
+            case.set_line(&drops, sku, body).await
         }
         _ => {
             let (flags, _) = flags::current(env, config).await;

@@ -5,6 +5,7 @@ mod admin;
 mod body;
 mod cart;
 mod catalog;
+mod drops;
 mod flags;
 mod forward;
 mod hit;
@@ -265,7 +266,7 @@ async fn handle(
     // make, and stay open in maintenance.
     if !matches!(
         route,
-        Route::Purge | Route::AdminFlags | Route::FlagOverride
+        Route::Purge | Route::AdminFlags | Route::FlagOverride | Route::AdminDrop
     ) {
         guard_write(env, &config, rc).await?;
     }
@@ -296,6 +297,9 @@ async fn dispatch(
             cart::handle(route, Request::from(req), (env, ctx), config, rc).await
         }
         Route::SupportCart => cart::support(env, config, rc).await,
+        Route::DropQueue | Route::AdminDrop => {
+            drops::handle(route, Request::from(req), (env, ctx), config, rc).await
+        }
         Route::Flags => flags::browser(env, config, rc).await,
         Route::AdminFlags => flags::admin(Request::from(req), env, config, rc).await,
         Route::FlagOverride => flags::override_token(Request::from(req), config, rc).await,

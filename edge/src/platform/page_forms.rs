@@ -149,7 +149,7 @@ async fn post(
                 ctx: p.ctx,
             };
             let reply = ports::cart_case(&carts, &guard, &api, p.config)
-                .add(&prices, body.as_bytes())
+                .add(&prices, &ports::DropObjects(p.env), body.as_bytes())
                 .await?;
             answer::<Value>(&reply)?;
             Ok(with_cookies(see_other("/cart"), &reply))
@@ -165,7 +165,7 @@ async fn post(
                 Some(&key),
             );
             let reply = ports::cart_case(&carts, &guard, &api, p.config)
-                .set_line(sku, None::<&[u8]>)
+                .set_line(&ports::DropObjects(p.env), sku, None::<&[u8]>)
                 .await?;
             answer::<Value>(&reply)?;
             Ok(see_other("/cart"))

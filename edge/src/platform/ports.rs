@@ -14,8 +14,10 @@ use super::{forward, objects};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::shop::ports::{
-    CartRef, Carts, Guard, ObjectAnswer, OriginAnswer, OriginCall, Origins, Prices,
+    CartRef, Carts, Drops, Guard, ObjectAnswer, OriginAnswer, OriginCall, Origins, Prices,
 };
+use durable_objects::drop::DropConfig;
+use durable_objects::drop_api::{self, QueueCall, StockCall, StockCounts};
 
 /// The cart objects, as the use cases reach them.
 pub(crate) struct ObjectCarts<'a>(pub &'a Env);
@@ -132,6 +134,75 @@ impl Prices for CachedPrices<'_> {
     }
 }
 
+/// A drop's objects, and the directory of drop SKUs in Workers KV.
+pub(crate) struct DropObjects<'a>(pub &'a Env);
+
+impl DropObjects<'_> {
+    fn kv(&self) -> Result<worker::kv::KvStore, EdgeError> {
+        self.0
+            .kv(drop_api::KV_BINDING)
+            .map_err(internal("reached the drop directory"))
+    }
+}
+
+impl Drops for DropObjects<'_> {
+    async fn drop_of(&self, sku: &str) -> Result<Option<DropConfig>, EdgeError> {
+        let text = self
+            .kv()?
+            .get(&drop_api::sku_key(sku))
+            .text()
+            .await
+            .map_err(internal("read the drop directory"))?;
+        match text {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(internal("read a drop in the directory")),
+        }
+    }
+
+    async fn queue(&self, drop_id: &str, call: &QueueCall) -> Result<ObjectAnswer, EdgeError> {
+        let stub = objects::stub(self.0, drop_api::QUEUE_BINDING, drop_id)?;
+        let mut r = objects::call(&stub, drop_api::QUEUE_CALL, call).await?;
+        let body = r.bytes().await.map_err(internal("read a drop's queue"))?;
+        Ok(ObjectAnswer {
+            status: r.status_code(),
+            body,
+            replayed: false,
+        })
+    }
+
+    async fn stock(&self, drop_id: &str, sku: &str) -> Result<StockCounts, EdgeError> {
+        let name = drop_api::stock_name(drop_id, sku);
+        let stub = objects::stub(self.0, drop_api::STOCK_BINDING, &name)?;
+        let mut r = objects::call(&stub, drop_api::STOCK_CALL, &StockCall::Counts).await?;
+        r.json().await.map_err(internal("read a drop's stock"))
+    }
+
+    async fn publish(&self, drop: &DropConfig) -> Result<(), EdgeError> {
+        let text = serde_json::to_string(drop).map_err(internal("encode a drop"))?;
+        let kv = self.kv()?;
+        for sku in &drop.skus {
+            kv.put(&drop_api::sku_key(sku), text.as_str())
+                .map_err(internal("write the drop directory"))?
+                .execute()
+                .await
+                .map_err(internal("write the drop directory"))?;
+        }
+        Ok(())
+    }
+
+    async fn unpublish(&self, skus: &[String]) -> Result<(), EdgeError> {
+        let kv = self.kv()?;
+        for sku in skus {
+            kv.delete(&drop_api::sku_key(sku))
+                .await
+                .map_err(internal("write the drop directory"))?;
+        }
+        Ok(())
+    }
+}
+
 /// The shop's origin services, as the use cases reach them.
 pub(crate) struct ForwardedOrigins<'a> {
     pub config: &'a EdgeConfig,
@@ -141,6 +212,25 @@ pub(crate) struct ForwardedOrigins<'a> {
 impl Origins for ForwardedOrigins<'_> {
     async fn call(&self, call: OriginCall<'_>) -> Result<OriginAnswer, EdgeError> {
         forward::call(self.config, self.rc, call).await
+    }
+}
+
+/// The drop use cases over this request's ports (the API's routes and
+/// the waiting-room page alike).
+pub(crate) fn drop_case<'a>(
+    drops: &'a DropObjects<'a>,
+    guard: &'a GuardObjects<'a>,
+    rc: &'a super::runtime::RequestContext,
+    config: &'a crate::config::EdgeConfig,
+) -> crate::shop::drops::DropCase<'a, DropObjects<'a>, GuardObjects<'a>, super::runtime::PlatformIds>
+{
+    crate::shop::drops::DropCase {
+        drops,
+        guard,
+        ids: &super::runtime::PlatformIds,
+        rc,
+        config,
+        now_ms: super::runtime::now_ms(),
     }
 }
 

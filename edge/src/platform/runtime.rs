@@ -73,7 +73,7 @@ pub(crate) fn read_headers(request: &web_sys::Request, read: HeadersRead) -> Str
 }
 
 /// Maps a platform error to a 500 after logging what really happened.
-pub(crate) fn internal(context: &'static str) -> impl Fn(worker::Error) -> EdgeError {
+pub(crate) fn internal<E: std::fmt::Display>(context: &'static str) -> impl Fn(E) -> EdgeError {
     move |e| {
         worker::console_error!("edge: {context}: {e}");
         EdgeError::internal(format!(

@@ -9,7 +9,8 @@ use durable_objects::cart_api::{CartView, Mutation, Op};
 
 use super::caller::{client_request, new_guest_cookie, owner};
 use super::cart::{self as answers, AddItem, Owner, SetQuantity, checked_quantity};
-use super::ports::{Carts, Entropy, Guard, JsonBody, Prices};
+use super::drops::hold_terms;
+use super::ports::{Carts, Drops, Entropy, Guard, JsonBody, Prices};
 use super::reply::Reply;
 use crate::checkout::if_match;
 use crate::config::EdgeConfig;
@@ -72,9 +73,34 @@ impl<C: Carts, G: Guard, I: Entropy> CartCase<'_, C, G, I> {
         self.change(&owner, Op::Clear, request).await
     }
 
+    /// What a change of `sku`'s line must carry: a drop SKU's hold terms
+    /// (`403` without an admission), nothing for any other product.
+    async fn hold(
+        &self,
+        drops: &impl Drops,
+        owner: &Owner,
+        sku: &str,
+    ) -> Result<Option<durable_objects::drop_api::HoldTerms>, EdgeError> {
+        let customer = owner.session.as_ref().map(|s| s.sub.as_str());
+        hold_terms(
+            drops,
+            (self.rc, self.config),
+            sku,
+            customer,
+            self.now * 1000,
+        )
+        .await
+    }
+
     /// `POST /api/cart/items` with `body` (`{"sku", "quantity"}`): name and
     /// price from `prices`; a guest without a cart gets one (and its cookie).
-    pub async fn add(&self, prices: &impl Prices, body: impl JsonBody) -> Result<Reply, EdgeError> {
+    /// A drop SKU's units are held in the same step ([`Self::hold`]).
+    pub async fn add(
+        &self,
+        prices: &impl Prices,
+        drops: &impl Drops,
+        body: impl JsonBody,
+    ) -> Result<Reply, EdgeError> {
         let body = body.read().await?;
         let item: AddItem = parse_json(&body)?;
         let request = client_request(self.rc, &body)?;
@@ -82,35 +108,45 @@ impl<C: Carts, G: Guard, I: Entropy> CartCase<'_, C, G, I> {
         let owner = self.owner(true).await?;
         let owner = owner.ok_or_else(|| EdgeError::internal("no cart could be made"))?;
         let product = prices.product(&item.sku).await?;
+        let hold = self.hold(drops, &owner, &product.sku).await?;
         let line = CartLine {
             sku: product.sku,
             name: product.name,
             unit_price: product.price,
             quantity,
+            hold: None,
         };
-        self.change(&owner, Op::Add { line }, request).await
+        self.change(&owner, Op::Add { line, hold }, request).await
     }
 
     /// `PUT|PATCH /api/cart/items/{sku}` with `body` (`{"quantity"}`) sets
     /// a quantity; `DELETE` (no body) removes the line.
     pub async fn set_line(
         &self,
+        drops: &impl Drops,
         sku: &str,
         body: Option<impl JsonBody>,
     ) -> Result<Reply, EdgeError> {
         crate::catalog::validate_sku(sku)?;
         let sku = sku.to_owned();
-        let (op, request) = match body {
-            None => (Op::Remove { sku }, client_request(self.rc, b"")?),
+        let (set, request) = match body {
+            None => (None, client_request(self.rc, b"")?),
             Some(body) => {
                 let body = body.read().await?;
                 let set: SetQuantity = parse_json(&body)?;
                 let request = client_request(self.rc, &body)?;
-                let quantity = checked_quantity(set.quantity)?;
-                (Op::SetQuantity { sku, quantity }, request)
+                (Some(checked_quantity(set.quantity)?), request)
             }
         };
         let owner = self.existing("there is no cart").await?;
+        let op = match set {
+            None => Op::Remove { sku },
+            Some(quantity) => Op::SetQuantity {
+                hold: self.hold(drops, &owner, &sku).await?,
+                sku,
+                quantity,
+            },
+        };
         self.change(&owner, op, request).await
     }
 
@@ -141,7 +177,9 @@ mod tests {
     use origin_adapter::wire::Product;
 
     use super::*;
-    use crate::shop::fakes::{CountingIds, MemoryCarts, MemoryGuard, config, incoming};
+    use crate::shop::fakes::{
+        CountingIds, MemoryCarts, MemoryDrops as NoDrops, MemoryGuard, config, incoming,
+    };
 
     struct Catalog;
 
@@ -199,25 +237,33 @@ mod tests {
         let rc = incoming("POST", "/api/cart/items", &[]);
         let case = world.case(&rc);
         let body = br#"{"sku":"KIT-0001","quantity":2}"#;
-        let reply = block_on(case.add(&Catalog, body)).unwrap();
+        let reply = block_on(case.add(&Catalog, &NoDrops::default(), body)).unwrap();
         assert_eq!(reply.status, 200);
         assert!(header(&reply, "set-cookie").is_some_and(|c| c.starts_with("__Host-cart=")));
         let view: CartView = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(view.lines[0].unit_price.amount_minor, 8199);
         let keyed = incoming("POST", "/api/cart/items", &[("idempotency-key", "\"open")]);
-        let bad_key = block_on(
-            world
-                .case(&keyed)
-                .add(&Catalog, br#"{"sku":"KIT-0001","quantity":0}"#),
-        );
+        let bad_key = block_on(world.case(&keyed).add(
+            &Catalog,
+            &NoDrops::default(),
+            br#"{"sku":"KIT-0001","quantity":0}"#,
+        ));
         assert_eq!(
             bad_key.unwrap_err().status(),
             400,
             "the key before the quantity"
         );
-        let unknown = block_on(case.add(&Catalog, br#"{"sku":"NOPE-1","quantity":1}"#));
+        let unknown = block_on(case.add(
+            &Catalog,
+            &NoDrops::default(),
+            br#"{"sku":"NOPE-1","quantity":1}"#,
+        ));
         assert_eq!(unknown.unwrap_err().status(), 404);
-        let priced = block_on(case.add(&Catalog, br#"{"sku":"KIT-0001","quantity":1,"price":1}"#));
+        let priced = block_on(case.add(
+            &Catalog,
+            &NoDrops::default(),
+            br#"{"sku":"KIT-0001","quantity":1,"price":1}"#,
+        ));
         assert_eq!(
             priced.unwrap_err().status(),
             400,
@@ -234,21 +280,29 @@ mod tests {
         assert_eq!(header(&empty, "etag"), Some("\"v0\""));
         assert_eq!(block_on(case.checkout_status()).unwrap_err().status(), 404);
         assert_eq!(
-            block_on(case.set_line("KIT-0001", None::<&[u8]>))
+            block_on(case.set_line(&NoDrops::default(), "KIT-0001", None::<&[u8]>))
                 .unwrap_err()
                 .status(),
             404
         );
         assert_eq!(block_on(case.clear()).unwrap_err().status(), 404);
         assert_eq!(
-            block_on(case.set_line("bad sku", None::<&[u8]>))
+            block_on(case.set_line(&NoDrops::default(), "bad sku", None::<&[u8]>))
                 .unwrap_err()
                 .status(),
             400
         );
-        let unread = block_on(case.set_line("bad!sku", Some(crate::shop::fakes::Unreadable)));
+        let unread = block_on(case.set_line(
+            &NoDrops::default(),
+            "bad!sku",
+            Some(crate::shop::fakes::Unreadable),
+        ));
         assert_eq!(unread.unwrap_err().status(), 400, "the SKU before the body");
-        let too_many = block_on(case.set_line("KIT-0001", Some(br#"{"quantity":1000000}"#)));
+        let too_many = block_on(case.set_line(
+            &NoDrops::default(),
+            "KIT-0001",
+            Some(br#"{"quantity":1000000}"#),
+        ));
         assert_eq!(too_many.unwrap_err().status(), 422);
     }
 }

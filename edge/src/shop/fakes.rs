@@ -42,6 +42,7 @@ pub fn line(sku: &str, quantity: i64) -> CartLine {
             currency: "USD".into(),
         },
         quantity,
+        hold: None,
     }
 }
 
@@ -142,7 +143,7 @@ impl Carts for MemoryCarts {
         }
         let mut merge_report = None;
         let result = match &m.op {
-            Op::Add { line } => o.cart.add(line.clone(), Limits::default()),
+            Op::Add { line, .. } => o.cart.add(line.clone(), Limits::default()),
             Op::Merge { lines, .. } => o
                 .cart
                 .merge(lines, Limits::default())
@@ -412,5 +413,163 @@ impl super::ports::JsonBody for Unreadable {
         Err(EdgeError::unsupported_media_type(
             "the body must be application/json",
         ))
+    }
+}
+
+/// A drop's configuration and its tickets: (ticket, customer).
+type MemoryQueue = (
+    durable_objects::drop::DropConfig,
+    Vec<(String, Option<String>)>,
+);
+
+/// Drops in memory: each drop's configuration and its queue's tickets in
+/// the order they joined (a `fifo` queue, ranked by the real rules).
+#[derive(Default)]
+pub struct MemoryDrops {
+    drops: RefCell<HashMap<String, MemoryQueue>>,
+    /// The directory every isolate reads: SKU → drop id.
+    pub published: RefCell<HashMap<String, String>>,
+}
+
+impl super::ports::Drops for MemoryDrops {
+    async fn drop_of(
+        &self,
+        sku: &str,
+    ) -> Result<Option<durable_objects::drop::DropConfig>, EdgeError> {
+        let published = self.published.borrow();
+        let Some(id) = published.get(sku) else {
+            return Ok(None);
+        };
+        Ok(self.drops.borrow().get(id).map(|(c, _)| c.clone()))
+    }
+
+    async fn queue(
+        &self,
+        drop_id: &str,
+        call: &durable_objects::drop_api::QueueCall,
+    ) -> Result<ObjectAnswer, EdgeError> {
+        use durable_objects::drop::Standing;
+        use durable_objects::drop_api::{DropState, QueueCall, QueueCounts, TicketStatus};
+        let mut drops = self.drops.borrow_mut();
+        let json = |status: u16, body: &dyn erased::Body| ObjectAnswer {
+            status,
+            body: body.bytes(),
+            replayed: false,
+        };
+        let missing = || {
+            Ok(ObjectAnswer {
+                status: 404,
+                body: Problem::new(404, "there is no such drop")
+                    .to_json()
+                    .into_bytes(),
+                replayed: false,
+            })
+        };
+        let state = |c: &durable_objects::drop::DropConfig, joined: usize, now: i64| DropState {
+            config: c.clone(),
+            ended: false,
+            counts: QueueCounts {
+                joined: joined as i64,
+                waiting: (joined as i64 - c.admitted_places(now)).max(0),
+                admitted: (joined as i64).min(c.admitted_places(now)),
+            },
+        };
+        match call {
+            QueueCall::Configure { config, now_ms } => {
+                let status = if drops.contains_key(drop_id) {
+                    200
+                } else {
+                    201
+                };
+                let tickets = drops.remove(drop_id).map(|(_, t)| t).unwrap_or_default();
+                let body = state(config, tickets.len(), *now_ms);
+                drops.insert(drop_id.to_owned(), (config.clone(), tickets));
+                Ok(json(status, &body))
+            }
+            QueueCall::Show { now_ms } | QueueCall::End { now_ms } => match drops.get(drop_id) {
+                Some((c, t)) => Ok(json(200, &state(c, t.len(), *now_ms))),
+                None => missing(),
+            },
+            QueueCall::Join { ticket, now_ms, .. } | QueueCall::Stand { ticket, now_ms }
+                if drops.contains_key(drop_id) =>
+            {
+                let (config, tickets) = drops.get_mut(drop_id).expect("checked");
+                let customer = match call {
+                    QueueCall::Join { customer, .. } => customer.clone(),
+                    _ => None,
+                };
+                let found = tickets
+                    .iter()
+                    .position(|(t, c)| t == ticket || (c.is_some() && *c == customer));
+                let index = match (found, call) {
+                    (Some(i), _) => i,
+                    (None, QueueCall::Join { .. }) => {
+                        tickets.push((ticket.clone(), customer));
+                        tickets.len() - 1
+                    }
+                    (None, _) => return missing(),
+                };
+                let rank = index as i64 + 1;
+                let admitted = rank <= config.admitted_places(*now_ms);
+                let status = TicketStatus {
+                    ticket: tickets[index].0.clone(),
+                    standing: if admitted {
+                        Standing::Admitted
+                    } else {
+                        Standing::Waiting
+                    },
+                    position: Some(if admitted {
+                        0
+                    } else {
+                        rank - config.admitted_places(*now_ms)
+                    }),
+                    wait_seconds: config.wait_seconds(rank, *now_ms),
+                    admitted_until_ms: admitted.then_some(now_ms + 600_000),
+                    customer: tickets[index].1.clone(),
+                };
+                Ok(json(200, &status))
+            }
+            _ => missing(),
+        }
+    }
+
+    async fn stock(
+        &self,
+        _drop_id: &str,
+        sku: &str,
+    ) -> Result<durable_objects::drop_api::StockCounts, EdgeError> {
+        Ok(durable_objects::drop_api::StockCounts {
+            sku: sku.to_owned(),
+            ..Default::default()
+        })
+    }
+
+    async fn publish(&self, drop: &durable_objects::drop::DropConfig) -> Result<(), EdgeError> {
+        for sku in &drop.skus {
+            self.published
+                .borrow_mut()
+                .insert(sku.clone(), drop.drop_id.clone());
+        }
+        Ok(())
+    }
+
+    async fn unpublish(&self, skus: &[String]) -> Result<(), EdgeError> {
+        for sku in skus {
+            self.published.borrow_mut().remove(sku);
+        }
+        Ok(())
+    }
+}
+
+/// Serialising through `&dyn`, for the fakes' answers.
+mod erased {
+    pub trait Body {
+        fn bytes(&self) -> Vec<u8>;
+    }
+
+    impl<T: serde::Serialize> Body for T {
+        fn bytes(&self) -> Vec<u8> {
+            serde_json::to_vec(self).unwrap_or_default()
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! presented, and bring the guest cart along. The guest cart's cookie may
 //! go only once nothing depends on it.
 
-use durable_objects::cart::{CartLine, MergeReport};
+use durable_objects::cart::{CartLine, LineHold, MergeReport};
 use durable_objects::cart_api::{self, AtLogin, CartKey, ClientRequest, Mutation, Op};
 use durable_objects::guard::Limit;
 use origin_adapter::wire::{Identity, LoginRequest, paths};
@@ -309,6 +309,12 @@ async fn try_merge(
                     name: l.name.clone(),
                     unit_price: l.unit_price.clone(),
                     quantity: l.quantity,
+                    // A drop line's hold stays with the guest cart: the
+                    // merge reports it and leaves it (`Cart::merge`).
+                    hold: l.held_until.as_ref().map(|_| LineHold {
+                        drop: String::new(),
+                        until_ms: 0,
+                    }),
                 })
                 .collect(),
             from: guest.key.short(),

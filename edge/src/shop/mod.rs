@@ -10,6 +10,8 @@
 //!   catalog;
 //! * [`catalog`]: the catalog read through the cache, coalesced;
 //! * [`checkout`]: freeze, place the order, record the origin's answer;
+//! * [`drops`]: a drop's queue (join, where one stands), its admin API,
+//!   and what an add of a drop SKU carries;
 //! * [`flags_api`]: a browser's flags, the admin's document and override
 //!   tokens;
 //! * [`forwarded`]: a customer's orders, and the routes the service table
@@ -27,6 +29,7 @@ pub mod cart;
 pub mod cart_changes;
 pub mod catalog;
 pub mod checkout;
+pub mod drops;
 pub mod flags;
 pub mod flags_api;
 pub mod forwarded;

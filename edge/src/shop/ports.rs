@@ -148,6 +148,32 @@ pub trait FlagStore {
     async fn save(&self, save: durable_objects::flags_object::Save) -> Result<Saved, EdgeError>;
 }
 
+/// A drop's objects — its queue, its SKUs' stock — and the directory of
+/// drop SKUs every isolate reads.
+pub trait Drops {
+    /// The drop `sku` is in, if any.
+    async fn drop_of(
+        &self,
+        sku: &str,
+    ) -> Result<Option<durable_objects::drop::DropConfig>, EdgeError>;
+    /// One call to the queue object of drop `drop_id`.
+    async fn queue(
+        &self,
+        drop_id: &str,
+        call: &durable_objects::drop_api::QueueCall,
+    ) -> Result<ObjectAnswer, EdgeError>;
+    /// The stock of `sku` in drop `drop_id`.
+    async fn stock(
+        &self,
+        drop_id: &str,
+        sku: &str,
+    ) -> Result<durable_objects::drop_api::StockCounts, EdgeError>;
+    /// Makes `drop`'s SKUs drop SKUs for every isolate.
+    async fn publish(&self, drop: &durable_objects::drop::DropConfig) -> Result<(), EdgeError>;
+    /// Makes `skus` ordinary products again.
+    async fn unpublish(&self, skus: &[String]) -> Result<(), EdgeError>;
+}
+
 /// Fresh randomness: 128 bits, raw or as a URL-safe identifier.
 pub trait Entropy {
     fn id(&self) -> Result<String, EdgeError>;

@@ -1,0 +1,112 @@
+//! A cart object's side of drop holds: taking units before a drop line is
+//! stored, pinning them for a checkout, selling them with its order and
+//! giving them back — each one call to the SKU's stock object
+//! ([`crate::stock_object`]). Giving back is reported after the change
+//! is stored; should the report be lost, the stock asks the cart when the
+//! hold's time is up ([`crate::drop_api::Holding`]).
+
+use origin_adapter::wire::Problem;
+use worker::{Env, Result};
+
+use crate::calls::{Address, call};
+use crate::cart::LineHold;
+use crate::drop_api::{
+    Hold, HoldAnswer, HoldTerms, STOCK_BINDING, STOCK_CALL, StockCall, stock_name,
+};
+
+/// What a stock object answered when asked to hold.
+pub(crate) enum Taken {
+    Held(LineHold),
+    /// Refused: the status (`409` sold out, `422` over the limit, `503`)
+    /// and the problem body to answer the client with.
+    Refused(u16, String),
+}
+
+async fn send(env: &Env, drop: &str, sku: &str, c: &StockCall) -> Result<(u16, Vec<u8>)> {
+    let name = stock_name(drop, sku);
+    call(env, STOCK_BINDING, Address::Name(&name), STOCK_CALL, c).await
+}
+
+/// Sets the units cart `cart` (object id `cart_object`) holds of `sku`
+/// to `quantity`, on `terms`.
+pub(crate) async fn take(
+    env: &Env,
+    (cart, cart_object): (&str, &str),
+    sku: &str,
+    quantity: i64,
+    terms: &HoldTerms,
+    now_ms: i64,
+) -> Result<Taken> {
+    let c = StockCall::Hold(Box::new(Hold {
+        sku: sku.to_owned(),
+        cart: cart.to_owned(),
+        cart_object: cart_object.to_owned(),
+        quantity,
+        terms: terms.clone(),
+        now_ms,
+    }));
+    let (status, body) = send(env, &terms.drop, sku, &c).await?;
+    if status != 200 {
+        let body = String::from_utf8(body).unwrap_or_default();
+        let body = if body.is_empty() {
+            Problem::new(status, "the drop's stock refused the hold").to_json()
+        } else {
+            body
+        };
+        return Ok(Taken::Refused(status, body));
+    }
+    let answer: HoldAnswer = serde_json::from_slice(&body)?;
+    Ok(Taken::Held(LineHold {
+        drop: terms.drop.clone(),
+        until_ms: answer.until_ms,
+    }))
+}
+
+/// Keeps a checkout's holds until its order is settled; `false` when a
+/// hold has already ended.
+pub(crate) async fn pin(
+    env: &Env,
+    cart: &str,
+    held: &[(String, String, i64)],
+    now_ms: i64,
+) -> Result<Option<String>> {
+    for (drop, sku, _) in held {
+        let c = StockCall::Checkout {
+            cart: cart.to_owned(),
+            now_ms,
+        };
+        let (status, _) = send(env, drop, sku, &c).await?;
+        if status != 200 {
+            return Ok(Some(sku.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// The order `order_id` took the cart's held units: sold.
+pub(crate) async fn sold(env: &Env, cart: &str, held: &[(String, String, i64)], order_id: &str) {
+    for (drop, sku, quantity) in held {
+        let c = StockCall::Sold {
+            cart: cart.to_owned(),
+            order_id: order_id.to_owned(),
+            quantity: *quantity,
+        };
+        if let Err(e) = send(env, drop, sku, &c).await {
+            worker::console_warn!("cart {cart}: {sku} sold but not told: {e}");
+        }
+    }
+}
+
+/// Gives back the units of the `(drop, sku)` holds the cart no longer has.
+pub(crate) async fn release(env: &Env, cart: &str, given_up: &[(String, String)]) {
+    for (drop, sku) in given_up {
+        let c = StockCall::Release {
+            cart: cart.to_owned(),
+        };
+        match send(env, drop, sku, &c).await {
+            Ok((200, _)) => {}
+            Ok((status, _)) => worker::console_warn!("cart {cart}: {sku} not released ({status})"),
+            Err(e) => worker::console_warn!("cart {cart}: {sku} not released: {e}"),
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The `DropObject` Durable Object: one per drop, its queue. A ticket
+//! joins once (a customer's second device finds the same place), is
+//! ranked by the key it was given when it joined ([`DropConfig::rank_key`])
+//! and is admitted when the pace of admission reaches its rank. Every
+//! change is one synchronous block, so two joins never share a place.
+
+use serde::Deserialize;
+use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, State, durable_object};
+
+use crate::drop::{ADMISSION_SECONDS, DropConfig, MAX_QUEUE, MIN_POLL_MS, Phase, Standing};
+use crate::drop_api::{DropState, QUEUE_CALL, QueueCall, QueueCounts, TicketStatus};
+use crate::respond::{json, problem};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS drop_state (
+    singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
+    config     TEXT NOT NULL,
+    ended      INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket         TEXT NOT NULL UNIQUE,
+    customer       TEXT,
+    joined_ms      INTEGER NOT NULL,
+    band           INTEGER NOT NULL,
+    draw           INTEGER NOT NULL,
+    last_asked_ms  INTEGER NOT NULL,
+    admitted_ms    INTEGER
+);
+CREATE INDEX IF NOT EXISTS tickets_rank ON tickets (band, draw, seq);
+CREATE INDEX IF NOT EXISTS tickets_customer ON tickets (customer);";
+
+#[durable_object]
+pub struct DropObject {
+    sql: SqlStorage,
+    schema_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StateRow {
+    config: String,
+    ended: i64,
+}
+
+#[derive(Deserialize)]
+struct TicketRow {
+    seq: i64,
+    ticket: String,
+    customer: Option<String>,
+    band: i64,
+    draw: i64,
+    last_asked_ms: i64,
+    admitted_ms: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
+}
+
+const TICKET_COLUMNS: &str = "seq, ticket, customer, band, draw, last_asked_ms, admitted_ms";
+
+impl DropObject {
+    fn state(&self) -> Result<Option<(DropConfig, bool)>> {
+        let rows: Vec<StateRow> = self
+            .sql
+            .exec("SELECT config, ended FROM drop_state", None)?
+            .to_array()?;
+        match rows.into_iter().next() {
+            None => Ok(None),
+            Some(r) => Ok(Some((serde_json::from_str(&r.config)?, r.ended != 0))),
+        }
+    }
+
+    fn count(&self, query: &str, params: Vec<worker::SqlStorageValue>) -> Result<i64> {
+        let rows: Vec<Count> = self.sql.exec(query, Some(params))?.to_array()?;
+        Ok(rows.first().map_or(0, |c| c.n))
+    }
+
+    fn counts(&self, config: &DropConfig, ended: bool, now: i64) -> Result<QueueCounts> {
+        let joined = self.count("SELECT COUNT(*) AS n FROM tickets", vec![])?;
+        let places = if ended {
+            self.count(
+                "SELECT COUNT(*) AS n FROM tickets WHERE admitted_ms IS NOT NULL",
+                vec![],
+            )?
+        } else {
+            config.admitted_places(now)
+        };
+        let admitted = joined.min(places);
+        Ok(QueueCounts {
+            joined,
+            waiting: joined - admitted,
+            admitted,
+        })
+    }
+
+    fn drop_state(&self, config: DropConfig, ended: bool, now: i64) -> Result<DropState> {
+        let counts = self.counts(&config, ended, now)?;
+        Ok(DropState {
+            config,
+            ended,
+            counts,
+        })
+    }
+
+    fn ticket(&self, column: &str, value: &str) -> Result<Option<TicketRow>> {
+        let rows: Vec<TicketRow> = self
+            .sql
+            .exec(
+                &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE {column} = ?"),
+                vec![value.into()],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// Where `row` stands at `now`; the moment of its first admission is
+    /// recorded, and its admission ends [`ADMISSION_SECONDS`] later.
+    fn standing(
+        &self,
+        config: &DropConfig,
+        ended: bool,
+        row: &TicketRow,
+        now: i64,
+    ) -> Result<TicketStatus> {
+        let status = |standing, position, wait_seconds, until| TicketStatus {
+            ticket: row.ticket.clone(),
+            standing,
+            position,
+            wait_seconds,
+            admitted_until_ms: until,
+            customer: row.customer.clone(),
+        };
+        if ended || config.phase(now) == Phase::Closed {
+            return Ok(status(Standing::Closed, None, 0, None));
+        }
+        let rank = self.count(
+            "SELECT COUNT(*) AS n FROM tickets WHERE (band, draw, seq) <= (?, ?, ?)",
+            vec![row.band.into(), row.draw.into(), row.seq.into()],
+        )?;
+        if rank > config.admitted_places(now) {
+            let position = rank - config.admitted_places(now);
+            let known = config.position_known(row.band, now);
+            let wait = config.wait_seconds(rank, now);
+            return Ok(status(
+                Standing::Waiting,
+                known.then_some(position),
+                wait,
+                None,
+            ));
+        }
+        let admitted = match row.admitted_ms {
+            Some(at) => at,
+            None => {
+                self.sql.exec(
+                    "UPDATE tickets SET admitted_ms = ? WHERE seq = ?",
+                    vec![now.into(), row.seq.into()],
+                )?;
+                now
+            }
+        };
+        let until = admitted + ADMISSION_SECONDS * 1000;
+        if now >= until {
+            return Ok(status(Standing::Expired, None, 0, Some(until)));
+        }
+        Ok(status(Standing::Admitted, Some(0), 0, Some(until)))
+    }
+
+    fn configure(&self, config: DropConfig, now: i64) -> Result<Response> {
+        let existing = self.state()?;
+        if let Some((current, ended)) = &existing {
+            if *ended {
+                return problem(409, "this drop has ended; configure a new drop id");
+            }
+            let joined = self.count("SELECT COUNT(*) AS n FROM tickets", vec![])?;
+            if joined > 0 && !current.same_queue(&config) {
+                return problem(
+                    409,
+                    format!(
+                        "{joined} people are in the queue: its order and opens_at can no longer change"
+                    ),
+                );
+            }
+        }
+        self.sql.exec(
+            "INSERT INTO drop_state (singleton, config, ended) VALUES (1, ?, 0)
+             ON CONFLICT (singleton) DO UPDATE SET config = excluded.config",
+            vec![serde_json::to_string(&config)?.into()],
+        )?;
+        let status = if existing.is_some() { 200 } else { 201 };
+        json(status, &self.drop_state(config, false, now)?)
+    }
+
+    fn join(&self, call: Join, now: i64) -> Result<Response> {
+        let Some((config, ended)) = self.state()? else {
+            return problem(404, "there is no such drop");
+        };
+        let found = match &call.customer {
+            Some(customer) => self.ticket("customer", customer)?,
+            None => None,
+        };
+        let found = match found {
+            Some(row) => Some(row),
+            None => self.ticket("ticket", &call.ticket)?,
+        };
+        if let Some(row) = found {
+            return json(200, &self.standing(&config, ended, &row, now)?);
+        }
+        if ended || config.phase(now) == Phase::Closed {
+            return problem(409, "this drop has closed");
+        }
+        if self.count("SELECT COUNT(*) AS n FROM tickets", vec![])? >= MAX_QUEUE {
+            return problem(503, "the queue is full");
+        }
+        let (band, draw) = config.rank_key(now, call.draw);
+        // A join's first question may follow at once.
+        self.sql.exec(
+            "INSERT INTO tickets (ticket, customer, joined_ms, band, draw, last_asked_ms)
+             VALUES (?, ?, ?, ?, ?, 0)",
+            vec![
+                call.ticket.as_str().into(),
+                call.customer.as_deref().into(),
+                now.into(),
+                band.into(),
+                draw.into(),
+            ],
+        )?;
+        let Some(row) = self.ticket("ticket", &call.ticket)? else {
+            return problem(500, "the place just taken could not be read");
+        };
+        json(200, &self.standing(&config, ended, &row, now)?)
+    }
+
+    fn stand(&self, ticket: &str, now: i64) -> Result<Response> {
+        let Some((config, ended)) = self.state()? else {
+            return problem(404, "there is no such drop");
+        };
+        let Some(row) = self.ticket("ticket", ticket)? else {
+            return problem(404, "this ticket has no place in the queue; join it");
+        };
+        if now - row.last_asked_ms < MIN_POLL_MS {
+            return problem(429, "asked too soon; wait for Retry-After");
+        }
+        self.sql.exec(
+            "UPDATE tickets SET last_asked_ms = ? WHERE seq = ?",
+            vec![now.into(), row.seq.into()],
+        )?;
+        json(200, &self.standing(&config, ended, &row, now)?)
+    }
+}
+
+struct Join {
+    ticket: String,
+    customer: Option<String>,
+    draw: u32,
+}
+
+impl DurableObject for DropObject {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        let schema_error = sql.exec(SCHEMA, None).err().map(|e| e.to_string());
+        Self { sql, schema_error }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if let Some(e) = &self.schema_error {
+            worker::console_error!("drop: schema setup failed: {e}");
+            return problem(500, "the drop queue is unavailable");
+        }
+        let call: QueueCall = match crate::body::read_call(&mut req, QUEUE_CALL).await {
+            Ok(call) => call,
+            Err(refusal) => return refusal,
+        };
+        match call {
+            QueueCall::Configure { config, now_ms } => self.configure(config, now_ms),
+            QueueCall::Show { now_ms } => match self.state()? {
+                Some((config, ended)) => json(200, &self.drop_state(config, ended, now_ms)?),
+                None => problem(404, "there is no such drop"),
+            },
+            QueueCall::End { now_ms } => match self.state()? {
+                Some((config, _)) => {
+                    // Whoever was admitted by now keeps the count; no more are.
+                    let places = config.admitted_places(now_ms);
+                    self.sql.exec(
+                        "UPDATE tickets SET admitted_ms = COALESCE(admitted_ms, ?)
+                         WHERE seq IN (SELECT seq FROM tickets ORDER BY band, draw, seq LIMIT ?)",
+                        vec![now_ms.into(), places.into()],
+                    )?;
+                    self.sql.exec("UPDATE drop_state SET ended = 1", None)?;
+                    json(200, &self.drop_state(config, true, now_ms)?)
+                }
+                None => problem(404, "there is no such drop"),
+            },
+            QueueCall::Join {
+                ticket,
+                customer,
+                now_ms,
+                draw,
+            } => self.join(
+                Join {
+                    ticket,
+                    customer,
+                    draw,
+                },
+                now_ms,
+            ),
+            QueueCall::Stand { ticket, now_ms } => self.stand(&ticket, now_ms),
+        }
+    }
+}
