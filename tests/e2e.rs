@@ -23,6 +23,8 @@ mod cart;
 mod catalog;
 #[path = "e2e/contract.rs"]
 mod contract;
+#[path = "e2e/drops.rs"]
+mod drops;
 #[path = "e2e/flags.rs"]
 mod flags;
 #[path = "e2e/forwarding.rs"]
@@ -83,6 +85,7 @@ fn main() {
         live::scenarios(),
         logs::scenarios(),
         contract::scenarios(),
+        drops::scenarios(),
     ] {
         shared_scenarios.extend(shared);
         isolated.extend(own);
