@@ -347,11 +347,23 @@ impl Cart {
                 sku: incoming.sku.clone(),
                 detail,
             };
-            // A hold belongs to the cart that took it; it ends with it.
-            if incoming.hold.is_some() {
-                report.conflicts.push(conflict(
-                    "held for a drop in the other cart; add it again from the drop".into(),
-                ));
+            // A drop line comes with its hold, which its cart object moved
+            // to this cart first ([`crate::drop_api::StockCall::Move`]).
+            if let Some(hold) = &incoming.hold {
+                match self.lines.iter_mut().find(|l| l.sku == incoming.sku) {
+                    Some(line) if line.hold.is_some() => {
+                        line.quantity = line.quantity.saturating_add(incoming.quantity);
+                        line.hold = Some(hold.clone());
+                        report.merged.push(incoming.sku.clone());
+                    }
+                    Some(_) => report.conflicts.push(conflict(
+                        "already in the cart without a drop's hold; not merged".into(),
+                    )),
+                    None => {
+                        self.lines.push(incoming.clone());
+                        report.merged.push(incoming.sku.clone());
+                    }
+                }
                 continue;
             }
             if let Some(first) = self.lines.first()
@@ -817,11 +829,27 @@ mod tests {
         assert!(cart.version > version && cart.notice.is_some());
 
         let mut customer = cart_with(&[("B", 1)]);
-        let report = customer
-            .merge(&[held_line("D", 1, 9_000), line("C", 1)], Limits::default())
+        customer
+            .add(held_line("D", 1, 9_000), Limits::default())
             .unwrap();
-        assert_eq!(report.merged, vec!["C".to_owned()]);
-        assert_eq!(report.conflicts[0].sku, "D", "a hold is not merged");
+        let report = customer
+            .merge(
+                &[
+                    held_line("D", 1, 8_000),
+                    line("C", 1),
+                    held_line("B", 1, 9_000),
+                ],
+                Limits::default(),
+            )
+            .unwrap();
+        assert_eq!(report.merged, vec!["D".to_owned(), "C".to_owned()]);
+        assert_eq!(customer.held("D"), 2, "a moved hold adds up");
+        assert_eq!(
+            customer.next_hold_end(),
+            Some(8_000),
+            "and ends when the moved one did"
+        );
+        assert_eq!(report.conflicts[0].sku, "B", "not onto an ordinary line");
 
         let mut frozen = Cart::default();
         frozen

@@ -150,10 +150,14 @@ pub enum Op {
         sku: String,
     },
     Clear,
-    /// A guest cart's lines, at login.
+    /// A guest cart's lines, at login. A drop line's hold is moved along
+    /// by the object first; a hold it could not move is left out and
+    /// reported in `refused`.
     Merge {
         lines: Vec<CartLine>,
         from: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        refused: Vec<crate::cart::MergeConflict>,
     },
     /// Closes a guest cart whose lines were merged.
     Close,
@@ -247,6 +251,9 @@ pub struct LineView {
     /// the line is removed at that moment unless checked out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_until: Option<String>,
+    /// The drop whose units the line holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_id: Option<String>,
 }
 
 /// A checkout waiting in the outbox.
@@ -310,6 +317,7 @@ impl CartView {
                         .hold
                         .as_ref()
                         .map(|h| crate::drop::format_time(h.until_ms)),
+                    drop_id: l.hold.as_ref().map(|h| h.drop.clone()),
                 })
                 .collect(),
             total: cart.total(),

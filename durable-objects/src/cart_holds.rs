@@ -110,3 +110,30 @@ pub(crate) async fn release(env: &Env, cart: &str, given_up: &[(String, String)]
         }
     }
 }
+
+/// Moves the hold `from` (a guest cart) has on `sku` of `drop` to `to`
+/// (object id `to_object`), counting against `holders` too: when it now
+/// ends (Unix milliseconds), or why it could not move.
+pub(crate) async fn move_hold(
+    env: &Env,
+    (drop, sku): (&str, &str),
+    (from, to, to_object): (&str, &str, &str),
+    holders: &[String],
+) -> Result<std::result::Result<i64, String>> {
+    let c = StockCall::Move {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        to_object: to_object.to_owned(),
+        holders: holders.to_vec(),
+    };
+    let (status, body) = send(env, drop, sku, &c).await?;
+    if status == 200 {
+        let answer: HoldAnswer = serde_json::from_slice(&body)?;
+        return Ok(Ok(answer.until_ms));
+    }
+    let detail = serde_json::from_slice::<Problem>(&body)
+        .ok()
+        .and_then(|p| p.detail)
+        .unwrap_or_else(|| format!("its hold could not move ({status})"));
+    Ok(Err(detail))
+}

@@ -130,6 +130,15 @@ fn entropy<const N: usize>() -> Result<[u8; N]> {
     Ok(bytes)
 }
 
+/// What a change needs from drops before it is applied: the hold a drop
+/// line took, or the change as it can be made (a merge without the holds
+/// that could not move).
+#[derive(Default)]
+struct Prepared {
+    hold: Option<LineHold>,
+    op: Option<Op>,
+}
+
 /// What [`CartObject::apply`] answers: status, JSON body, and whether it
 /// is a recorded answer given again (`Idempotent-Replayed`).
 struct Applied {
@@ -446,9 +455,16 @@ impl CartObject {
             }
             Op::Remove { sku } => changed(cart.remove(sku), sku.clone()),
             Op::Clear => changed(cart.clear(), String::new()),
-            Op::Merge { lines, from } => cart
+            Op::Merge {
+                lines,
+                from,
+                refused,
+            } => cart
                 .merge(lines, limits)
-                .map(|report| Some(serde_json::to_string(&report).unwrap_or_default()))
+                .map(|mut report| {
+                    report.conflicts.extend(refused.iter().cloned());
+                    Some(serde_json::to_string(&report).unwrap_or_default())
+                })
                 .map(|d| d.map(|d| format!("{d} from {from}"))),
             Op::Close => changed(cart.close(), String::new()),
             Op::Freeze { target } => {
@@ -558,7 +574,10 @@ impl CartObject {
     async fn mutate(&self, m: &Mutation) -> Result<Response> {
         let before = self.load()?.cart;
         let applied = match self.take_holds(m, &before).await? {
-            Ok(taken) => self.apply(m, now_ms(), taken)?,
+            Ok(prepared) => {
+                let replaced = prepared.op.map(|op| Mutation { op, ..m.clone() });
+                self.apply(replaced.as_ref().unwrap_or(m), now_ms(), prepared.hold)?
+            }
             Err(refused) => refused,
         };
         let Applied {
@@ -594,7 +613,7 @@ impl CartObject {
         &self,
         m: &Mutation,
         before: &Cart,
-    ) -> Result<std::result::Result<Option<LineHold>, Applied>> {
+    ) -> Result<std::result::Result<Prepared, Applied>> {
         let refused = |status: u16, body: String| {
             Ok(Err(Applied {
                 status,
@@ -603,7 +622,7 @@ impl CartObject {
             }))
         };
         if self.recorded(m)?.is_some() || before.check_version(m.if_match).is_err() {
-            return Ok(Ok(None));
+            return Ok(Ok(Prepared::default()));
         }
         let now = now_ms();
         let mut trial = before.clone();
@@ -613,7 +632,7 @@ impl CartObject {
                 hold: Some(terms),
             } => {
                 if trial.add(line.clone(), Limits::default()).is_err() {
-                    return Ok(Ok(None));
+                    return Ok(Ok(Prepared::default()));
                 }
                 (&line.sku, terms)
             }
@@ -626,9 +645,28 @@ impl CartObject {
                     .set_quantity(sku, *quantity, Limits::default())
                     .is_err()
                 {
-                    return Ok(Ok(None));
+                    return Ok(Ok(Prepared::default()));
                 }
                 (sku, terms)
+            }
+            Op::Merge {
+                lines,
+                from,
+                refused,
+            } if lines.iter().any(|l| l.hold.is_some()) => {
+                let me = self.state.id().to_string();
+                let (lines, refused) = self
+                    .move_holds(before, (from, &m.cart, &me), lines, refused.clone())
+                    .await?;
+                let op = Op::Merge {
+                    lines,
+                    from: from.clone(),
+                    refused,
+                };
+                return Ok(Ok(Prepared {
+                    hold: None,
+                    op: Some(op),
+                }));
             }
             Op::Freeze { .. } if before.status == CartStatus::Open => {
                 let held = before.holds();
@@ -638,9 +676,9 @@ impl CartObject {
                     );
                     return refused(409, Problem::new(409, detail).to_json());
                 }
-                return Ok(Ok(None));
+                return Ok(Ok(Prepared::default()));
             }
-            _ => return Ok(Ok(None)),
+            _ => return Ok(Ok(Prepared::default())),
         };
         let quantity = trial
             .lines
@@ -649,9 +687,64 @@ impl CartObject {
             .map_or(0, |l| l.quantity);
         let me = self.state.id().to_string();
         match cart_holds::take(&self.env, (&m.cart, &me), sku, quantity, terms, now).await? {
-            Taken::Held(hold) => Ok(Ok(Some(hold))),
+            Taken::Held(hold) => Ok(Ok(Prepared {
+                hold: Some(hold),
+                op: None,
+            })),
             Taken::Refused(status, body) => refused(status, body),
         }
+    }
+
+    /// At login, the guest cart's drop lines come with their holds: each
+    /// moved to this cart at its stock first (counting against the
+    /// customer too), or left out and reported.
+    async fn move_holds(
+        &self,
+        before: &Cart,
+        (from, to, me): (&str, &str, &str),
+        lines: &[crate::cart::CartLine],
+        mut refused: Vec<crate::cart::MergeConflict>,
+    ) -> Result<(Vec<crate::cart::CartLine>, Vec<crate::cart::MergeConflict>)> {
+        let customer = match crate::cart_api::CartKey::from_short(to) {
+            Some(crate::cart_api::CartKey::Customer(id)) => vec![format!("customer:{id}")],
+            _ => Vec::new(),
+        };
+        let mut kept = Vec::with_capacity(lines.len());
+        for line in lines {
+            let Some(hold) = &line.hold else {
+                kept.push(line.clone());
+                continue;
+            };
+            let unheld_here = before
+                .lines
+                .iter()
+                .any(|l| l.sku == line.sku && l.hold.is_none());
+            let moved = if unheld_here {
+                Err("already in the cart without a drop's hold; not merged".to_owned())
+            } else {
+                cart_holds::move_hold(
+                    &self.env,
+                    (&hold.drop, &line.sku),
+                    (from, to, me),
+                    &customer,
+                )
+                .await?
+            };
+            match moved {
+                Ok(until_ms) => kept.push(crate::cart::CartLine {
+                    hold: Some(LineHold {
+                        drop: hold.drop.clone(),
+                        until_ms,
+                    }),
+                    ..line.clone()
+                }),
+                Err(detail) => refused.push(crate::cart::MergeConflict {
+                    sku: line.sku.clone(),
+                    detail,
+                }),
+            }
+        }
+        Ok((kept, refused))
     }
 
     /// After a change is stored, its stock learns what it means for the

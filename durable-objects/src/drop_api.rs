@@ -51,7 +51,13 @@ pub enum QueueCall {
     },
     /// Where `ticket` stands: `200` with [`TicketStatus`]; `404` unknown
     /// ticket or drop; `429` asked again within [`crate::drop::MIN_POLL_MS`].
-    Stand { ticket: String, now_ms: i64 },
+    /// A logged-in `customer` asking makes a guest's ticket theirs (unless
+    /// they have one already), so their other devices find this place.
+    Stand {
+        ticket: String,
+        customer: Option<String>,
+        now_ms: i64,
+    },
 }
 
 /// A queue's counts at a moment.
@@ -111,6 +117,16 @@ pub enum StockCall {
     },
     /// `cart` gives its units back (`200`, whether it held any or not).
     Release { cart: String },
+    /// At login, a guest cart's hold becomes the customer cart's (`to`,
+    /// object id `to_object`), counting against `holders` too; the time it
+    /// ends does not move. `200` with [`HoldAnswer`] (what `to` now holds),
+    /// `409` when `from` holds nothing, `422` over the limit.
+    Move {
+        from: String,
+        to: String,
+        to_object: String,
+        holders: Vec<String>,
+    },
     /// `200` with [`StockCounts`].
     Counts,
 }

@@ -232,7 +232,7 @@ impl DropObject {
         json(200, &self.standing(&config, ended, &row, now)?)
     }
 
-    fn stand(&self, ticket: &str, now: i64) -> Result<Response> {
+    fn stand(&self, ticket: &str, customer: Option<&str>, now: i64) -> Result<Response> {
         let Some((config, ended)) = self.state()? else {
             return problem(404, "there is no such drop");
         };
@@ -246,6 +246,21 @@ impl DropObject {
             "UPDATE tickets SET last_asked_ms = ? WHERE seq = ?",
             vec![now.into(), row.seq.into()],
         )?;
+        let row = match customer {
+            Some(customer)
+                if row.customer.is_none() && self.ticket("customer", customer)?.is_none() =>
+            {
+                self.sql.exec(
+                    "UPDATE tickets SET customer = ? WHERE seq = ?",
+                    vec![customer.into(), row.seq.into()],
+                )?;
+                TicketRow {
+                    customer: Some(customer.to_owned()),
+                    ..row
+                }
+            }
+            _ => row,
+        };
         json(200, &self.standing(&config, ended, &row, now)?)
     }
 }
@@ -305,7 +320,11 @@ impl DurableObject for DropObject {
                 },
                 now_ms,
             ),
-            QueueCall::Stand { ticket, now_ms } => self.stand(&ticket, now_ms),
+            QueueCall::Stand {
+                ticket,
+                customer,
+                now_ms,
+            } => self.stand(&ticket, customer.as_deref(), now_ms),
         }
     }
 }

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS holds (
     quantity      INTEGER NOT NULL,
     holders       TEXT NOT NULL,
     until_ms      INTEGER NOT NULL,
-    checking_out  INTEGER NOT NULL
+    checking_out  INTEGER NOT NULL,
+    hold_limit    INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sold (
     order_id  TEXT PRIMARY KEY,
@@ -72,6 +73,13 @@ struct HoldRow {
     holders: String,
     until_ms: i64,
     checking_out: i64,
+    hold_limit: i64,
+}
+
+#[derive(Deserialize)]
+struct HolderRow {
+    cart: String,
+    quantity: i64,
 }
 
 #[derive(Deserialize)]
@@ -101,7 +109,7 @@ impl StockObject {
         let rows: Vec<HoldRow> = self
             .sql
             .exec(
-                "SELECT cart, cart_object, quantity, holders, until_ms, checking_out
+                "SELECT cart, cart_object, quantity, holders, until_ms, checking_out, hold_limit
                  FROM holds WHERE cart = ?",
                 vec![cart.into()],
             )?
@@ -189,19 +197,7 @@ impl StockObject {
         )?;
         let sold = self.sum("SELECT SUM(quantity) AS n FROM sold", vec![])?;
         let free = total - others - sold;
-        let mut holders = Vec::with_capacity(h.terms.holders.len());
-        for holder in &h.terms.holders {
-            let held = self.sum(
-                "SELECT SUM(h.quantity) AS n FROM holds h, json_each(h.holders) j
-                 WHERE j.value = ? AND h.cart != ?",
-                vec![holder.as_str().into(), h.cart.as_str().into()],
-            )?;
-            let bought = self.sum(
-                "SELECT SUM(s.quantity) AS n FROM sold s, json_each(s.holders) j WHERE j.value = ?",
-                vec![holder.as_str().into()],
-            )?;
-            holders.push(held + bought);
-        }
+        let holders = self.holding(&h.terms.holders, &[&h.cart])?;
         if let Err(refusal) = decide_hold(held_now, h.quantity, free, &holders, h.terms.limit) {
             return problem(refusal.status(), refusal.to_string());
         }
@@ -211,16 +207,18 @@ impl StockObject {
             .as_ref()
             .map_or(h.now_ms + h.terms.hold_seconds * 1000, |r| r.until_ms);
         self.sql.exec(
-            "INSERT INTO holds (cart, cart_object, quantity, holders, until_ms, checking_out)
-             VALUES (?, ?, ?, ?, ?, 0)
+            "INSERT INTO holds (cart, cart_object, quantity, holders, until_ms, checking_out, hold_limit)
+             VALUES (?, ?, ?, ?, ?, 0, ?)
              ON CONFLICT (cart) DO UPDATE SET quantity = excluded.quantity,
-                 holders = excluded.holders, cart_object = excluded.cart_object",
+                 holders = excluded.holders, cart_object = excluded.cart_object,
+                 hold_limit = excluded.hold_limit",
             vec![
                 h.cart.as_str().into(),
                 h.cart_object.as_str().into(),
                 h.quantity.into(),
                 serde_json::to_string(&h.terms.holders)?.into(),
                 until.into(),
+                h.terms.limit.into(),
             ],
         )?;
         self.schedule().await?;
@@ -230,6 +228,93 @@ impl StockObject {
                 held: h.quantity,
                 until_ms: until,
                 available: free - h.quantity,
+            },
+        )
+    }
+
+    /// What each of `holders` holds or bought, in carts other than `besides`.
+    fn holding(&self, holders: &[String], besides: &[&str]) -> Result<Vec<i64>> {
+        let mut counts = Vec::with_capacity(holders.len());
+        for holder in holders {
+            let mut held = 0;
+            let rows: Vec<HolderRow> = self
+                .sql
+                .exec(
+                    "SELECT h.cart AS cart, h.quantity AS quantity FROM holds h, json_each(h.holders) j
+                     WHERE j.value = ?",
+                    vec![holder.as_str().into()],
+                )?
+                .to_array()?;
+            for row in rows.iter().filter(|r| !besides.contains(&r.cart.as_str())) {
+                held += row.quantity;
+            }
+            let bought = self.sum(
+                "SELECT SUM(s.quantity) AS n FROM sold s, json_each(s.holders) j WHERE j.value = ?",
+                vec![holder.as_str().into()],
+            )?;
+            counts.push(held + bought);
+        }
+        Ok(counts)
+    }
+
+    /// A guest cart's hold becomes a customer cart's ([`StockCall::Move`]).
+    fn move_hold(
+        &self,
+        from: &str,
+        to: &str,
+        to_object: &str,
+        more: &[String],
+    ) -> Result<Response> {
+        let Some(source) = self.hold_of(from)? else {
+            return problem(409, "the hold on this product has ended");
+        };
+        let target = self.hold_of(to)?;
+        let mut holders: Vec<String> = serde_json::from_str(&source.holders)?;
+        if let Some(t) = &target {
+            holders.extend(serde_json::from_str::<Vec<String>>(&t.holders)?);
+        }
+        holders.extend(more.iter().cloned());
+        holders.sort();
+        holders.dedup();
+        let quantity = source.quantity + target.as_ref().map_or(0, |t| t.quantity);
+        let others = self.holding(&holders, &[from, to])?;
+        if let Some(&holding) = others
+            .iter()
+            .filter(|&&h| h + quantity > source.hold_limit)
+            .max()
+        {
+            let refusal = crate::drop::HoldRefusal::OverLimit {
+                limit: source.hold_limit,
+                holding,
+            };
+            return problem(refusal.status(), refusal.to_string());
+        }
+        let until = target
+            .as_ref()
+            .map_or(source.until_ms, |t| t.until_ms.min(source.until_ms));
+        self.sql
+            .exec("DELETE FROM holds WHERE cart = ?", vec![from.into()])?;
+        self.sql.exec(
+            "INSERT INTO holds (cart, cart_object, quantity, holders, until_ms, checking_out, hold_limit)
+             VALUES (?, ?, ?, ?, ?, 0, ?)
+             ON CONFLICT (cart) DO UPDATE SET quantity = excluded.quantity,
+                 holders = excluded.holders, cart_object = excluded.cart_object,
+                 until_ms = excluded.until_ms",
+            vec![
+                to.into(),
+                to_object.into(),
+                quantity.into(),
+                serde_json::to_string(&holders)?.into(),
+                until.into(),
+                source.hold_limit.into(),
+            ],
+        )?;
+        json(
+            200,
+            &HoldAnswer {
+                held: quantity,
+                until_ms: until,
+                available: self.counts()?.available.unwrap_or(0),
             },
         )
     }
@@ -368,6 +453,16 @@ impl DurableObject for StockObject {
                 )?;
                 json(200, &self.counts()?)
             }
+            StockCall::Move {
+                from,
+                to,
+                to_object,
+                holders,
+            } => {
+                let moved = self.move_hold(&from, &to, &to_object, &holders)?;
+                self.schedule().await?;
+                Ok(moved)
+            }
             StockCall::Counts => json(200, &self.counts()?),
         }
     }
@@ -377,7 +472,7 @@ impl DurableObject for StockObject {
         let due: Vec<HoldRow> = self
             .sql
             .exec(
-                "SELECT cart, cart_object, quantity, holders, until_ms, checking_out
+                "SELECT cart, cart_object, quantity, holders, until_ms, checking_out, hold_limit
                  FROM holds WHERE until_ms <= ? ORDER BY until_ms LIMIT 100",
                 vec![now.into()],
             )?

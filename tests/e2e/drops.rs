@@ -457,46 +457,61 @@ fn the_admin_api_validates_counts_and_ends(sys: &System) -> Outcome {
     )
 }
 
-/// A customer's units count against them whichever cart holds them: the
-/// customer's own, then — logged out on the same device — a guest cart.
+/// A guest admitted and holding a unit logs in to check out: the hold
+/// moves to the customer's cart (never released to others in between),
+/// the ticket becomes the customer's, and the customer's units count
+/// against them whichever cart or device asks: their other device, or —
+/// logged out — a second, guest cart on this one.
 fn a_customer_past_the_limit_is_refused_with_a_second_cart() -> Outcome {
     let sys = System::start(SystemOptions::default())?;
     let (id, sku) = ("e2e-customer", "HOM-0017");
     set_stock(&sys, sku, 10)?;
     configure(&sys, id, &drop_body(&[sku], -1, 1, 600))?;
-    let mut shopper = Shopper::default();
+    let path = format!("/api/drops/{id}/queue");
+    let mut shopper = Shopper::admitted(&sys, id)?;
+    check(
+        shopper.add(&sys, sku, 1)?.status() == 200,
+        "the guest holds one",
+    )?;
+    let carol = json!({"email": "carol@example.com", "password": "carol-demo-password"});
     let login = shopper.send(
         &sys,
         reqwest::Method::POST,
         "/api/session",
-        Some(json!({"email": "carol@example.com", "password": "carol-demo-password"})),
+        Some(carol.clone()),
     )?;
     check(login.status() == 200, format!("login: {}", login.status()))?;
-    let path = format!("/api/drops/{id}/queue");
+    let merged: Value = login.json()?;
     check(
-        shopper
-            .send(&sys, reqwest::Method::POST, &path, None)?
-            .status()
-            == 202,
-        "joined",
+        merged["cart_merge"]["merged"] == json!([sku]),
+        format!("the held line came along: {merged}"),
     )?;
-    let admitted: Value = shopper
+    let cart: Value = shopper
+        .send(&sys, reqwest::Method::GET, "/api/cart", None)?
+        .json()?;
+    check(
+        cart["cart_id"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("u-"))
+            && cart["lines"][0]["held_until"].is_string(),
+        format!("the customer's cart holds it: {cart}"),
+    )?;
+    let view: Value = admin(&sys, reqwest::Method::GET, id, None)?.json()?;
+    check(
+        stock_of(&view)["held"] == 1,
+        format!("still held once: {view}"),
+    )?;
+    // Asked as the customer, the guest's ticket becomes theirs.
+    std::thread::sleep(Duration::from_millis(1_100));
+    let again: Value = shopper
         .send(&sys, reqwest::Method::GET, &path, None)?
         .json()?;
-    check(admitted["state"] == "admitted", format!("{admitted}"))?;
-    check(
-        shopper.add(&sys, sku, 1)?.status() == 200,
-        "the customer holds one",
-    )?;
+    check(again["state"] == "admitted", format!("{again}"))?;
 
-    // Another device of the same customer: the same place in the queue.
+    // Another device of the same customer finds the same place, and the
+    // customer's limit.
     let mut other = Shopper::default();
-    let login = other.send(
-        &sys,
-        reqwest::Method::POST,
-        "/api/session",
-        Some(json!({"email": "carol@example.com", "password": "carol-demo-password"})),
-    )?;
+    let login = other.send(&sys, reqwest::Method::POST, "/api/session", Some(carol))?;
     check(login.status() == 200, "second login")?;
     let joined: Value = other
         .send(&sys, reqwest::Method::POST, &path, None)?
@@ -505,11 +520,12 @@ fn a_customer_past_the_limit_is_refused_with_a_second_cart() -> Outcome {
         joined["state"] == "admitted",
         format!("the customer's place: {joined}"),
     )?;
+    let ticket = format!("__Host-drop-{id}");
     check(
-        other.cookies.get(&format!("__Host-drop-{id}"))
-            == shopper.cookies.get(&format!("__Host-drop-{id}")),
+        other.cookies.get(&ticket) == shopper.cookies.get(&ticket),
         "one ticket per customer",
     )?;
+    expect_problem(other.add(&sys, sku, 1)?, 422)?;
 
     // Logged out, this device starts a guest cart: still this customer's device.
     let out = shopper.send(&sys, reqwest::Method::DELETE, "/api/session", None)?;

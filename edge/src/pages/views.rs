@@ -372,6 +372,7 @@ mod tests {
                 currency: "EUR".into(),
             },
             held_until: None,
+            drop_id: None,
         });
         view
     }

@@ -215,6 +215,7 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
         let customer = self.customer().await?;
         let call = QueueCall::Stand {
             ticket,
+            customer: customer.clone(),
             now_ms: self.now_ms,
         };
         let standing: TicketStatus = read(&self.drops.queue(drop_id, &call).await?)?;

@@ -490,7 +490,7 @@ impl super::ports::Drops for MemoryDrops {
                 Some((c, t)) => Ok(json(200, &state(c, t.len(), *now_ms))),
                 None => missing(),
             },
-            QueueCall::Join { ticket, now_ms, .. } | QueueCall::Stand { ticket, now_ms }
+            QueueCall::Join { ticket, now_ms, .. } | QueueCall::Stand { ticket, now_ms, .. }
                 if drops.contains_key(drop_id) =>
             {
                 let (config, tickets) = drops.get_mut(drop_id).expect("checked");

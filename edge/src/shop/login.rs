@@ -309,15 +309,20 @@ async fn try_merge(
                     name: l.name.clone(),
                     unit_price: l.unit_price.clone(),
                     quantity: l.quantity,
-                    // A drop line's hold stays with the guest cart: the
-                    // merge reports it and leaves it (`Cart::merge`).
-                    hold: l.held_until.as_ref().map(|_| LineHold {
-                        drop: String::new(),
-                        until_ms: 0,
+                    // A drop line's hold moves with it: the customer's
+                    // cart object moves it at the drop's stock first.
+                    hold: l.drop_id.as_ref().map(|drop| LineHold {
+                        drop: drop.clone(),
+                        until_ms: l
+                            .held_until
+                            .as_deref()
+                            .and_then(durable_objects::drop::parse_time)
+                            .unwrap_or(0),
                     }),
                 })
                 .collect(),
             from: guest.key.short(),
+            refused: Vec::new(),
         },
     };
     let merged = carts.mutate(&customer, &merge).await?;
