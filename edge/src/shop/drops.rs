@@ -354,3 +354,217 @@ pub async fn hold_terms(
     let source = format!("{}{}{sku}", config.default_origin(), paths::PRODUCT_PREFIX);
     terms(&drop, admission, customer, source, now_ms).map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+    use origin_adapter::wire::Product;
+
+    use super::*;
+    use crate::shop::fakes::{CountingIds, MemoryDrops, MemoryGuard, config, incoming};
+
+    /// 2026-12-04T17:00:00Z, in Unix milliseconds.
+    const OPENS: i64 = 1_796_403_600_000;
+
+    struct Catalog;
+
+    impl Prices for Catalog {
+        async fn product(&self, sku: &str) -> Result<Product, EdgeError> {
+            if !sku.starts_with("KIT-") {
+                return Err(EdgeError::not_found("no such product"));
+            }
+            Ok(serde_json::from_value(serde_json::json!({
+                "sku": sku, "name": "Kit", "description": "", "category": "kits",
+                "price": {"amount_minor": 100, "currency": "USD"}, "stock": 3
+            }))
+            .unwrap())
+        }
+    }
+
+    struct World(MemoryDrops, MemoryGuard, CountingIds, EdgeConfig);
+
+    impl World {
+        fn new() -> Self {
+            World(
+                MemoryDrops::default(),
+                MemoryGuard::default(),
+                CountingIds::default(),
+                config(),
+            )
+        }
+
+        fn case<'a>(
+            &'a self,
+            rc: &'a Incoming,
+            now_ms: i64,
+        ) -> DropCase<'a, MemoryDrops, MemoryGuard, CountingIds> {
+            DropCase {
+                drops: &self.0,
+                guard: &self.1,
+                ids: &self.2,
+                rc,
+                config: &self.3,
+                now_ms,
+            }
+        }
+
+        fn configure(&self, id: &str, body: serde_json::Value) -> Result<Reply, EdgeError> {
+            let rc = incoming("PUT", &format!("/admin/drops/{id}"), &[]);
+            let body = serde_json::to_vec(&body).unwrap();
+            block_on(
+                self.case(&rc, OPENS - 60_000)
+                    .configure(&Catalog, body.as_slice()),
+            )
+        }
+    }
+
+    fn drop_body(skus: &[&str]) -> serde_json::Value {
+        serde_json::json!({
+            "skus": skus, "opens_at": "2026-12-04T17:00:00Z", "closes_at": "2026-12-04T18:00:00Z",
+            "admit_per_minute": 60, "order": "fifo", "per_customer_limit": 1, "hold_seconds": 300
+        })
+    }
+
+    fn cookies(reply: &Reply) -> Vec<String> {
+        reply
+            .headers
+            .iter()
+            .filter(|(n, _)| *n == "set-cookie")
+            .map(|(_, v)| v.split(';').next().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_admin_configures_a_drop_naming_what_is_wrong() {
+        let world = World::new();
+        let created = world.configure("winter", drop_body(&["KIT-1"])).unwrap();
+        assert_eq!(created.status, 201);
+        let view: DropView = serde_json::from_slice(&created.body).unwrap();
+        assert_eq!(
+            (view.phase, view.opens_at.as_str()),
+            (Phase::Scheduled, "2026-12-04T17:00:00Z")
+        );
+        assert_eq!(
+            world
+                .configure("winter", drop_body(&["KIT-1"]))
+                .unwrap()
+                .status,
+            200
+        );
+        assert_eq!(
+            world.0.published.borrow().get("KIT-1").map(String::as_str),
+            Some("winter")
+        );
+        let taken = world
+            .configure("summer", drop_body(&["KIT-1"]))
+            .unwrap_err();
+        assert_eq!(taken.status(), 409, "a SKU in one drop at a time");
+        let unknown = world
+            .configure("summer", drop_body(&["NOPE-1"]))
+            .unwrap_err();
+        assert_eq!(
+            (unknown.status(), unknown.detail()),
+            (422, "skus: no product \"NOPE-1\"")
+        );
+        let mut bad = drop_body(&["KIT-2"]);
+        bad["admit_per_minute"] = serde_json::json!(0);
+        let e = world.configure("summer", bad).unwrap_err();
+        assert!(
+            e.status() == 422 && e.detail().starts_with("admit_per_minute"),
+            "{e:?}"
+        );
+        assert_eq!(
+            world
+                .configure("Summer", drop_body(&["KIT-2"]))
+                .unwrap_err()
+                .status(),
+            400
+        );
+        // Moving a SKU out of a drop makes it ordinary again.
+        world.configure("winter", drop_body(&["KIT-3"])).unwrap();
+        assert!(!world.0.published.borrow().contains_key("KIT-1"));
+    }
+
+    #[test]
+    fn a_join_gives_a_ticket_and_asking_again_keeps_the_place() {
+        let world = World::new();
+        world.configure("winter", drop_body(&["KIT-1"])).unwrap();
+        let rc = incoming("POST", "/api/drops/winter/queue", &[]);
+        let joined = block_on(world.case(&rc, OPENS - 30_000).join()).unwrap();
+        assert_eq!(joined.status, 202);
+        let view: QueueView = serde_json::from_slice(&joined.body).unwrap();
+        assert_eq!(
+            (view.state, view.position, view.estimated_wait_seconds),
+            (Standing::Waiting, Some(1), 30)
+        );
+        assert!(
+            joined
+                .headers
+                .iter()
+                .any(|(n, v)| *n == "retry-after" && v == "30")
+        );
+        let ticket = cookies(&joined).remove(0);
+        assert!(ticket.starts_with("__Host-drop-winter="));
+
+        let rc = incoming("GET", "/api/drops/winter/queue", &[("cookie", &ticket)]);
+        let open = block_on(world.case(&rc, OPENS).standing()).unwrap();
+        let view: QueueView = serde_json::from_slice(&open.body).unwrap();
+        assert_eq!(view.state, Standing::Admitted);
+        let admission = cookies(&open).remove(0);
+        assert!(admission.starts_with("__Host-admit-winter="), "{admission}");
+
+        let rc = incoming("POST", "/api/drops/winter/queue", &[("cookie", &ticket)]);
+        let again = block_on(world.case(&rc, OPENS).join()).unwrap();
+        assert!(
+            !cookies(&again)
+                .iter()
+                .any(|c| c.starts_with("__Host-drop-")),
+            "the same ticket: no new cookie"
+        );
+
+        let none = incoming("GET", "/api/drops/winter/queue", &[]);
+        assert_eq!(
+            block_on(world.case(&none, OPENS).standing())
+                .unwrap_err()
+                .status(),
+            404
+        );
+        let forged = incoming(
+            "GET",
+            "/api/drops/winter/queue",
+            &[("cookie", "__Host-drop-winter=x.y")],
+        );
+        assert_eq!(
+            block_on(world.case(&forged, OPENS).standing())
+                .unwrap_err()
+                .status(),
+            400
+        );
+        let nowhere = incoming("POST", "/api/drops/nowhere/queue", &[]);
+        assert_eq!(
+            block_on(world.case(&nowhere, OPENS).join())
+                .unwrap_err()
+                .status(),
+            404
+        );
+
+        // What an add needs: nothing for an ordinary product, the admission for a drop's.
+        let both = format!("{ticket}; {admission}");
+        let (with, without) = (
+            incoming("POST", "/api/cart/items", &[("cookie", &both)]),
+            incoming("POST", "/api/cart/items", &[("cookie", &ticket)]),
+        );
+        let terms = |rc: &Incoming, sku: &str| {
+            block_on(hold_terms(&world.0, (rc, &world.3), sku, None, OPENS))
+        };
+        assert_eq!(terms(&without, "KIT-9"), Ok(None));
+        assert_eq!(terms(&without, "KIT-1").unwrap_err().status(), 403);
+        let held = terms(&with, "KIT-1").unwrap().unwrap();
+        assert!(
+            held.source.ends_with("/catalog/products/KIT-1"),
+            "{}",
+            held.source
+        );
+        assert_eq!(held.holders.len(), 1, "a guest counts by device");
+    }
+}
