@@ -446,10 +446,12 @@ impl CartObject {
             }
             Op::SetQuantity { sku, quantity, .. } => {
                 let result = cart.set_quantity(sku, *quantity, limits);
-                if let (Ok(()), Some(hold)) = (&result, taken)
+                // Without a hold taken (the SKU is no longer a drop's) the
+                // line is an ordinary one: its old hold is given back.
+                if result.is_ok()
                     && let Some(line) = cart.lines.iter_mut().find(|l| &l.sku == sku)
                 {
-                    line.hold = Some(hold);
+                    line.hold = taken;
                 }
                 changed(result, format!("{sku} = {quantity}"))
             }

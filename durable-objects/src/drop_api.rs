@@ -95,6 +95,8 @@ pub struct TicketStatus {
     pub admitted_until_ms: Option<i64>,
     /// The customer who joined with this ticket, if logged in.
     pub customer: Option<String>,
+    /// The drop, so the answer needs no second call.
+    pub drop: DropConfig,
 }
 
 /// Every call into a drop SKU's stock object.

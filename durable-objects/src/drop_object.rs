@@ -131,6 +131,7 @@ impl DropObject {
             wait_seconds,
             admitted_until_ms: until,
             customer: row.customer.clone(),
+            drop: config.clone(),
         };
         if ended || config.phase(now) == Phase::Closed {
             return Ok(status(Standing::Closed, None, 0, None));

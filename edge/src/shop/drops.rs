@@ -3,9 +3,7 @@
 //! configure / show / end, and what an add of a drop SKU must carry.
 //! The queue and each SKU's stock are objects reached through [`Drops`].
 
-use durable_objects::drop::{
-    DropConfig, DropRequest, Phase, QueueOrder, Standing, format_time, retry_after,
-};
+use durable_objects::drop::{DropRequest, Phase, QueueOrder, Standing, format_time, retry_after};
 use durable_objects::drop_api::{DropState, HoldTerms, QueueCall, StockCounts, TicketStatus};
 use origin_adapter::wire::paths;
 use serde::Serialize;
@@ -133,12 +131,12 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
     fn standing_reply(
         &self,
         status: u16,
-        config: &DropConfig,
         standing: &TicketStatus,
         set_ticket: bool,
         customer: Option<&str>,
     ) -> Result<Reply, EdgeError> {
         let keys = pass_keys(self.config)?;
+        let config = &standing.drop;
         let view = QueueView {
             drop_id: config.drop_id.clone(),
             state: standing.standing,
@@ -196,9 +194,8 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
             draw: u32::from_be_bytes([random[0], random[1], random[2], random[3]]),
         };
         let standing: TicketStatus = read(&self.drops.queue(drop_id, &call).await?)?;
-        let state = self.state(drop_id).await?;
         let new_here = presented.as_deref() != Some(standing.ticket.as_str());
-        self.standing_reply(202, &state.config, &standing, new_here, customer.as_deref())
+        self.standing_reply(202, &standing, new_here, customer.as_deref())
     }
 
     /// `GET /api/drops/{drop_id}/queue`: where the caller's ticket stands
@@ -219,10 +216,9 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
             now_ms: self.now_ms,
         };
         let standing: TicketStatus = read(&self.drops.queue(drop_id, &call).await?)?;
-        let state = self.state(drop_id).await?;
         // Bound to whoever asks now: a guest admitted who then logs in
         // asks again and is admitted as the customer.
-        self.standing_reply(200, &state.config, &standing, false, customer.as_deref())
+        self.standing_reply(200, &standing, false, customer.as_deref())
     }
 
     async fn view(&self, state: DropState) -> Result<DropView, EdgeError> {

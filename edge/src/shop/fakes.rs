@@ -526,6 +526,7 @@ impl super::ports::Drops for MemoryDrops {
                     wait_seconds: config.wait_seconds(rank, *now_ms),
                     admitted_until_ms: admitted.then_some(now_ms + 600_000),
                     customer: tickets[index].1.clone(),
+                    drop: config.clone(),
                 };
                 Ok(json(200, &status))
             }
