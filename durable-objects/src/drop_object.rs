@@ -205,8 +205,22 @@ impl DropObject {
             Some(row) => Some(row),
             None => self.ticket("ticket", &call.ticket)?,
         };
+        let customer = call.customer.clone();
         if let Some(row) = found {
-            return json(200, &self.standing(&config, ended, &row, now)?);
+            let standing = self.standing(&config, ended, &row, now)?;
+            if standing.standing != Standing::Expired {
+                return json(200, &standing);
+            }
+            // A turn that ran out is over: joining again goes to the back.
+            self.sql
+                .exec("DELETE FROM tickets WHERE seq = ?", vec![row.seq.into()])?;
+            return self.insert(
+                &config,
+                ended,
+                (&row.ticket, row.customer.or(customer)),
+                call.draw,
+                now,
+            );
         }
         if ended || config.phase(now) == Phase::Closed {
             return problem(409, "this drop has closed");
@@ -214,23 +228,35 @@ impl DropObject {
         if self.count("SELECT COUNT(*) AS n FROM tickets", vec![])? >= MAX_QUEUE {
             return problem(503, "the queue is full");
         }
-        let (band, draw) = config.rank_key(now, call.draw);
+        self.insert(&config, ended, (&call.ticket, customer), call.draw, now)
+    }
+
+    /// Takes a place at the back for `ticket` (of `customer`, if known).
+    fn insert(
+        &self,
+        config: &DropConfig,
+        ended: bool,
+        (ticket, customer): (&str, Option<String>),
+        draw: u32,
+        now: i64,
+    ) -> Result<Response> {
+        let (band, draw) = config.rank_key(now, draw);
         // A join's first question may follow at once.
         self.sql.exec(
             "INSERT INTO tickets (ticket, customer, joined_ms, band, draw, last_asked_ms)
              VALUES (?, ?, ?, ?, ?, 0)",
             vec![
-                call.ticket.as_str().into(),
-                call.customer.as_deref().into(),
+                ticket.into(),
+                customer.as_deref().into(),
                 now.into(),
                 band.into(),
                 draw.into(),
             ],
         )?;
-        let Some(row) = self.ticket("ticket", &call.ticket)? else {
+        let Some(row) = self.ticket("ticket", ticket)? else {
             return problem(500, "the place just taken could not be read");
         };
-        json(200, &self.standing(&config, ended, &row, now)?)
+        json(200, &self.standing(config, ended, &row, now)?)
     }
 
     fn stand(&self, ticket: &str, customer: Option<&str>, now: i64) -> Result<Response> {

@@ -146,7 +146,8 @@ fn load_with(
     Ok((all, started.elapsed(), errors))
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+/// The `p` quantile of sorted microseconds, in milliseconds.
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(i).copied().unwrap_or(0) as f64 / 1000.0
 }
@@ -194,11 +195,15 @@ pub(crate) fn release(command: &str) -> Result<()> {
     ]))
 }
 
-/// The Worker and origin built, and the whole system started on scratch state.
+/// The Worker and origin built, and the whole system started on scratch
+/// state. `E2E_PREBUILT` (as for the end-to-end tests) skips the builds
+/// when both are known to be current.
 pub(crate) fn built_system() -> Result<System> {
-    let tools = tools::ensure()?;
-    build::worker(&tools)?;
-    build::origin(&tools)?;
+    if std::env::var_os("E2E_PREBUILT").is_none() {
+        let tools = tools::ensure()?;
+        build::worker(&tools)?;
+        build::origin(&tools)?;
+    }
     System::start(SystemOptions::default())
 }
 

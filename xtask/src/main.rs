@@ -14,12 +14,14 @@
 //! * `flags` — check a flagd document, or evaluate a flag as the edge would;
 //! * `bench` — catalog, session, forwarded-write and cart figures (prints
 //!   numbers, never fails on speed); `bench edge` — side by side with a
-//!   JavaScript peer on bare workerd, writing BENCHMARKS.md.
+//!   JavaScript peer on bare workerd, writing BENCHMARKS.md; `bench drop` —
+//!   2,000 browsers at one drop of 100 units (`target/bench-drop.md`).
 //!
 //! Each installs what is missing first, under the repository (`.tools/`,
 //! `node_modules/`), and is quick when everything is already there.
 
 mod bench;
+mod bench_drop;
 mod bench_edge;
 mod bench_flags;
 mod benchmarks_md;
@@ -49,6 +51,9 @@ const USAGE: &str = "usage: cargo xtask <dev|test|browser|fuzz|lighthouse|bench|
   config  validate wrangler.toml [vars] + secrets (a dotenv file, else .dev.vars) as the edge parses them
   bench   catalog reads under a Zipf workload, sessions, forwarded writes (prints numbers);
           `bench writes` / `bench cart` / `bench flags` run only that part;
+          `bench drop`: 2,000 browsers join a drop of 100 units at once, are admitted,
+          add, check out; phases and counts as Markdown (also target/bench-drop.md);
+          E2E_PREBUILT=1 skips the builds (bench parts, flags, drop);
           `bench edge`: this Worker beside a JavaScript and a wasm-bindgen hello world
           and a Hono peer on bare workerd (oha); writes BENCHMARKS.md and its plot;
           `bench edge serve` starts them for a profile (inspector on 127.0.0.1:9229)";
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::run(),
         Some("bench") if args.get(1).map(String::as_str) == Some("flags") => bench_flags::run(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("drop") => bench_drop::run(),
         Some("bench") if args.get(1).map(String::as_str) == Some("edge") => {
             bench_edge::run(args.get(2).map(String::as_str))
         }

@@ -126,8 +126,13 @@ pub fn login_refused(
 }
 
 /// A personal page: never indexed (the shell keeps it from being shared);
-/// `refresh` reloads it after that many seconds.
-pub fn personal(shop: &Shop, title: &str, content: maud::Markup, refresh: Option<u32>) -> Reply {
+/// `refresh` says when it loads itself again.
+pub fn personal(
+    shop: &Shop,
+    title: &str,
+    content: maud::Markup,
+    refresh: Option<views::Refresh>,
+) -> Reply {
     let meta = Meta {
         title,
         description: title,

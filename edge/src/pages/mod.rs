@@ -8,6 +8,7 @@
 pub mod api;
 pub mod assets;
 pub mod catalog_pages;
+pub mod drop_room;
 pub mod forms;
 pub mod money;
 pub mod seo;
@@ -33,6 +34,10 @@ pub enum Page {
     Checkout,
     Orders,
     Order(String),
+    /// `/drops/{drop_id}`: a drop's waiting room, where the caller stands.
+    Drop(String),
+    /// `POST /drops/{drop_id}`: join the drop's queue (no fields).
+    JoinDrop(String),
     Robots,
     SitemapIndex,
     /// `/sitemaps/pages.xml` or `/sitemaps/category-{slug}.xml`.
@@ -73,6 +78,7 @@ pub const TEMPLATES: &[&str] = &[
     "/c/{slug}",
     "/p/{sku}",
     "/orders/{id}",
+    "/drops/{drop_id}",
     "/sitemaps/{name}",
     "/assets/{name}",
 ];
@@ -97,6 +103,16 @@ pub fn page(method: &str, path: &str) -> Option<Result<Page, EdgeError>> {
         "/orders" => (Page::Orders, &["GET", "HEAD"]),
         "/robots.txt" => (Page::Robots, &["GET", "HEAD"]),
         "/sitemap.xml" => (Page::SitemapIndex, &["GET", "HEAD"]),
+        // The waiting room, and its join form posted to the same address.
+        _ if path.starts_with("/drops/") => {
+            let id = segment("/drops/")?;
+            let found = if method == "POST" {
+                Page::JoinDrop(id)
+            } else {
+                Page::Drop(id)
+            };
+            (found, &["GET", "HEAD", "POST"])
+        }
         _ => {
             let found = if let Some(slug) = segment("/c/") {
                 Page::Category(slug)
@@ -223,6 +239,18 @@ mod tests {
         let refused = page("DELETE", "/login").unwrap().unwrap_err();
         assert_eq!(refused.status(), 405);
         assert!(page("GET", "/cart/remove").unwrap().is_err());
+        assert_eq!(
+            page("GET", "/drops/winter").unwrap().unwrap(),
+            Page::Drop("winter".into())
+        );
+        assert_eq!(
+            page("POST", "/drops/winter").unwrap().unwrap(),
+            Page::JoinDrop("winter".into())
+        );
+        let refused = page("DELETE", "/drops/winter").unwrap().unwrap_err();
+        assert_eq!(refused.status(), 405);
+        assert!(page("GET", "/drops/").is_none());
+        assert_eq!(crate::routes::template("/drops/winter"), "/drops/{drop_id}");
     }
 
     #[test]
@@ -231,6 +259,7 @@ mod tests {
         assert!(!Page::Cart.is_shared());
         assert!(!Page::Orders.is_shared());
         assert!(!Page::Login.is_shared());
+        assert!(!Page::Drop("winter".into()).is_shared(), "it shows a place");
     }
 
     #[test]

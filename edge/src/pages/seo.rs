@@ -62,7 +62,7 @@ pub fn breadcrumbs(trail: &[(&str, String)]) -> Value {
 pub fn robots(origin: &str) -> String {
     format!(
         "User-agent: *\nDisallow: /api/\nDisallow: /admin/\nDisallow: /cart\nDisallow: /checkout\n\
-         Disallow: /login\nDisallow: /orders\nDisallow: /search\n\nSitemap: {origin}/sitemap.xml\n"
+         Disallow: /login\nDisallow: /orders\nDisallow: /drops/\nDisallow: /search\n\nSitemap: {origin}/sitemap.xml\n"
     )
 }
 
@@ -160,5 +160,9 @@ mod tests {
         );
         assert!(index.contains("https://s/sitemaps/category-kitchen.xml"));
         assert!(robots("https://s").contains("Sitemap: https://s/sitemap.xml"));
+        assert!(
+            robots("https://s").contains("Disallow: /drops/\n"),
+            "a waiting room is personal"
+        );
     }
 }

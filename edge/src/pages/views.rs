@@ -24,9 +24,20 @@ pub struct Meta<'a> {
     pub ld: Vec<Value>,
     /// Whether search engines may index it.
     pub index: bool,
-    /// Seconds after which the page loads itself again (an order on its
-    /// way), without script.
-    pub refresh: Option<u32>,
+    /// When the page loads itself again, without script.
+    pub refresh: Option<Refresh>,
+}
+
+/// When a page loads itself again (`<meta http-equiv="refresh">`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// After this many seconds, script or not: the checkout page follows
+    /// an order on its way by loading again.
+    Always(u32),
+    /// After this many seconds only when script is off (the refresh sits
+    /// in `<noscript>`): with script the page follows by itself
+    /// (`app.js`), and a reload too would ask twice.
+    WithoutScript(u32),
 }
 
 /// The shop as the layout shows it: its name and categories, and — on a
@@ -51,7 +62,13 @@ pub fn page(shop: &Shop, meta: &Meta, content: Markup) -> Markup {
                 title { (meta.title) " · " (shop.name) }
                 meta name="description" content=(meta.description);
                 @if !meta.index { meta name="robots" content="noindex"; }
-                @if let Some(seconds) = meta.refresh { meta http-equiv="refresh" content=(seconds); }
+                @match meta.refresh {
+                    Some(Refresh::Always(seconds)) => { meta http-equiv="refresh" content=(seconds); }
+                    Some(Refresh::WithoutScript(seconds)) => {
+                        noscript { meta http-equiv="refresh" content=(seconds); }
+                    }
+                    None => {}
+                }
                 @if let Some(url) = &meta.canonical {
                     link rel="canonical" href=(url);
                     meta property="og:url" content=(url);
@@ -388,6 +405,35 @@ mod tests {
         let old = checkout(&view, false, true).into_string();
         assert!(old.contains(">Place order<") && old.contains("€10.00"));
         assert!(old.contains("Knife &lt;b&gt;"));
+    }
+
+    #[test]
+    fn a_page_that_follows_itself_by_script_reloads_only_without_it() {
+        let shop = Shop {
+            name: "S",
+            categories: &[],
+            signed_in: false,
+        };
+        let head = |refresh| {
+            let meta = Meta {
+                title: "T",
+                description: "T",
+                canonical: None,
+                ld: Vec::new(),
+                index: false,
+                refresh,
+            };
+            page(&shop, &meta, html! {}).into_string()
+        };
+        let always = head(Some(Refresh::Always(2)));
+        assert!(always.contains(
+            r#"<meta name="robots" content="noindex"><meta http-equiv="refresh" content="2">"#
+        ));
+        let without = head(Some(Refresh::WithoutScript(5)));
+        assert!(
+            without.contains(r#"<noscript><meta http-equiv="refresh" content="5"></noscript>"#)
+        );
+        assert!(!head(None).contains("http-equiv"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod admin;
 mod body;
 mod cart;
 mod catalog;
+mod drop_room;
 mod drops;
 mod flags;
 mod forward;

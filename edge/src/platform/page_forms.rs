@@ -1,6 +1,7 @@
 //! The storefront's personal pages and their forms: the cart, login and
-//! logout, checkout, the order history. Never shared: each is someone's
-//! own. A form post is bounded and media-type checked, runs the API's use
+//! logout, checkout, the order history, a drop's waiting room (in
+//! [`super::drop_room`]). Never shared: each is someone's own. A form
+//! post is bounded and media-type checked, runs the API's use
 //! case on the JSON its fields make ([`crate::pages::api`]), and answers
 //! `303 See Other` (POST/redirect/GET), carrying the cookies the use case
 //! set; a refusal is a page saying why, with its status.
@@ -62,6 +63,7 @@ pub(crate) async fn handle(
                     forms::personal(shop, "Your order", views::order(&order, just_placed), None)
                 })
         }
+        Page::Drop(id) => super::drop_room::show(shop, p, &id).await,
         posted => post(posted, &mut req, shop, p).await,
     };
     Ok(match answered {
@@ -113,7 +115,7 @@ async fn checkout_page(shop: &Shop<'_>, p: &Platform<'_>) -> Result<Reply, EdgeE
         }
         CartStatus::CheckingOut { .. } => {
             let page = views::checkout(&view, express, shop.signed_in);
-            forms::personal(shop, "Checkout", page, Some(2))
+            forms::personal(shop, "Checkout", page, Some(views::Refresh::Always(2)))
         }
         _ => forms::personal(
             shop,
@@ -171,6 +173,7 @@ async fn post(
             Ok(see_other("/cart"))
         }
         Page::Login => log_in(req, shop, p).await,
+        Page::JoinDrop(id) => super::drop_room::join(p, &id).await,
         Page::Logout => {
             let api = as_api(p.rc, "DELETE", "/api/session", 0, None);
             let reply = run_session(p, &api, b"").await?;

@@ -1,9 +1,12 @@
 //! A drop's use cases: joining its queue and asking where one stands
 //! (answered with the passes of [`crate::drops`]), the admin's
-//! configure / show / end, and what an add of a drop SKU must carry.
+//! configure / show / end, a drop as anyone may see it (its waiting
+//! room), and what an add of a drop SKU must carry.
 //! The queue and each SKU's stock are objects reached through [`Drops`].
 
-use durable_objects::drop::{DropRequest, Phase, QueueOrder, Standing, format_time, retry_after};
+use durable_objects::drop::{
+    DropConfig, DropRequest, Phase, QueueOrder, Standing, format_time, retry_after,
+};
 use durable_objects::drop_api::{DropState, HoldTerms, QueueCall, StockCounts, TicketStatus};
 use origin_adapter::wire::paths;
 use serde::Serialize;
@@ -238,11 +241,7 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
             held: stock.iter().map(|s| s.held).sum(),
             sold: stock.iter().map(|s| s.sold).sum(),
         };
-        let phase = if state.ended {
-            Phase::Closed
-        } else {
-            c.phase(self.now_ms)
-        };
+        let phase = phase_of(state.ended, &c, self.now_ms);
         Ok(DropView {
             drop_id: c.drop_id.clone(),
             skus: c.skus.clone(),
@@ -313,6 +312,16 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
         Reply::json(answer.status, &self.view(state).await?)
     }
 
+    /// A drop as anyone may see it — its configuration and where it is in
+    /// its life (`404` for no drop) — for the waiting room of a caller
+    /// with no place, or one who asked again too soon. It asks about no
+    /// ticket, so it is never a poll.
+    pub async fn outline(&self) -> Result<(DropConfig, Phase), EdgeError> {
+        let state = self.state(drop_id_in(&self.rc.path)?).await?;
+        let phase = phase_of(state.ended, &state.config, self.now_ms);
+        Ok((state.config, phase))
+    }
+
     /// `GET /admin/drops/{drop_id}`: the drop and its live counts.
     pub async fn show(&self) -> Result<Reply, EdgeError> {
         let state = self.state(drop_id_in(&self.rc.path)?).await?;
@@ -329,6 +338,16 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
         let state: DropState = read(&self.drops.queue(drop_id, &call).await?)?;
         self.drops.unpublish(&state.config.skus).await?;
         Reply::json(200, &self.view(state).await?)
+    }
+}
+
+/// Where a drop is at `now_ms`: an admin's end closes it whatever its
+/// times say.
+fn phase_of(ended: bool, config: &DropConfig, now_ms: i64) -> Phase {
+    if ended {
+        Phase::Closed
+    } else {
+        config.phase(now_ms)
     }
 }
 
@@ -562,5 +581,22 @@ mod tests {
             held.source
         );
         assert_eq!(held.holders.len(), 1, "a guest counts by device");
+    }
+
+    #[test]
+    fn anyone_may_see_a_drop_for_its_waiting_room() {
+        let world = World::new();
+        world.configure("winter", drop_body(&["KIT-1"])).unwrap();
+        let room = incoming("GET", "/drops/winter", &[]);
+        let (config, phase) = block_on(world.case(&room, OPENS - 1).outline()).unwrap();
+        assert_eq!(
+            (config.skus, phase),
+            (vec!["KIT-1".to_owned()], Phase::Scheduled)
+        );
+        let (_, phase) = block_on(world.case(&room, OPENS + 3_600_000).outline()).unwrap();
+        assert_eq!(phase, Phase::Closed);
+        let nowhere = incoming("GET", "/drops/nowhere", &[]);
+        let missing = block_on(world.case(&nowhere, OPENS).outline()).unwrap_err();
+        assert_eq!(missing.status(), 404);
     }
 }

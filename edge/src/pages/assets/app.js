@@ -3,7 +3,10 @@
 //   shared page);
 // - "Add to cart" adds without a reload (POST /api/cart/items, keyed);
 // - the cart page follows changes made elsewhere (another tab, another
-//   device): it asks again with If-None-Match every few seconds.
+//   device): it asks again with If-None-Match every few seconds;
+// - a drop's waiting room follows the caller's place in the queue and,
+//   once admitted, goes on to the drop's first product;
+// - times a page gives in UTC are shown in the reader's own zone.
 
 const count = document.getElementById("cart-count");
 
@@ -155,3 +158,89 @@ if (live) {
     poll();
   }
 }
+
+// Times a page gives in UTC (<time data-local>), in the reader's own zone
+// and language.
+const local = new Intl.DateTimeFormat(undefined, {
+  day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+});
+for (const time of document.querySelectorAll("time[data-local]")) {
+  const at = new Date(time.dateTime);
+  if (!Number.isNaN(at.getTime())) time.textContent = local.format(at);
+}
+
+// An estimated wait in words, as the server words it (pages::drop_room).
+function waitWords(seconds) {
+  const about = (n, one, unit) => (n === 1 ? `about ${one}` : `about ${n} ${unit}`);
+  if (seconds <= 0) return "any moment now";
+  if (seconds < 60) return "less than a minute";
+  if (seconds <= 59 * 60) return about(Math.ceil(seconds / 60), "a minute", "minutes");
+  if (seconds < 48 * 3600) return about(Math.floor((seconds + 1800) / 3600), "an hour", "hours");
+  return about(Math.floor((seconds + 43200) / 86400), "a day", "days");
+}
+
+// The place as the server renders it, rewritten only when it changed (a
+// live region announces every rewrite).
+function showPlace(region, view) {
+  const wait = `Estimated wait: ${waitWords(view.estimated_wait_seconds)}.`;
+  const words = view.position == null
+    ? [`Your place will be drawn when the drop opens. ${wait}`]
+    : ["You are number ", element("strong", {}, String(view.position)), ` in the queue. ${wait}`];
+  const text = words.map((w) => (typeof w === "string" ? w : w.textContent)).join("");
+  if (region.textContent !== text) region.replaceChildren(...words);
+}
+
+// Seconds to wait from a Retry-After (the API sends seconds), else `fallback`.
+function retryAfter(response, fallback) {
+  const seconds = Number(response?.headers.get("retry-after"));
+  return seconds > 0 ? Math.min(seconds, 60) : fallback;
+}
+
+const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+// In a drop's waiting room, the place is asked for when the queue says:
+// first after the page's own Retry-After (the page has just asked, and
+// the queue refuses a second question within a second), then after each
+// answer's. A refusal to answer now (429: another tab follows the same
+// place; 5xx; no network) waits as told, else longer each time. Admitted,
+// the customer goes on to the first product; anything else (expired,
+// closed, the place gone) the page itself says best, so it loads again.
+async function followQueue(room, region) {
+  const url = `/api/drops/${encodeURIComponent(room.dataset.drop)}/queue`;
+  let delay = Number(room.dataset.retry) || 1;
+  let failures = 0;
+  for (;;) {
+    await sleep(delay);
+    let response = null;
+    let view = null;
+    try {
+      response = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
+      if (response.ok) view = await response.json();
+    } catch {
+      view = null;
+    }
+    const unanswered = !response || response.status === 429 || response.status >= 500;
+    if (unanswered || (response.ok && !view)) {
+      failures += 1;
+      delay = retryAfter(response, Math.min(2 ** failures, 30));
+      continue;
+    }
+    // No place any more (404), or a ticket the shop cannot read (400).
+    if (!view) return location.reload();
+    failures = 0;
+    if (view.state === "waiting") {
+      showPlace(region, view);
+      delay = retryAfter(response, 5);
+      continue;
+    }
+    if (view.state === "admitted" && room.dataset.next) {
+      region.textContent = "It is your turn: taking you to the drop…";
+      return location.assign(room.dataset.next);
+    }
+    return location.reload();
+  }
+}
+
+const room = document.getElementById("drop-room");
+const place = document.getElementById("drop-place");
+if (room?.dataset.state === "waiting" && place) followQueue(room, place);
