@@ -12,6 +12,10 @@
 //   axe   axe-core on every kind of page; a `serious` or `critical` violation fails.
 //   live  a cart changed through the API shows up,
 //         within 2 s and without a reload, in another tab on /cart.
+//   drop  a drop opening in a few seconds: join its queue in the waiting
+//         room, see the place, be moved on to the product when admitted
+//         (no reload by hand), add it (a held line), axe on the room.
+//         Needs `EDGE_ADMIN_TOKEN` and `ORIGIN_US` (the `us` origin's URL).
 //
 // Prints one PASS/FAIL line per step, then `browser: N passed, N failed,
 // N skipped`; exits 1 on any failure. Every step leaves a full-page
@@ -84,6 +88,11 @@ function fail(what, error) {
   for (const line of lines.slice(1, 12)) {
     console.log(`       ${line.length > 300 ? `${line.slice(0, 300)}…` : line}`);
   }
+}
+
+function skip(what, why) {
+  tally.skipped += 1;
+  console.log(`SKIP ${what}: ${why}`);
 }
 
 function pass(what) {
@@ -629,6 +638,79 @@ async function live(j, customer) {
   });
 }
 
+// A drop opening in a few seconds, from the waiting room to a held line.
+async function dropRoom(j) {
+  const token = process.env.EDGE_ADMIN_TOKEN;
+  const origin = process.env.ORIGIN_US;
+  if (!token || !origin) {
+    skip("drop", "EDGE_ADMIN_TOKEN and ORIGIN_US are not set");
+    return;
+  }
+  const page = await j.newPage();
+  const id = `browser-${Date.now().toString(36)}`;
+  const sku = "GAR-0005";
+  const opensIn = 6_000;
+
+  await j.step("configure", async () => {
+    const stock = await fetch(`${origin}/catalog/products/${sku}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ stock: 5 }),
+    });
+    check(stock.ok, `setting the stock answered ${stock.status}`);
+    const at = (ms) => new Date(Date.now() + ms).toISOString().replace(/\.\d+Z$/, "Z");
+    const r = await fetch(`${BASE}/admin/drops/${id}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        skus: [sku],
+        opens_at: at(opensIn),
+        closes_at: at(3_600_000),
+        admit_per_minute: 600,
+        order: "fifo",
+        per_customer_limit: 1,
+        hold_seconds: 600,
+      }),
+    });
+    check(r.status === 201, `PUT /admin/drops/${id} answered ${r.status}: ${await r.text()}`);
+    await goto(page, `/drops/${id}`);
+    const title = await heading(page);
+    await main(page).getByRole("button", { name: "Join the queue" }).waitFor();
+    return `${id} opens in ${opensIn / 1000} s: "${title}"`;
+  });
+
+  await j.step("join, waiting", async () => {
+    await submit(page, main(page).getByRole("button", { name: "Join the queue" }), new RegExp(`^/drops/${id}$`), false);
+    const place = main(page).locator("#drop-place");
+    await place.filter({ hasText: /You are number 1 in the queue|Checking your place/ }).waitFor();
+    return squash(await place.innerText());
+  });
+
+  await j.step("axe on the waiting room", async () => {
+    const results = await new AxeBuilder({ page }).analyze();
+    const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    check(!bad.length, `axe: ${bad.map((v) => `${v.impact} ${v.id}`).join(", ")}`);
+    return `${results.passes.length} rules pass`;
+  });
+
+  await j.step("admitted, moved on", async () => {
+    const started = Date.now();
+    await page.waitForURL(`**/p/${sku}`, { timeout: opensIn + 15_000 });
+    await heading(page);
+    return `on /p/${sku} ${((Date.now() - started) / 1000).toFixed(1)} s later, by the page itself`;
+  });
+
+  await j.step("add, held", async () => {
+    await main(page).getByRole("button", { name: "Add to cart" }).click();
+    await main(page).getByRole("status").filter({ hasText: "Added to your cart" }).waitFor();
+    const cart = await page.evaluate(async () => (await fetch("/api/cart")).json());
+    const line = cart.lines.find((l) => l.held_until);
+    check(line, `no held line in ${JSON.stringify(cart)}`);
+    await goto(page, "/cart");
+    return `held until ${line.held_until}`;
+  });
+}
+
 // ---------------------------------------------------------------- main
 
 let browser;
@@ -649,6 +731,7 @@ try {
   await journey(browser, "nojs", { javaScriptEnabled: false }, (j) => shop(j, BRUNO, { js: false }));
   await journey(browser, "axe", {}, (j) => accessibility(j, CAROL));
   await journey(browser, "live", {}, (j) => live(j, ALICE));
+  await journey(browser, "drop", {}, (j) => dropRoom(j));
 } catch (e) {
   fail(browser ? "the run" : `launching Chromium (${EXECUTABLE})`, e);
 } finally {

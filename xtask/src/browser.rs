@@ -91,6 +91,8 @@ pub fn run(tools: &Tools) -> Result<()> {
         .arg(&artifacts)
         .current_dir(&root)
         .env("CHROMIUM", &chromium)
+        .env("EDGE_ADMIN_TOKEN", &sys.admin_token)
+        .env("ORIGIN_US", sys.origin_url("us").unwrap_or_default())
         .env("NO_COLOR", "1");
     finish(
         "the browser journeys (screenshots of every step in target/browser/)",

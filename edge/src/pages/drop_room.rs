@@ -169,7 +169,7 @@ impl Room {
 
 /// A moment the customer reads: UTC in words, in a `<time>` that
 /// `app.js` puts in the reader's own zone.
-fn when(rfc3339: &str) -> Markup {
+pub(crate) fn when(rfc3339: &str) -> Markup {
     let words = parse_time(rfc3339)
         .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok())
         .map(|t| {

@@ -252,7 +252,13 @@ fn lines(view: &CartView) -> Markup {
             tbody {
                 @for line in &view.lines {
                     tr {
-                        td { a href={ "/p/" (line.sku) } { (line.name) } }
+                        td {
+                            a href={ "/p/" (line.sku) } { (line.name) }
+                            @if let Some(until) = &line.held_until {
+                                br;
+                                small class="held" { "Held for you until " (super::drop_room::when(until)) }
+                            }
+                        }
                         td { (line.quantity) }
                         td { (money::display(line.line_total.amount_minor, &line.line_total.currency)) }
                         td {
@@ -392,6 +398,18 @@ mod tests {
             drop_id: None,
         });
         view
+    }
+
+    #[test]
+    fn a_drop_line_says_until_when_it_is_held() {
+        let mut view = with_line();
+        assert!(!cart(&view).into_string().contains("Held for you"));
+        view.lines[0].held_until = Some("2026-12-04T17:10:00Z".into());
+        let html = cart(&view).into_string();
+        assert!(
+            html.contains("Held for you until <time datetime=\"2026-12-04T17:10:00Z\""),
+            "{html}"
+        );
     }
 
     #[test]

@@ -105,7 +105,9 @@ function renderCart(box, view) {
       element("input", { type: "hidden", name: "sku", value: line.sku }),
       element("button", { type: "submit", "aria-label": `Remove ${line.name}` }, "Remove"));
     return element("tr", {},
-      element("td", {}, element("a", { href: `/p/${encodeURIComponent(line.sku)}` }, line.name)),
+      element("td", {}, element("a", { href: `/p/${encodeURIComponent(line.sku)}` }, line.name),
+        ...(line.held_until ? [element("br"), element("small", { class: "held" },
+          `Held for you until ${new Date(line.held_until).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`)] : [])),
       element("td", {}, String(line.quantity)),
       element("td", {}, price(line.line_total)),
       element("td", {}, remove));
