@@ -117,6 +117,25 @@ impl StockObject {
         Ok(rows.into_iter().next())
     }
 
+    /// Stores `row` as the cart's whole hold.
+    fn put(&self, row: &HoldRow) -> Result<()> {
+        self.sql.exec(
+            "INSERT OR REPLACE INTO holds
+                 (cart, cart_object, quantity, holders, until_ms, checking_out, hold_limit)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                row.cart.as_str().into(),
+                row.cart_object.as_str().into(),
+                row.quantity.into(),
+                row.holders.as_str().into(),
+                row.until_ms.into(),
+                row.checking_out.into(),
+                row.hold_limit.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
     fn counts(&self) -> Result<StockCounts> {
         let stock = self.stock()?;
         let held = self.sum("SELECT SUM(quantity) AS n FROM holds", vec![])?;
@@ -206,21 +225,15 @@ impl StockObject {
         let until = current
             .as_ref()
             .map_or(h.now_ms + h.terms.hold_seconds * 1000, |r| r.until_ms);
-        self.sql.exec(
-            "INSERT INTO holds (cart, cart_object, quantity, holders, until_ms, checking_out, hold_limit)
-             VALUES (?, ?, ?, ?, ?, 0, ?)
-             ON CONFLICT (cart) DO UPDATE SET quantity = excluded.quantity,
-                 holders = excluded.holders, cart_object = excluded.cart_object,
-                 hold_limit = excluded.hold_limit",
-            vec![
-                h.cart.as_str().into(),
-                h.cart_object.as_str().into(),
-                h.quantity.into(),
-                serde_json::to_string(&h.terms.holders)?.into(),
-                until.into(),
-                h.terms.limit.into(),
-            ],
-        )?;
+        self.put(&HoldRow {
+            cart: h.cart.clone(),
+            cart_object: h.cart_object.clone(),
+            quantity: h.quantity,
+            holders: serde_json::to_string(&h.terms.holders)?,
+            until_ms: until,
+            checking_out: 0,
+            hold_limit: h.terms.limit,
+        })?;
         self.schedule().await?;
         json(
             200,
@@ -294,21 +307,15 @@ impl StockObject {
             .map_or(source.until_ms, |t| t.until_ms.min(source.until_ms));
         self.sql
             .exec("DELETE FROM holds WHERE cart = ?", vec![from.into()])?;
-        self.sql.exec(
-            "INSERT INTO holds (cart, cart_object, quantity, holders, until_ms, checking_out, hold_limit)
-             VALUES (?, ?, ?, ?, ?, 0, ?)
-             ON CONFLICT (cart) DO UPDATE SET quantity = excluded.quantity,
-                 holders = excluded.holders, cart_object = excluded.cart_object,
-                 until_ms = excluded.until_ms",
-            vec![
-                to.into(),
-                to_object.into(),
-                quantity.into(),
-                serde_json::to_string(&holders)?.into(),
-                until.into(),
-                source.hold_limit.into(),
-            ],
-        )?;
+        self.put(&HoldRow {
+            cart: to.to_owned(),
+            cart_object: to_object.to_owned(),
+            quantity,
+            holders: serde_json::to_string(&holders)?,
+            until_ms: until,
+            checking_out: 0,
+            hold_limit: source.hold_limit,
+        })?;
         json(
             200,
             &HoldAnswer {

@@ -174,27 +174,10 @@ impl<C: Carts, G: Guard, I: Entropy> CartCase<'_, C, G, I> {
 mod tests {
     use futures::executor::block_on;
 
-    use origin_adapter::wire::Product;
-
     use super::*;
     use crate::shop::fakes::{
-        CountingIds, MemoryCarts, MemoryDrops as NoDrops, MemoryGuard, config, incoming,
+        Catalog, CountingIds, MemoryCarts, MemoryDrops as NoDrops, MemoryGuard, config, incoming,
     };
-
-    struct Catalog;
-
-    impl Prices for Catalog {
-        async fn product(&self, sku: &str) -> Result<Product, EdgeError> {
-            if sku != "KIT-0001" {
-                return Err(EdgeError::not_found("no such product"));
-            }
-            Ok(serde_json::from_value(serde_json::json!({
-                "sku": sku, "name": "Kit", "description": "", "category": "kits",
-                "price": {"amount_minor": 8199, "currency": "USD"}, "stock": 3
-            }))
-            .unwrap())
-        }
-    }
 
     struct World(MemoryCarts, MemoryGuard, CountingIds, EdgeConfig);
 

@@ -373,28 +373,12 @@ pub async fn hold_terms(
 #[cfg(test)]
 mod tests {
     use futures::executor::block_on;
-    use origin_adapter::wire::Product;
 
     use super::*;
-    use crate::shop::fakes::{CountingIds, MemoryDrops, MemoryGuard, config, incoming};
+    use crate::shop::fakes::{Catalog, CountingIds, MemoryDrops, MemoryGuard, config, incoming};
 
     /// 2026-12-04T17:00:00Z, in Unix milliseconds.
     const OPENS: i64 = 1_796_403_600_000;
-
-    struct Catalog;
-
-    impl Prices for Catalog {
-        async fn product(&self, sku: &str) -> Result<Product, EdgeError> {
-            if !sku.starts_with("KIT-") {
-                return Err(EdgeError::not_found("no such product"));
-            }
-            Ok(serde_json::from_value(serde_json::json!({
-                "sku": sku, "name": "Kit", "description": "", "category": "kits",
-                "price": {"amount_minor": 100, "currency": "USD"}, "stock": 3
-            }))
-            .unwrap())
-        }
-    }
 
     struct World(MemoryDrops, MemoryGuard, CountingIds, EdgeConfig);
 

@@ -342,6 +342,28 @@ impl super::ports::Guard for MemoryGuard {
     }
 }
 
+/// A catalog of every `KIT-…` SKU ("Kit", $81.99, 3 in stock); any other is `404`.
+pub struct Catalog;
+
+impl super::ports::Prices for Catalog {
+    async fn product(&self, sku: &str) -> Result<origin_adapter::wire::Product, EdgeError> {
+        if !sku.starts_with("KIT-") {
+            return Err(EdgeError::not_found("no such product"));
+        }
+        Ok(origin_adapter::wire::Product {
+            sku: sku.to_owned(),
+            name: "Kit".into(),
+            description: String::new(),
+            category: "kits".into(),
+            price: Money {
+                amount_minor: 8199,
+                currency: "USD".into(),
+            },
+            stock: 3,
+        })
+    }
+}
+
 /// Identifiers counting up: `id-1`, `id-2`, …
 #[derive(Default)]
 pub struct CountingIds(RefCell<u32>);
