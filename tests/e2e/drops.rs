@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::{System, SystemOptions};
+use e2e::{CookieJar, System, SystemOptions};
 use libtest_mimic::Failed;
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
@@ -18,33 +18,10 @@ use super::{Outcome, check, client, expect_problem, header, origin_product};
 /// One browser: the cookies the edge set, sent back as a browser would.
 #[derive(Clone, Default)]
 struct Shopper {
-    cookies: BTreeMap<String, String>,
+    cookies: CookieJar,
 }
 
 impl Shopper {
-    fn absorb(&mut self, r: &Response) {
-        for set in r.headers().get_all("set-cookie") {
-            let Ok(set) = set.to_str() else { continue };
-            let pair = set.split(';').next().unwrap_or_default();
-            let Some((name, value)) = pair.split_once('=') else {
-                continue;
-            };
-            if set.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
-    fn header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
     fn send(
         &mut self,
         sys: &System,
@@ -55,12 +32,12 @@ impl Shopper {
         let mut req = client()
             .request(method, format!("{}{path}", sys.edge_url))
             .header("origin", sys.edge_url.as_str())
-            .header("cookie", self.header());
+            .header("cookie", self.cookies.header());
         if let Some(body) = body {
             req = req.json(&body);
         }
         let r = req.send()?;
-        self.absorb(&r);
+        self.cookies.absorb(r.headers());
         Ok(r)
     }
 
@@ -323,7 +300,7 @@ fn nobody_adds_without_an_admission_nor_is_admitted_before_opening(sys: &System)
     expect_problem(r, 404)?;
     // A forged admission is no admission.
     let mut forger = Shopper::admitted(sys, "e2e-open")?;
-    if let Some(admit) = forger.cookies.get_mut("__Host-admit-e2e-open") {
+    if let Some(admit) = forger.cookies.0.get_mut("__Host-admit-e2e-open") {
         *admit = admit.replacen('.', ".9", 1);
     }
     expect_problem(forger.add(sys, open_sku, 1)?, 403)?;
@@ -337,7 +314,7 @@ fn the_limit_holds_across_a_devices_carts(sys: &System) -> Outcome {
     let mut shopper = Shopper::admitted(sys, id)?;
     check(shopper.add(sys, sku, 1)?.status() == 200, "the first unit")?;
     expect_problem(shopper.add(sys, sku, 1)?, 422)?;
-    let first_cart = shopper.cookies.remove("__Host-cart");
+    let first_cart = shopper.cookies.0.remove("__Host-cart");
     let problem = expect_problem(shopper.add(sys, sku, 1)?, 422)?;
     check(
         problem["detail"]
@@ -347,9 +324,9 @@ fn the_limit_holds_across_a_devices_carts(sys: &System) -> Outcome {
     )?;
     // The second cart gives up; the first cart removes its line: the
     // device may hold one again.
-    let second_cart = shopper.cookies.remove("__Host-cart");
+    let second_cart = shopper.cookies.0.remove("__Host-cart");
     if let Some(cart) = first_cart {
-        shopper.cookies.insert("__Host-cart".into(), cart);
+        shopper.cookies.0.insert("__Host-cart".into(), cart);
     }
     let removed = shopper.send(
         sys,
@@ -362,7 +339,7 @@ fn the_limit_holds_across_a_devices_carts(sys: &System) -> Outcome {
         format!("removed: {}", removed.status()),
     )?;
     if let Some(cart) = second_cart {
-        shopper.cookies.insert("__Host-cart".into(), cart);
+        shopper.cookies.0.insert("__Host-cart".into(), cart);
     }
     let view: Value = admin(sys, reqwest::Method::GET, id, None)?.json()?;
     check(stock_of(&view)["held"] == 0, format!("released: {view}"))?;
@@ -522,7 +499,7 @@ fn a_customer_past_the_limit_is_refused_with_a_second_cart() -> Outcome {
     )?;
     let ticket = format!("__Host-drop-{id}");
     check(
-        other.cookies.get(&ticket) == shopper.cookies.get(&ticket),
+        other.cookies.0.get(&ticket) == shopper.cookies.0.get(&ticket),
         "one ticket per customer",
     )?;
     expect_problem(other.add(&sys, sku, 1)?, 422)?;
@@ -540,7 +517,7 @@ fn a_customer_past_the_limit_is_refused_with_a_second_cart() -> Outcome {
     )?;
     let ordinary = shopper.add(&sys, "KIT-0001", 1)?;
     check(
-        ordinary.status() == 200 && shopper.cookies.contains_key("__Host-cart"),
+        ordinary.status() == 200 && shopper.cookies.0.contains_key("__Host-cart"),
         format!("a second (guest) cart: {}", ordinary.status()),
     )?;
     let p = expect_problem(shopper.add(&sys, sku, 1)?, 422)?;

@@ -5,9 +5,11 @@
 //! [`process::Supervised`] guard whose `Drop` ends the whole group, so no
 //! process outlives a test, even one that panics.
 
+pub mod cookies;
 pub mod process;
 pub mod system;
 pub mod workspace;
 
+pub use cookies::CookieJar;
 pub use system::{System, SystemOptions};
 pub use workspace::Workspace;

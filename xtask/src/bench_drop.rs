@@ -82,7 +82,7 @@ struct Answer {
 /// keep them to itself), and how far it got.
 #[derive(Default)]
 struct Browser {
-    cookies: BTreeMap<String, String>,
+    cookies: e2e::CookieJar,
     /// When its queue last answered it: the next ask waits [`ASK_GAP`].
     last_asked: Option<Instant>,
     admitted: bool,
@@ -93,29 +93,6 @@ struct Browser {
 }
 
 impl Browser {
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn absorb(&mut self, r: &reqwest::blocking::Response) {
-        for set in r.headers().get_all("set-cookie") {
-            let Ok(set) = set.to_str() else { continue };
-            let pair = set.split(';').next().unwrap_or_default();
-            let Some((name, value)) = pair.split_once('=') else {
-                continue;
-            };
-            if set.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
     /// Sends a request as this browser does — its cookies, the edge as
     /// `Origin` (the edge refuses cross-site writes) — keeps the cookies
     /// set, and writes the request down in `log`.
@@ -130,8 +107,8 @@ impl Browser {
         let mut request = http
             .request(method.clone(), format!("{edge}{path}"))
             .header("origin", edge);
-        if !self.cookies.is_empty() {
-            request = request.header("cookie", self.cookie_header());
+        if !self.cookies.0.is_empty() {
+            request = request.header("cookie", self.cookies.header());
         }
         if let Some(body) = body {
             request = request.json(body);
@@ -139,7 +116,7 @@ impl Browser {
         let started = Instant::now();
         let answer = match request.send() {
             Ok(r) => {
-                self.absorb(&r);
+                self.cookies.absorb(r.headers());
                 let status = r.status().as_u16();
                 let retry_after = r
                     .headers()
@@ -383,7 +360,7 @@ fn crowd(http: &Client, sys: &System) -> Result<Crowd> {
 
     let (joins, browsers) = phase("join (POST queue)", browsers, |b, log| {
         let a = b.send(to, Method::POST, &queue, None, log);
-        if b.cookies.contains_key(&ticket) {
+        if b.cookies.0.contains_key(&ticket) {
             b.last_asked = Some(Instant::now());
         }
         b.admitted = a.body["state"] == "admitted";
