@@ -41,6 +41,10 @@ pub struct CartLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineHold {
     pub drop: String,
+    /// The stock object holding the units
+    /// ([`crate::drop_api::stock_name`]).
+    #[serde(default)]
+    pub stock: String,
     /// Unix milliseconds; the line is removed then unless checked out.
     pub until_ms: i64,
 }
@@ -538,19 +542,19 @@ impl Cart {
         }
     }
 
-    /// Every held line: `(drop, sku, quantity)`.
+    /// Every held line: `(stock object, sku, quantity)`.
     pub fn holds(&self) -> Vec<(String, String, i64)> {
         self.lines
             .iter()
             .filter_map(|l| {
                 let h = l.hold.as_ref()?;
-                Some((h.drop.clone(), l.sku.clone(), l.quantity))
+                Some((h.stock.clone(), l.sku.clone(), l.quantity))
             })
             .collect()
     }
 
-    /// The holds `self` had that `after` no longer has: `(drop, sku)` —
-    /// their units go back to the drop's stock.
+    /// The holds `self` had that `after` no longer has: `(stock object,
+    /// sku)` — their units go back to the drop's stock.
     pub fn holds_given_up(&self, after: &Cart) -> Vec<(String, String)> {
         self.holds()
             .into_iter()
@@ -808,6 +812,7 @@ mod tests {
         CartLine {
             hold: Some(LineHold {
                 drop: "d".into(),
+                stock: "s".into(),
                 until_ms,
             }),
             ..line(sku, quantity)
@@ -866,7 +871,7 @@ mod tests {
         frozen.refused("out of stock").unwrap();
         assert_eq!(
             before.holds_given_up(&frozen),
-            vec![("d".to_owned(), "D".to_owned())]
+            vec![("s".to_owned(), "D".to_owned())]
         );
         assert_eq!(
             frozen.lines.len(),

@@ -254,6 +254,10 @@ pub struct LineView {
     /// The drop whose units the line holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_id: Option<String>,
+    /// Where they are held: `<sku>@<region>`, the stock of the region
+    /// whose origin will place the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_in: Option<String>,
 }
 
 /// A checkout waiting in the outbox.
@@ -318,6 +322,7 @@ impl CartView {
                         .as_ref()
                         .map(|h| crate::drop::format_time(h.until_ms)),
                     drop_id: l.hold.as_ref().map(|h| h.drop.clone()),
+                    held_in: l.hold.as_ref().map(|h| h.stock.clone()),
                 })
                 .collect(),
             total: cart.total(),

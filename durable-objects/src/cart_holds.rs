@@ -10,9 +10,7 @@ use worker::{Env, Result};
 
 use crate::calls::{Address, call};
 use crate::cart::LineHold;
-use crate::drop_api::{
-    Hold, HoldAnswer, HoldTerms, STOCK_BINDING, STOCK_CALL, StockCall, stock_name,
-};
+use crate::drop_api::{Hold, HoldAnswer, HoldTerms, STOCK_BINDING, STOCK_CALL, StockCall};
 
 /// What a stock object answered when asked to hold.
 pub(crate) enum Taken {
@@ -22,9 +20,9 @@ pub(crate) enum Taken {
     Refused(u16, String),
 }
 
-async fn send(env: &Env, drop: &str, sku: &str, c: &StockCall) -> Result<(u16, Vec<u8>)> {
-    let name = stock_name(drop, sku);
-    call(env, STOCK_BINDING, Address::Name(&name), STOCK_CALL, c).await
+/// One call to the stock object named `stock`.
+async fn send(env: &Env, stock: &str, c: &StockCall) -> Result<(u16, Vec<u8>)> {
+    call(env, STOCK_BINDING, Address::Name(stock), STOCK_CALL, c).await
 }
 
 /// Sets the units cart `cart` (object id `cart_object`) holds of `sku`
@@ -45,7 +43,7 @@ pub(crate) async fn take(
         terms: terms.clone(),
         now_ms,
     }));
-    let (status, body) = send(env, &terms.drop, sku, &c).await?;
+    let (status, body) = send(env, &terms.stock, &c).await?;
     if status != 200 {
         let body = String::from_utf8(body).unwrap_or_default();
         let body = if body.is_empty() {
@@ -58,6 +56,7 @@ pub(crate) async fn take(
     let answer: HoldAnswer = serde_json::from_slice(&body)?;
     Ok(Taken::Held(LineHold {
         drop: terms.drop.clone(),
+        stock: terms.stock.clone(),
         until_ms: answer.until_ms,
     }))
 }
@@ -70,12 +69,12 @@ pub(crate) async fn pin(
     held: &[(String, String, i64)],
     now_ms: i64,
 ) -> Result<Option<String>> {
-    for (drop, sku, _) in held {
+    for (stock, sku, _) in held {
         let c = StockCall::Checkout {
             cart: cart.to_owned(),
             now_ms,
         };
-        let (status, _) = send(env, drop, sku, &c).await?;
+        let (status, _) = send(env, stock, &c).await?;
         if status != 200 {
             return Ok(Some(sku.clone()));
         }
@@ -85,25 +84,25 @@ pub(crate) async fn pin(
 
 /// The order `order_id` took the cart's held units: sold.
 pub(crate) async fn sold(env: &Env, cart: &str, held: &[(String, String, i64)], order_id: &str) {
-    for (drop, sku, quantity) in held {
+    for (stock, sku, quantity) in held {
         let c = StockCall::Sold {
             cart: cart.to_owned(),
             order_id: order_id.to_owned(),
             quantity: *quantity,
         };
-        if let Err(e) = send(env, drop, sku, &c).await {
+        if let Err(e) = send(env, stock, &c).await {
             worker::console_warn!("cart {cart}: {sku} sold but not told: {e}");
         }
     }
 }
 
-/// Gives back the units of the `(drop, sku)` holds the cart no longer has.
+/// Gives back the units of the `(stock, sku)` holds the cart no longer has.
 pub(crate) async fn release(env: &Env, cart: &str, given_up: &[(String, String)]) {
-    for (drop, sku) in given_up {
+    for (stock, sku) in given_up {
         let c = StockCall::Release {
             cart: cart.to_owned(),
         };
-        match send(env, drop, sku, &c).await {
+        match send(env, stock, &c).await {
             Ok((200, _)) => {}
             Ok((status, _)) => worker::console_warn!("cart {cart}: {sku} not released ({status})"),
             Err(e) => worker::console_warn!("cart {cart}: {sku} not released: {e}"),
@@ -111,12 +110,12 @@ pub(crate) async fn release(env: &Env, cart: &str, given_up: &[(String, String)]
     }
 }
 
-/// Moves the hold `from` (a guest cart) has on `sku` of `drop` to `to`
-/// (object id `to_object`), counting against `holders` too: when it now
-/// ends (Unix milliseconds), or why it could not move.
+/// Moves the hold `from` (a guest cart) has in `stock` to `to` (object id
+/// `to_object`), counting against `holders` too: when it now ends (Unix
+/// milliseconds), or why it could not move.
 pub(crate) async fn move_hold(
     env: &Env,
-    (drop, sku): (&str, &str),
+    stock: &str,
     (from, to, to_object): (&str, &str, &str),
     holders: &[String],
 ) -> Result<std::result::Result<i64, String>> {
@@ -126,7 +125,7 @@ pub(crate) async fn move_hold(
         to_object: to_object.to_owned(),
         holders: holders.to_vec(),
     };
-    let (status, body) = send(env, drop, sku, &c).await?;
+    let (status, body) = send(env, stock, &c).await?;
     if status == 200 {
         let answer: HoldAnswer = serde_json::from_slice(&body)?;
         return Ok(Ok(answer.until_ms));

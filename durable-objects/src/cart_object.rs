@@ -671,6 +671,12 @@ impl CartObject {
                 }));
             }
             Op::Freeze { .. } if before.status == CartStatus::Open => {
+                if let Some((sku, drop)) = self.unheld_drop_line(before, now).await {
+                    let detail = format!(
+                        "{sku} is in a drop now: remove it, and add it again once the drop's queue admits you (/drops/{drop})"
+                    );
+                    return refused(409, Problem::new(409, detail).to_json());
+                }
                 let held = before.holds();
                 if let Some(sku) = cart_holds::pin(&self.env, &m.cart, &held, now).await? {
                     let detail = format!(
@@ -697,6 +703,32 @@ impl CartObject {
         }
     }
 
+    /// A line added before its SKU went into a drop that is still on: its
+    /// units were never held, and only held units are sold while it lasts.
+    /// The drop directory unreadable is no reason to stop a checkout (the
+    /// origin still checks its stock): logged, and passed.
+    async fn unheld_drop_line(&self, cart: &Cart, now: i64) -> Option<(String, String)> {
+        for line in cart.lines.iter().filter(|l| l.hold.is_none()) {
+            let key = crate::drop_api::sku_key(&line.sku);
+            let read = match self.env.kv(crate::drop_api::KV_BINDING) {
+                Ok(kv) => kv.get(&key).text().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let drop = match read {
+                Ok(Some(text)) => serde_json::from_str::<crate::drop::DropConfig>(&text).ok(),
+                Ok(None) => None,
+                Err(e) => {
+                    worker::console_warn!("cart: the drop directory was unreadable: {e}");
+                    None
+                }
+            };
+            if let Some(drop) = drop.filter(|d| d.phase(now) != crate::drop::Phase::Closed) {
+                return Some((line.sku.clone(), drop.drop_id));
+            }
+        }
+        None
+    }
+
     /// At login, the guest cart's drop lines come with their holds: each
     /// moved to this cart at its stock first (counting against the
     /// customer too), or left out and reported.
@@ -708,8 +740,8 @@ impl CartObject {
         mut refused: Vec<crate::cart::MergeConflict>,
     ) -> Result<(Vec<crate::cart::CartLine>, Vec<crate::cart::MergeConflict>)> {
         let customer = match crate::cart_api::CartKey::from_short(to) {
-            Some(crate::cart_api::CartKey::Customer(id)) => vec![format!("customer:{id}")],
-            _ => Vec::new(),
+            Some(crate::cart_api::CartKey::Customer(id)) => Some(id),
+            _ => None,
         };
         let mut kept = Vec::with_capacity(lines.len());
         for line in lines {
@@ -724,19 +756,17 @@ impl CartObject {
             let moved = if unheld_here {
                 Err("already in the cart without a drop's hold; not merged".to_owned())
             } else {
-                cart_holds::move_hold(
-                    &self.env,
-                    (&hold.drop, &line.sku),
-                    (from, to, me),
-                    &customer,
-                )
-                .await?
+                let holders: Vec<String> = customer
+                    .iter()
+                    .map(|id| crate::drop_api::customer_holder(&hold.drop, id))
+                    .collect();
+                cart_holds::move_hold(&self.env, &hold.stock, (from, to, me), &holders).await?
             };
             match moved {
                 Ok(until_ms) => kept.push(crate::cart::CartLine {
                     hold: Some(LineHold {
-                        drop: hold.drop.clone(),
                         until_ms,
+                        ..hold.clone()
                     }),
                     ..line.clone()
                 }),

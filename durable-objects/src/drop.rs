@@ -54,7 +54,23 @@ pub struct DropRequest {
     pub per_customer_limit: i64,
     /// 1–3,600: how long an added unit is held for its cart.
     pub hold_seconds: i64,
+    /// 1–1,000,000 new places per client address (an IPv6 /64) in any
+    /// [`JOIN_WINDOW_MS`]; 20 unless given. Tickets cost nothing to make,
+    /// so one client would otherwise fill the queue and the draw.
+    #[serde(default = "default_joins_per_address")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(default = 20, minimum = 1, maximum = 1_000_000)
+    )]
+    pub joins_per_address: i64,
 }
+
+fn default_joins_per_address() -> i64 {
+    20
+}
+
+/// The window over which an address's new places are counted: 10 minutes.
+pub const JOIN_WINDOW_MS: i64 = 10 * 60 * 1000;
 
 /// A drop as stored and applied: times in Unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +83,8 @@ pub struct DropConfig {
     pub order: QueueOrder,
     pub per_customer_limit: i64,
     pub hold_seconds: i64,
+    #[serde(default = "default_joins_per_address")]
+    pub joins_per_address: i64,
 }
 
 /// A configuration refused: the field, and what is wrong with it.
@@ -162,6 +180,12 @@ impl DropRequest {
         if !(1..=3600).contains(&self.hold_seconds) {
             return Err(refuse("hold_seconds", "a whole number from 1 to 3600"));
         }
+        if !(1..=1_000_000).contains(&self.joins_per_address) {
+            return Err(refuse(
+                "joins_per_address",
+                "a whole number from 1 to 1000000",
+            ));
+        }
         Ok(DropConfig {
             drop_id: drop_id.to_owned(),
             skus: self.skus.clone(),
@@ -171,6 +195,7 @@ impl DropRequest {
             order: self.order,
             per_customer_limit: self.per_customer_limit,
             hold_seconds: self.hold_seconds,
+            joins_per_address: self.joins_per_address,
         })
     }
 }
@@ -299,7 +324,7 @@ impl std::fmt::Display for HoldRefusal {
             }
             HoldRefusal::OverLimit { limit, holding } => write!(
                 f,
-                "limit: at most {limit} per customer in this drop (you hold or bought {holding})"
+                "limit: at most {limit} per customer in this drop ({holding} already in your other carts or orders)"
             ),
         }
     }
@@ -344,6 +369,7 @@ mod tests {
             order: QueueOrder::Fifo,
             per_customer_limit: 2,
             hold_seconds: 600,
+            joins_per_address: 20,
         }
     }
 
@@ -381,6 +407,9 @@ mod tests {
         let mut r = request();
         r.hold_seconds = 0;
         assert_eq!(field(r, "d"), "hold_seconds");
+        let mut r = request();
+        r.joins_per_address = 0;
+        assert_eq!(field(r, "d"), "joins_per_address");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Calls into a drop's objects, defined once for callers and callees: the
 //! queue (one [`crate::drop_object::DropObject`] per drop) and the stock
-//! (one [`crate::stock_object::StockObject`] per drop SKU), their bindings
-//! and object names, and where the edge finds a SKU's drop in Workers KV.
+//! (one [`crate::stock_object::StockObject`] per SKU and region — the
+//! region whose origin places the order and checks its stock — whichever
+//! drop it is in, so a SKU's units are counted once across drops), their
+//! bindings and object names, and where the edge finds a SKU's drop in
+//! Workers KV.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,9 +27,19 @@ pub fn sku_key(sku: &str) -> String {
     format!("sku:{sku}")
 }
 
-/// The stock object of `sku` in drop `drop_id`.
-pub fn stock_name(drop_id: &str, sku: &str) -> String {
-    format!("{drop_id}/{sku}")
+/// The stock object of `sku` as sold from `region`.
+pub fn stock_name(sku: &str, region: &str) -> String {
+    format!("{sku}@{region}")
+}
+
+/// Whom a logged-in customer's units count against in drop `drop`.
+pub fn customer_holder(drop: &str, customer: &str) -> String {
+    format!("customer:{drop}:{customer}")
+}
+
+/// Whom a device's units count against: its ticket (one drop's).
+pub fn device_holder(ticket: &str) -> String {
+    format!("device:{ticket}")
 }
 
 /// Every call into a drop's queue object.
@@ -40,17 +53,24 @@ pub enum QueueCall {
     Show { now_ms: i64 },
     /// Ends the drop now: `200` with [`DropState`]; `404` for no drop.
     End { now_ms: i64 },
-    /// Takes a place for `ticket` (or finds the one it has): `200` with
-    /// [`TicketStatus`]; `404` no drop, `409` closed, `503` queue full.
+    /// Finds the place of the presented `ticket` (unless it is another
+    /// customer's) or of `customer`, or takes one at the back under the
+    /// `fresh` ticket: `200` with [`TicketStatus`]; `404` no drop, `409`
+    /// closed, `429` asked again within a second, `503` queue full.
     Join {
-        ticket: String,
+        ticket: Option<String>,
+        fresh: String,
+        /// The client's address bucket (an IPv6 /64): new places from one
+        /// are limited ([`crate::drop::DropConfig::joins_per_address`]).
+        address: String,
         customer: Option<String>,
         now_ms: i64,
         /// Random, for a `random` queue's draw.
         draw: u32,
     },
     /// Where `ticket` stands: `200` with [`TicketStatus`]; `404` unknown
-    /// ticket or drop; `429` asked again within [`crate::drop::MIN_POLL_MS`].
+    /// ticket or drop; `403` another customer's; `429` asked again within
+    /// [`crate::drop::MIN_POLL_MS`].
     /// A logged-in `customer` asking makes a guest's ticket theirs (unless
     /// they have one already), so their other devices find this place.
     Stand {
@@ -129,6 +149,10 @@ pub enum StockCall {
         to_object: String,
         holders: Vec<String>,
     },
+    /// Reads the stock again from `source` (a drop configured again after
+    /// a restock): what is free becomes the origin's stock less what is
+    /// held. `200` with [`StockCounts`]; `503` when the origin cannot say.
+    Reload { sku: String, source: String },
     /// `200` with [`StockCounts`].
     Counts,
 }
@@ -151,8 +175,10 @@ pub struct Hold {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldTerms {
     pub drop: String,
-    /// Who the units count against: `customer:<id>` when logged in, and
-    /// always `device:<ticket>`.
+    /// The stock object ([`stock_name`]).
+    pub stock: String,
+    /// Who the units count against: `customer:<drop>:<id>` when logged
+    /// in, and always `device:<ticket>` (a ticket is one drop's).
     pub holders: Vec<String>,
     pub limit: i64,
     pub hold_seconds: i64,
@@ -175,6 +201,9 @@ pub struct HoldAnswer {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockCounts {
     pub sku: String,
+    /// The region whose origin sells these units.
+    #[serde(default)]
+    pub region: String,
     /// As read from the origin when the first unit was held; `null` before.
     pub stock: Option<i64>,
     pub held: i64,

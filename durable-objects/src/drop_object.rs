@@ -7,7 +7,9 @@
 use serde::Deserialize;
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, State, durable_object};
 
-use crate::drop::{ADMISSION_SECONDS, DropConfig, MAX_QUEUE, MIN_POLL_MS, Phase, Standing};
+use crate::drop::{
+    ADMISSION_SECONDS, DropConfig, JOIN_WINDOW_MS, MAX_QUEUE, MIN_POLL_MS, Phase, Standing,
+};
 use crate::drop_api::{DropState, QUEUE_CALL, QueueCall, QueueCounts, TicketStatus};
 use crate::respond::{json, problem};
 
@@ -28,6 +30,11 @@ CREATE TABLE IF NOT EXISTS tickets (
     admitted_ms    INTEGER
 );
 CREATE INDEX IF NOT EXISTS tickets_rank ON tickets (band, draw, seq);
+CREATE TABLE IF NOT EXISTS address_joins (
+    address       TEXT PRIMARY KEY,
+    window_start  INTEGER NOT NULL,
+    places        INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS tickets_customer ON tickets (customer);";
 
 #[durable_object]
@@ -79,13 +86,14 @@ impl DropObject {
 
     fn counts(&self, config: &DropConfig, ended: bool, now: i64) -> Result<QueueCounts> {
         let joined = self.count("SELECT COUNT(*) AS n FROM tickets", vec![])?;
+        let given = self.count(
+            "SELECT COUNT(*) AS n FROM tickets WHERE admitted_ms IS NOT NULL",
+            vec![],
+        )?;
         let places = if ended {
-            self.count(
-                "SELECT COUNT(*) AS n FROM tickets WHERE admitted_ms IS NOT NULL",
-                vec![],
-            )?
+            given
         } else {
-            config.admitted_places(now)
+            config.admitted_places(now).max(given)
         };
         let admitted = joined.min(places);
         Ok(QueueCounts {
@@ -140,16 +148,17 @@ impl DropObject {
             "SELECT COUNT(*) AS n FROM tickets WHERE (band, draw, seq) <= (?, ?, ?)",
             vec![row.band.into(), row.draw.into(), row.seq.into()],
         )?;
-        if rank > config.admitted_places(now) {
+        // Once admitted, admitted: a slower pace set later changes only
+        // who comes next.
+        if row.admitted_ms.is_none() && rank > config.admitted_places(now) {
             let position = rank - config.admitted_places(now);
-            let known = config.position_known(row.band, now);
+            if !config.position_known(row.band, now) {
+                // The draw's order must not show through the wait.
+                let until_opening = (config.opens_at_ms - now).max(0) / 1000;
+                return Ok(status(Standing::Waiting, None, until_opening, None));
+            }
             let wait = config.wait_seconds(rank, now);
-            return Ok(status(
-                Standing::Waiting,
-                known.then_some(position),
-                wait,
-                None,
-            ));
+            return Ok(status(Standing::Waiting, Some(position), wait, None));
         }
         let admitted = match row.admitted_ms {
             Some(at) => at,
@@ -197,16 +206,27 @@ impl DropObject {
         let Some((config, ended)) = self.state()? else {
             return problem(404, "there is no such drop");
         };
-        let found = match &call.customer {
+        let by_customer = match &call.customer {
             Some(customer) => self.ticket("customer", customer)?,
             None => None,
         };
-        let found = match found {
-            Some(row) => Some(row),
-            None => self.ticket("ticket", &call.ticket)?,
+        // A ticket that is another customer's is not this caller's place.
+        let by_ticket = match &call.ticket {
+            Some(ticket) => self
+                .ticket("ticket", ticket)?
+                .filter(|row| row.customer.is_none() || row.customer == call.customer),
+            None => None,
         };
         let customer = call.customer.clone();
-        if let Some(row) = found {
+        if let Some(row) = by_customer.or(by_ticket) {
+            // Joining again is asking where one stands: at most once a second.
+            if now - row.last_asked_ms < MIN_POLL_MS {
+                return problem(429, "asked too soon; wait for Retry-After");
+            }
+            self.sql.exec(
+                "UPDATE tickets SET last_asked_ms = ? WHERE seq = ?",
+                vec![now.into(), row.seq.into()],
+            )?;
             let standing = self.standing(&config, ended, &row, now)?;
             if standing.standing != Standing::Expired {
                 return json(200, &standing);
@@ -228,7 +248,44 @@ impl DropObject {
         if self.count("SELECT COUNT(*) AS n FROM tickets", vec![])? >= MAX_QUEUE {
             return problem(503, "the queue is full");
         }
-        self.insert(&config, ended, (&call.ticket, customer), call.draw, now)
+        if let Some(wait_s) = self.count_join(&config, &call.address, now)? {
+            let p = origin_adapter::wire::Problem::new(
+                429,
+                "too many new places from your network; wait for Retry-After",
+            );
+            return with_retry_after(p, wait_s);
+        }
+        // A presented ticket that is not this caller's is never reused.
+        self.insert(&config, ended, (&call.fresh, customer), call.draw, now)
+    }
+
+    /// Counts one more new place from `address` in its window, or the
+    /// seconds until the window ends when it has had its share.
+    fn count_join(&self, config: &DropConfig, address: &str, now: i64) -> Result<Option<i64>> {
+        #[derive(Deserialize)]
+        struct Joins {
+            window_start: i64,
+            places: i64,
+        }
+        let rows: Vec<Joins> = self
+            .sql
+            .exec(
+                "SELECT window_start, places FROM address_joins WHERE address = ?",
+                vec![address.into()],
+            )?
+            .to_array()?;
+        let (start, places) = match rows.first() {
+            Some(j) if now - j.window_start < JOIN_WINDOW_MS => (j.window_start, j.places),
+            _ => (now, 0),
+        };
+        if places >= config.joins_per_address {
+            return Ok(Some((start + JOIN_WINDOW_MS - now).max(1_000) / 1000));
+        }
+        self.sql.exec(
+            "INSERT OR REPLACE INTO address_joins (address, window_start, places) VALUES (?, ?, ?)",
+            vec![address.into(), start.into(), (places + 1).into()],
+        )?;
+        Ok(None)
     }
 
     /// Takes a place at the back for `ticket` (of `customer`, if known).
@@ -266,6 +323,11 @@ impl DropObject {
         let Some(row) = self.ticket("ticket", ticket)? else {
             return problem(404, "this ticket has no place in the queue; join it");
         };
+        if let (Some(theirs), Some(caller)) = (&row.customer, customer)
+            && theirs != caller
+        {
+            return problem(403, "this place in the queue is another customer's");
+        }
         if now - row.last_asked_ms < MIN_POLL_MS {
             return problem(429, "asked too soon; wait for Retry-After");
         }
@@ -293,7 +355,9 @@ impl DropObject {
 }
 
 struct Join {
-    ticket: String,
+    ticket: Option<String>,
+    fresh: String,
+    address: String,
     customer: Option<String>,
     draw: u32,
 }
@@ -336,12 +400,16 @@ impl DurableObject for DropObject {
             },
             QueueCall::Join {
                 ticket,
+                fresh,
+                address,
                 customer,
                 now_ms,
                 draw,
             } => self.join(
                 Join {
                     ticket,
+                    fresh,
+                    address,
                     customer,
                     draw,
                 },
@@ -354,4 +422,14 @@ impl DurableObject for DropObject {
             } => self.stand(&ticket, customer.as_deref(), now_ms),
         }
     }
+}
+
+/// A problem answered with `Retry-After: wait_s`.
+fn with_retry_after(p: origin_adapter::wire::Problem, wait_s: i64) -> Result<Response> {
+    let headers = worker::Headers::new();
+    headers.set("content-type", origin_adapter::wire::PROBLEM_JSON)?;
+    headers.set("retry-after", &wait_s.to_string())?;
+    Ok(Response::ok(p.to_json())?
+        .with_status(p.status)
+        .with_headers(headers))
 }

@@ -142,6 +142,7 @@ impl StockObject {
         let sold = self.sum("SELECT SUM(quantity) AS n FROM sold", vec![])?;
         Ok(StockCounts {
             sku: stock.as_ref().map(|s| s.sku.clone()).unwrap_or_default(),
+            region: String::new(),
             stock: stock.as_ref().map(|s| s.total),
             held,
             sold,
@@ -149,12 +150,8 @@ impl StockObject {
         })
     }
 
-    /// Reads the stock from the catalog origin, once: concurrent first
-    /// holds may each read it, the first stored is kept.
-    async fn load(&self, source: &str, sku: &str) -> Result<std::result::Result<(), String>> {
-        if self.stock()?.is_some() {
-            return Ok(Ok(()));
-        }
+    /// The product's stock as the origin at `source` says now.
+    async fn read_origin(&self, source: &str) -> Result<std::result::Result<i64, String>> {
         let Some(target) = Target::parse(source) else {
             return Ok(Err(format!("{source} is not a URL")));
         };
@@ -165,22 +162,59 @@ impl StockObject {
             idempotency_key: None,
             context: EdgeContext::default(),
         };
-        let product = match send_from_object(&self.env, &out, SOURCE_TIMEOUT_MS).await? {
-            Exchange::Answered {
-                status: 200, body, ..
-            } => serde_json::from_slice::<Product>(&body).map_err(|e| e.to_string()),
-            Exchange::Answered { status, .. } => Err(format!("the catalog answered {status}")),
-            other => Err(format!("the catalog: {other:?}")),
-        };
-        match product {
-            Ok(p) => {
+        Ok(
+            match send_from_object(&self.env, &out, SOURCE_TIMEOUT_MS).await? {
+                Exchange::Answered {
+                    status: 200, body, ..
+                } => serde_json::from_slice::<Product>(&body)
+                    .map(|p| p.stock.max(0))
+                    .map_err(|e| e.to_string()),
+                Exchange::Answered { status, .. } => Err(format!("the catalog answered {status}")),
+                other => Err(format!("the catalog: {other:?}")),
+            },
+        )
+    }
+
+    /// Reads the stock from the catalog origin the first time a unit is
+    /// held: concurrent first holds may each read it, the first stored is kept.
+    async fn load(&self, source: &str, sku: &str) -> Result<std::result::Result<(), String>> {
+        if self.stock()?.is_some() {
+            return Ok(Ok(()));
+        }
+        match self.read_origin(source).await? {
+            Ok(stock) => {
                 self.sql.exec(
                     "INSERT OR IGNORE INTO stock (singleton, sku, total) VALUES (1, ?, ?)",
-                    vec![sku.into(), p.stock.max(0).into()],
+                    vec![sku.into(), stock.into()],
                 )?;
                 Ok(Ok(()))
             }
             Err(e) => Ok(Err(e)),
+        }
+    }
+
+    /// Reads the stock again ([`StockCall::Reload`]). The origin's stock
+    /// already lacks what was sold here, so the total is it plus the sold
+    /// units: what is free is then the origin's stock less what is held.
+    /// A unit whose order the origin has taken but this object not yet
+    /// counted as sold is subtracted twice — the safe side.
+    async fn reload(&self, source: &str, sku: &str) -> Result<Response> {
+        match self.read_origin(source).await? {
+            Ok(stock) => {
+                let sold = self.sum("SELECT SUM(quantity) AS n FROM sold", vec![])?;
+                self.sql.exec(
+                    "INSERT OR REPLACE INTO stock (singleton, sku, total) VALUES (1, ?, ?)",
+                    vec![sku.into(), (stock + sold).into()],
+                )?;
+                json(200, &self.counts()?)
+            }
+            Err(e) => {
+                worker::console_error!("stock {sku}: the stock could not be read again: {e}");
+                problem(
+                    503,
+                    format!("the stock of {sku} could not be read; try again"),
+                )
+            }
         }
     }
 
@@ -470,6 +504,7 @@ impl DurableObject for StockObject {
                 self.schedule().await?;
                 Ok(moved)
             }
+            StockCall::Reload { sku, source } => self.reload(&source, &sku).await,
             StockCall::Counts => json(200, &self.counts()?),
         }
     }

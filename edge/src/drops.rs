@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
 use durable_objects::drop::{DropConfig, Phase, format_time, is_drop_id};
-use durable_objects::drop_api::HoldTerms;
+use durable_objects::drop_api::{HoldTerms, customer_holder, device_holder, stock_name};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -173,6 +173,12 @@ fn find(header: Option<&str>, name: &str) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
+/// The `Set-Cookie` that removes cookie `name` (a pass this shop cannot
+/// read: the browser would otherwise present it for a month).
+pub fn clear_cookie(name: &str) -> String {
+    cookie(name, "", 0)
+}
+
 fn cookie(name: &str, value: &str, max_age: i64) -> String {
     Cookie::build((name.to_owned(), value.to_owned()))
         .path("/")
@@ -184,22 +190,32 @@ fn cookie(name: &str, value: &str, max_age: i64) -> String {
         .to_string()
 }
 
-/// What an add of a drop SKU needs: the drop open, an admission (from
+/// Where a drop SKU's units are sold from: the region whose origin will
+/// place the order (and check its stock), and that origin's base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoldFrom {
+    pub region: String,
+    pub origin: String,
+}
+
+/// What an add of a drop SKU needs: the drop open and an admission (from
 /// [`PassKeys::admission`]); the units then count against the device
-/// (its ticket) and the customer, if logged in. `source` is the product's
-/// URL at the catalog origin, where the stock is first read.
+/// (its ticket) and the customer, if logged in, in the stock of the region
+/// the order will go to. `None` once the drop has closed: its SKUs are
+/// ordinary products again.
 ///
 /// # Errors
-/// `403` before the drop opens, after it closes, or without an admission
+/// `403` before the drop opens, or while it is open without an admission
 /// (with a `Link` to the queue).
 pub fn terms(
-    drop: &DropConfig,
+    (drop, sku): (&DropConfig, &str),
     admission: Option<Admission>,
     customer: Option<&str>,
-    source: String,
+    from: &SoldFrom,
     now_ms: i64,
-) -> Result<HoldTerms, EdgeError> {
+) -> Result<Option<HoldTerms>, EdgeError> {
     let queue = queue_path(&drop.drop_id);
+    let room = format!("/drops/{}", drop.drop_id);
     let refused = |detail: String| {
         EdgeError::forbidden(detail).with_header(
             "link",
@@ -209,29 +225,34 @@ pub fn terms(
     match drop.phase(now_ms) {
         Phase::Scheduled => {
             return Err(refused(format!(
-                "this product is in a drop that opens at {}; join its queue at {queue}",
+                "this product is in a drop that opens at {}; join its queue at {room}",
                 format_time(drop.opens_at_ms)
             )));
         }
-        Phase::Closed => return Err(refused("this product's drop has closed".into())),
+        Phase::Closed => return Ok(None),
         Phase::Open => {}
     }
     let Some(admission) = admission else {
         return Err(refused(format!(
-            "this product is in a drop: it can be added once the queue at {queue} admits you"
+            "this product is in a drop: it can be added once its queue admits you ({room})"
         )));
     };
-    let mut holders = vec![format!("device:{}", admission.ticket)];
+    let mut holders = vec![device_holder(&admission.ticket)];
     if let Some(customer) = customer {
-        holders.push(format!("customer:{customer}"));
+        holders.push(customer_holder(&drop.drop_id, customer));
     }
-    Ok(HoldTerms {
+    Ok(Some(HoldTerms {
         drop: drop.drop_id.clone(),
+        stock: stock_name(sku, &from.region),
         holders,
         limit: drop.per_customer_limit,
         hold_seconds: drop.hold_seconds,
-        source,
-    })
+        source: format!(
+            "{}{}{sku}",
+            from.origin,
+            origin_adapter::wire::paths::PRODUCT_PREFIX
+        ),
+    }))
 }
 
 #[cfg(test)]
@@ -258,6 +279,7 @@ mod tests {
             order: QueueOrder::Fifo,
             per_customer_limit: 2,
             hold_seconds: 300,
+            joins_per_address: 20,
         }
         .validate("winter")
         .unwrap()
@@ -359,24 +381,33 @@ mod tests {
                 until: i64::MAX,
             })
         };
-        let source = || "https://us.example/catalog/products/KIT-0001".to_owned();
-        let early = terms(&d, admission(), None, source(), d.opens_at_ms - 1).unwrap_err();
+        let us = SoldFrom {
+            region: "us".into(),
+            origin: "https://us.example".into(),
+        };
+        let of = (&d, "KIT-0001");
+        let early = terms(of, admission(), None, &us, d.opens_at_ms - 1).unwrap_err();
         assert_eq!(early.status(), 403);
         assert!(early.detail().contains("opens at 2026-12-04T17:00:00Z"));
-        let none = terms(&d, None, None, source(), d.opens_at_ms).unwrap_err();
+        assert!(early.detail().contains("/drops/winter"), "the waiting room");
+        let none = terms(of, None, None, &us, d.opens_at_ms).unwrap_err();
         assert_eq!(none.status(), 403);
         assert!(
             none.headers()
                 .iter()
                 .any(|(n, v)| *n == "link" && v.contains("/api/drops/winter/queue"))
         );
-        let late = terms(&d, admission(), None, source(), d.closes_at_ms).unwrap_err();
-        assert_eq!(late.status(), 403);
-        let t = terms(&d, admission(), Some("u-1"), source(), d.opens_at_ms).unwrap();
+        let late = terms(of, None, None, &us, d.closes_at_ms);
+        assert_eq!(late, Ok(None), "closed: an ordinary product again");
+        let t = terms(of, admission(), Some("u-1"), &us, d.opens_at_ms)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             t.holders,
-            vec![format!("device:{TICKET}"), "customer:u-1".to_owned()]
+            vec![format!("device:{TICKET}"), "customer:winter:u-1".to_owned()]
         );
         assert_eq!((t.limit, t.hold_seconds), (2, 300));
+        assert_eq!(t.stock, "KIT-0001@us");
+        assert_eq!(t.source, "https://us.example/catalog/products/KIT-0001");
     }
 }

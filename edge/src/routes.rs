@@ -106,7 +106,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ("/api/flags/{key}", &["GET", "HEAD"]),
     ("/admin/flags", &["GET", "HEAD", "PUT"]),
     ("/admin/flags/overrides", &["POST"]),
-    ("/api/drops/{drop_id}/queue", &["GET", "HEAD", "POST"]),
+    // No HEAD: asking where one stands is a poll (counted, and it may
+    // start an admission's clock), which a HEAD must not be.
+    ("/api/drops/{drop_id}/queue", &["GET", "POST"]),
     ("/admin/drops/{drop_id}", &["GET", "HEAD", "PUT", "DELETE"]),
     ("/__dev/panic", &["GET"]),
 ];

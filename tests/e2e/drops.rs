@@ -80,6 +80,8 @@ fn drop_body(skus: &[&str], opens_in: i64, limit: i64, hold_seconds: i64) -> Val
         "order": "fifo",
         "per_customer_limit": limit,
         "hold_seconds": hold_seconds,
+        // Every shopper here comes from 127.0.0.1.
+        "joins_per_address": 1_000_000,
     })
 }
 
@@ -274,6 +276,11 @@ fn nobody_adds_without_an_admission_nor_is_admitted_before_opening(sys: &System)
         format!("waits for the opening: {view}"),
     )?;
     let again = early.send(sys, reqwest::Method::POST, path, None)?;
+    let too_soon = early.send(sys, reqwest::Method::POST, path, None)?;
+    check(
+        too_soon.status() == 429,
+        "joining again is a poll: once a second",
+    )?;
     let same: Value = again.json()?;
     check(
         same["position"] == 1,
@@ -288,6 +295,30 @@ fn nobody_adds_without_an_admission_nor_is_admitted_before_opening(sys: &System)
             .as_str()
             .is_some_and(|d| d.contains("opens at")),
         format!("{problem}"),
+    )?;
+    // One network's share of new places.
+    let mut few = drop_body(&["HOM-0018"], 3600, 1, 60);
+    few["joins_per_address"] = json!(2);
+    configure(sys, "e2e-few", &few)?;
+    for _ in 0..2 {
+        let r = Shopper::default().send(
+            sys,
+            reqwest::Method::POST,
+            "/api/drops/e2e-few/queue",
+            None,
+        )?;
+        check(
+            r.status() == 202,
+            format!("within the share: {}", r.status()),
+        )?;
+    }
+    let r =
+        Shopper::default().send(sys, reqwest::Method::POST, "/api/drops/e2e-few/queue", None)?;
+    let wait: i64 = header(&r, "retry-after").parse().unwrap_or(0);
+    expect_problem(r, 429)?;
+    check(
+        wait > 60,
+        format!("until the window ends: Retry-After {wait}"),
     )?;
     // Open, but this shopper never joined.
     let open_sku = "HOM-0014";
@@ -381,7 +412,21 @@ fn the_admin_api_validates_counts_and_ends(sys: &System) -> Outcome {
     expect_problem(admin(sys, reqwest::Method::PUT, id, Some(&extra))?, 400)?;
     expect_problem(admin(sys, reqwest::Method::GET, "Not-An-Id", None)?, 400)?;
     expect_problem(admin(sys, reqwest::Method::GET, "e2e-nowhere", None)?, 404)?;
+    let past = drop_body(&[sku], -7200, 2, 60);
+    let p = expect_problem(admin(sys, reqwest::Method::PUT, id, Some(&past))?, 422)?;
+    check(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("closes_at")),
+        format!("{p}"),
+    )?;
 
+    // In a cart before the drop: never held, so not sold while it lasts.
+    let mut early_bird = Shopper::default();
+    check(
+        early_bird.add(sys, sku, 1)?.status() == 200,
+        "an ordinary add",
+    )?;
     let created = configure(sys, id, &body)?;
     check(
         created["phase"] == "open" && created["ended"] == false,
@@ -413,6 +458,28 @@ fn the_admin_api_validates_counts_and_ends(sys: &System) -> Outcome {
     check(
         stock_of(&view)["stock"] == 3 && stock_of(&view)["available"] == 1,
         format!("{view}"),
+    )?;
+    let r = early_bird.send(sys, reqwest::Method::POST, "/api/cart/checkout", None)?;
+    let p = expect_problem(r, 409)?;
+    check(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("in a drop now")),
+        format!("an unheld line of a drop's SKU: {p}"),
+    )?;
+    // Restocked at the origin: configured again, the drop sells it.
+    set_stock(sys, sku, 10)?;
+    let again: Value = admin(sys, reqwest::Method::PUT, id, Some(&body))?.json()?;
+    check(
+        stock_of(&again)["available"] == 8 && stock_of(&again)["held"] == 2,
+        format!("the origin's 10 less the 2 held: {again}"),
+    )?;
+    let head = client()
+        .head(format!("{}/api/drops/{id}/queue", sys.edge_url))
+        .send()?;
+    check(
+        head.status() == 405,
+        format!("a poll is no HEAD: {}", head.status()),
     )?;
 
     let ended: Value = admin(sys, reqwest::Method::DELETE, id, None)?.json()?;
@@ -487,6 +554,7 @@ fn a_customer_past_the_limit_is_refused_with_a_second_cart() -> Outcome {
 
     // Another device of the same customer finds the same place, and the
     // customer's limit.
+    std::thread::sleep(Duration::from_millis(1_100));
     let mut other = Shopper::default();
     let login = other.send(&sys, reqwest::Method::POST, "/api/session", Some(carol))?;
     check(login.status() == 200, "second login")?;

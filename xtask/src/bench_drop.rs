@@ -331,6 +331,8 @@ fn configure(http: &Client, sys: &System) -> Result<()> {
         order: QueueOrder::Fifo,
         per_customer_limit: 1,
         hold_seconds: HOLD_SECONDS,
+        // Every browser here comes from 127.0.0.1.
+        joins_per_address: 1_000_000,
     };
     read_json(
         http.put(format!("{}/admin/drops/{DROP_ID}", sys.edge_url))

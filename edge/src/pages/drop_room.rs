@@ -328,6 +328,7 @@ mod tests {
             order,
             per_customer_limit: 1,
             hold_seconds: 300,
+            joins_per_address: 20,
         }
     }
 

@@ -396,6 +396,7 @@ mod tests {
             },
             held_until: None,
             drop_id: None,
+            held_in: None,
         });
         view
     }

@@ -90,7 +90,7 @@ async fn send(stub: &Stub, url: &str, init: &RequestInit) -> Result<Response, Ed
     // A stub's response has immutable headers; answer with our own copy so
     // the edge can add cookies and security headers.
     let status = answer.status_code();
-    let kept: Vec<(&str, String)> = ["content-type", "idempotent-replayed"]
+    let kept: Vec<(&str, String)> = ["content-type", "idempotent-replayed", "retry-after"]
         .into_iter()
         .filter_map(|name| Some((name, answer.headers().get(name).ok().flatten()?)))
         .collect();

@@ -164,7 +164,17 @@ impl Drops for DropObjects<'_> {
     async fn queue(&self, drop_id: &str, call: &QueueCall) -> Result<ObjectAnswer, EdgeError> {
         let stub = objects::stub(self.0, drop_api::QUEUE_BINDING, drop_id)?;
         let mut r = objects::call(&stub, drop_api::QUEUE_CALL, call).await?;
+        let retry_after = r.headers().get("retry-after").ok().flatten();
         let body = r.bytes().await.map_err(internal("read a drop's queue"))?;
+        // The queue says how long a refused caller waits (a poll: 1 s; an
+        // address past its share of new places: the rest of its window).
+        if let (429, Some(wait)) = (r.status_code(), retry_after) {
+            let detail = serde_json::from_slice::<origin_adapter::wire::Problem>(&body)
+                .ok()
+                .and_then(|p| p.detail)
+                .unwrap_or_else(|| "too many requests".into());
+            return Err(EdgeError::too_many_requests(detail).with_header("retry-after", wait));
+        }
         Ok(ObjectAnswer {
             status: r.status_code(),
             body,
@@ -172,10 +182,15 @@ impl Drops for DropObjects<'_> {
         })
     }
 
-    async fn stock(&self, drop_id: &str, sku: &str) -> Result<StockCounts, EdgeError> {
-        let name = drop_api::stock_name(drop_id, sku);
-        let stub = objects::stub(self.0, drop_api::STOCK_BINDING, &name)?;
-        let mut r = objects::call(&stub, drop_api::STOCK_CALL, &StockCall::Counts).await?;
+    async fn stock(&self, name: &str, call: StockCall) -> Result<StockCounts, EdgeError> {
+        let stub = objects::stub(self.0, drop_api::STOCK_BINDING, name)?;
+        let mut r = objects::call(&stub, drop_api::STOCK_CALL, &call).await?;
+        if r.status_code() != 200 {
+            return Err(EdgeError::unavailable(format!(
+                "the stock {name} could not be read from its origin; try again"
+            ))
+            .with_header("retry-after", "5"));
+        }
         r.json().await.map_err(internal("read a drop's stock"))
     }
 
@@ -254,5 +269,6 @@ pub(crate) fn cart_case<'a>(
         rc,
         config,
         now: super::runtime::now_ms() / 1000,
+        now_ms: super::runtime::now_ms(),
     }
 }

@@ -20,7 +20,8 @@ use crate::request_body::parse_json;
 
 /// What the cart's use cases reach: the cart objects, the session guard,
 /// fresh ids (a new guest cart), and the request as parsed at the entry
-/// with the configuration and the time (Unix seconds).
+/// with the configuration and the time (Unix seconds, and milliseconds
+/// for a drop's opening, which is to the millisecond).
 pub struct CartCase<'a, C, G, I> {
     pub carts: &'a C,
     pub guard: &'a G,
@@ -28,6 +29,7 @@ pub struct CartCase<'a, C, G, I> {
     pub rc: &'a Incoming,
     pub config: &'a EdgeConfig,
     pub now: i64,
+    pub now_ms: i64,
 }
 
 impl<C: Carts, G: Guard, I: Entropy> CartCase<'_, C, G, I> {
@@ -81,15 +83,8 @@ impl<C: Carts, G: Guard, I: Entropy> CartCase<'_, C, G, I> {
         owner: &Owner,
         sku: &str,
     ) -> Result<Option<durable_objects::drop_api::HoldTerms>, EdgeError> {
-        let customer = owner.session.as_ref().map(|s| s.sub.as_str());
-        hold_terms(
-            drops,
-            (self.rc, self.config),
-            sku,
-            customer,
-            self.now * 1000,
-        )
-        .await
+        let session = owner.session.as_ref();
+        hold_terms(drops, (self.rc, self.config), sku, session, self.now_ms).await
     }
 
     /// `POST /api/cart/items` with `body` (`{"sku", "quantity"}`): name and
@@ -202,6 +197,7 @@ mod tests {
                 rc,
                 config: &self.3,
                 now: 1_000,
+                now_ms: 1_000_000,
             }
         }
     }

@@ -423,6 +423,7 @@ mod tests {
                 rc: &rc,
                 config: &config,
                 now: 1_000,
+                now_ms: 1_000_000,
             };
             block_on(place(&case, &origins, flags, body))
         };

@@ -7,7 +7,9 @@
 use durable_objects::drop::{
     DropConfig, DropRequest, Phase, QueueOrder, Standing, format_time, retry_after,
 };
-use durable_objects::drop_api::{DropState, HoldTerms, QueueCall, StockCounts, TicketStatus};
+use durable_objects::drop_api::{
+    DropState, HoldTerms, QueueCall, StockCall, StockCounts, TicketStatus, stock_name,
+};
 use origin_adapter::wire::paths;
 use serde::Serialize;
 
@@ -15,7 +17,7 @@ use super::caller::active_session;
 use super::ports::{Drops, Entropy, Guard, JsonBody, ObjectAnswer, Prices};
 use super::reply::Reply;
 use crate::config::EdgeConfig;
-use crate::drops::{PassKeys, drop_id_in, terms};
+use crate::drops::{PassKeys, SoldFrom, drop_id_in, terms};
 use crate::error::EdgeError;
 use crate::incoming::Incoming;
 use crate::request_body::parse_json;
@@ -183,15 +185,16 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
     pub async fn join(&self) -> Result<Reply, EdgeError> {
         let drop_id = drop_id_in(&self.rc.path)?;
         let keys = pass_keys(self.config)?;
-        let presented = keys.ticket(drop_id, self.rc.cookie.as_deref())?;
+        // A ticket this shop cannot read is replaced, its cookie overwritten.
+        let presented = keys
+            .ticket(drop_id, self.rc.cookie.as_deref())
+            .unwrap_or(None);
         let customer = self.customer().await?;
-        let ticket = match &presented {
-            Some(ticket) => ticket.clone(),
-            None => crate::cart_cookie::new_cart_id(self.ids.bytes()?),
-        };
         let random = self.ids.bytes()?;
         let call = QueueCall::Join {
-            ticket,
+            ticket: presented.clone(),
+            fresh: crate::cart_cookie::new_cart_id(self.ids.bytes()?),
+            address: crate::session::rules::address_bucket(self.rc.header("cf-connecting-ip")),
             customer: customer.clone(),
             now_ms: self.now_ms,
             draw: u32::from_be_bytes([random[0], random[1], random[2], random[3]]),
@@ -207,7 +210,15 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
     pub async fn standing(&self) -> Result<Reply, EdgeError> {
         let drop_id = drop_id_in(&self.rc.path)?;
         let keys = pass_keys(self.config)?;
-        let Some(ticket) = keys.ticket(drop_id, self.rc.cookie.as_deref())? else {
+        let presented = keys
+            .ticket(drop_id, self.rc.cookie.as_deref())
+            .map_err(|e| {
+                e.with_header(
+                    "set-cookie",
+                    crate::drops::clear_cookie(&crate::drops::ticket_cookie(drop_id)),
+                )
+            })?;
+        let Some(ticket) = presented else {
             return Err(EdgeError::not_found(
                 "you have no place in this drop's queue; join it with POST",
             ));
@@ -226,13 +237,17 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
 
     async fn view(&self, state: DropState) -> Result<DropView, EdgeError> {
         let c = state.config;
-        let mut stock = Vec::with_capacity(c.skus.len());
+        let mut stock = Vec::with_capacity(c.skus.len() * self.config.origins.len());
         for sku in &c.skus {
-            let counts = self.drops.stock(&c.drop_id, sku).await?;
-            stock.push(StockCounts {
-                sku: sku.clone(),
-                ..counts
-            });
+            for origin in &self.config.origins {
+                let name = stock_name(sku, &origin.region);
+                let counts = self.drops.stock(&name, StockCall::Counts).await?;
+                stock.push(StockCounts {
+                    sku: sku.clone(),
+                    region: origin.region.clone(),
+                    ..counts
+                });
+            }
         }
         let counts = DropCounts {
             joined: state.counts.joined,
@@ -270,6 +285,11 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
         let config = request
             .validate(drop_id)
             .map_err(|e| EdgeError::unprocessable(e.to_string()))?;
+        if config.closes_at_ms <= self.now_ms {
+            return Err(EdgeError::unprocessable(
+                "closes_at: already past; a drop must still be to come or on",
+            ));
+        }
         for sku in &config.skus {
             match prices.product(sku).await {
                 Err(e) if e.status() == 404 => {
@@ -307,6 +327,20 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
                 .cloned()
                 .collect();
             self.drops.unpublish(&dropped).await?;
+        }
+        // The stock as the origins say now: a drop configured again after
+        // a restock sells what was restocked.
+        for sku in &config.skus {
+            for origin in &self.config.origins {
+                let source = format!("{}{}{sku}", origin.base_url, paths::PRODUCT_PREFIX);
+                let reload = StockCall::Reload {
+                    sku: sku.clone(),
+                    source,
+                };
+                self.drops
+                    .stock(&stock_name(sku, &origin.region), reload)
+                    .await?;
+            }
         }
         self.drops.publish(&config).await?;
         Reply::json(answer.status, &self.view(state).await?)
@@ -358,16 +392,35 @@ pub async fn hold_terms(
     drops: &impl Drops,
     (rc, config): (&Incoming, &EdgeConfig),
     sku: &str,
-    customer: Option<&str>,
+    session: Option<&crate::session::token::SessionClaims>,
     now_ms: i64,
 ) -> Result<Option<HoldTerms>, EdgeError> {
     let Some(drop) = drops.drop_of(sku).await? else {
         return Ok(None);
     };
     let keys = pass_keys(config)?;
+    let customer = session.map(|s| s.sub.as_str());
     let admission = keys.admission(&drop.drop_id, rc.cookie.as_deref(), customer, now_ms / 1000);
-    let source = format!("{}{}{sku}", config.default_origin(), paths::PRODUCT_PREFIX);
-    terms(&drop, admission, customer, source, now_ms).map(Some)
+    terms(
+        (&drop, sku),
+        admission,
+        customer,
+        &sold_from(rc, config, session)?,
+        now_ms,
+    )
+}
+
+/// The region an order of this caller goes to — as a checkout chooses
+/// it — and its origin: a drop SKU's units are that origin's stock.
+pub fn sold_from(
+    rc: &Incoming,
+    config: &EdgeConfig,
+    session: Option<&crate::session::token::SessionClaims>,
+) -> Result<SoldFrom, EdgeError> {
+    let home = session.map(|s| s.region.as_str());
+    let (region, _) = crate::forwarding::first_region(config, rc, "orders", home)?;
+    let origin = config.origin(&region).unwrap_or_default().to_owned();
+    Ok(SoldFrom { region, origin })
 }
 
 #[cfg(test)]

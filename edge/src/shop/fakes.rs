@@ -512,24 +512,30 @@ impl super::ports::Drops for MemoryDrops {
                 Some((c, t)) => Ok(json(200, &state(c, t.len(), *now_ms))),
                 None => missing(),
             },
-            QueueCall::Join { ticket, now_ms, .. } | QueueCall::Stand { ticket, now_ms, .. }
+            QueueCall::Join { now_ms, .. } | QueueCall::Stand { now_ms, .. }
                 if drops.contains_key(drop_id) =>
             {
                 let (config, tickets) = drops.get_mut(drop_id).expect("checked");
-                let customer = match call {
-                    QueueCall::Join { customer, .. } => customer.clone(),
-                    _ => None,
+                let (presented, fresh, customer) = match call {
+                    QueueCall::Join {
+                        ticket,
+                        fresh,
+                        customer,
+                        ..
+                    } => (ticket.clone(), Some(fresh.clone()), customer.clone()),
+                    QueueCall::Stand { ticket, .. } => (Some(ticket.clone()), None, None),
+                    _ => (None, None, None),
                 };
-                let found = tickets
-                    .iter()
-                    .position(|(t, c)| t == ticket || (c.is_some() && *c == customer));
-                let index = match (found, call) {
+                let found = tickets.iter().position(|(t, c)| {
+                    Some(t) == presented.as_ref() || (c.is_some() && *c == customer)
+                });
+                let index = match (found, fresh) {
                     (Some(i), _) => i,
-                    (None, QueueCall::Join { .. }) => {
-                        tickets.push((ticket.clone(), customer));
+                    (None, Some(fresh)) => {
+                        tickets.push((fresh, customer));
                         tickets.len() - 1
                     }
-                    (None, _) => return missing(),
+                    (None, None) => return missing(),
                 };
                 let rank = index as i64 + 1;
                 let admitted = rank <= config.admitted_places(*now_ms);
@@ -558,11 +564,11 @@ impl super::ports::Drops for MemoryDrops {
 
     async fn stock(
         &self,
-        _drop_id: &str,
-        sku: &str,
+        name: &str,
+        _call: durable_objects::drop_api::StockCall,
     ) -> Result<durable_objects::drop_api::StockCounts, EdgeError> {
         Ok(durable_objects::drop_api::StockCounts {
-            sku: sku.to_owned(),
+            sku: name.split('@').next().unwrap_or_default().to_owned(),
             ..Default::default()
         })
     }

@@ -60,6 +60,7 @@ mod tests {
             rc,
             config,
             now: 1_000,
+            now_ms: 1_000_000,
         }
     }
 

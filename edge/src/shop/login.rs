@@ -264,6 +264,53 @@ pub async fn merge_guest_cart(
     }
 }
 
+/// The merge of the guest cart `view` into a customer's cart whose
+/// orders go to `home`. A drop line's hold moves with it (the customer's
+/// cart object moves it at the stock first) when it is held in the stock
+/// of that region; one held for another region's origin stays behind,
+/// reported, and its units go back when the guest cart closes.
+fn merge_op(view: &cart_api::CartView, from: &str, home: &str) -> Op {
+    let mut refused = Vec::new();
+    let mut lines = Vec::with_capacity(view.lines.len());
+    for l in &view.lines {
+        let hold = match (&l.drop_id, &l.held_in) {
+            (Some(drop), Some(stock)) => {
+                if !stock.ends_with(&format!("@{home}")) {
+                    refused.push(durable_objects::cart::MergeConflict {
+                        sku: l.sku.clone(),
+                        detail: format!(
+                            "held in the stock {stock}, and your orders go to {home}; add it again from the drop"
+                        ),
+                    });
+                    continue;
+                }
+                Some(LineHold {
+                    drop: drop.clone(),
+                    stock: stock.clone(),
+                    until_ms: l
+                        .held_until
+                        .as_deref()
+                        .and_then(durable_objects::drop::parse_time)
+                        .unwrap_or(0),
+                })
+            }
+            _ => None,
+        };
+        lines.push(CartLine {
+            sku: l.sku.clone(),
+            name: l.name.clone(),
+            unit_price: l.unit_price.clone(),
+            quantity: l.quantity,
+            hold,
+        });
+    }
+    Op::Merge {
+        lines,
+        from: from.to_owned(),
+        refused,
+    }
+}
+
 async fn try_merge(
     carts: &impl Carts,
     guest_id: &str,
@@ -300,30 +347,7 @@ async fn try_merge(
             id: merge_id,
         }),
         idle_seconds: s.customer_cart_idle,
-        op: Op::Merge {
-            lines: view
-                .lines
-                .iter()
-                .map(|l| CartLine {
-                    sku: l.sku.clone(),
-                    name: l.name.clone(),
-                    unit_price: l.unit_price.clone(),
-                    quantity: l.quantity,
-                    // A drop line's hold moves with it: the customer's
-                    // cart object moves it at the drop's stock first.
-                    hold: l.drop_id.as_ref().map(|drop| LineHold {
-                        drop: drop.clone(),
-                        until_ms: l
-                            .held_until
-                            .as_deref()
-                            .and_then(durable_objects::drop::parse_time)
-                            .unwrap_or(0),
-                    }),
-                })
-                .collect(),
-            from: guest.key.short(),
-            refused: Vec::new(),
-        },
+        op: merge_op(&view, &guest.key.short(), &identity.region),
     };
     let merged = carts.mutate(&customer, &merge).await?;
     if merged.status != 200 {

@@ -162,11 +162,12 @@ pub trait Drops {
         drop_id: &str,
         call: &durable_objects::drop_api::QueueCall,
     ) -> Result<ObjectAnswer, EdgeError>;
-    /// The stock of `sku` in drop `drop_id`.
+    /// One call to the stock object `name` (`<sku>@<region>`): its counts
+    /// after it. An object that could not read its stock is a `503`.
     async fn stock(
         &self,
-        drop_id: &str,
-        sku: &str,
+        name: &str,
+        call: durable_objects::drop_api::StockCall,
     ) -> Result<durable_objects::drop_api::StockCounts, EdgeError>;
     /// Makes `drop`'s SKUs drop SKUs for every isolate.
     async fn publish(&self, drop: &durable_objects::drop::DropConfig) -> Result<(), EdgeError>;

@@ -56,6 +56,14 @@ impl Reply {
     /// `private, no-store` whatever the handler said — the request id,
     /// and the browser hardening headers.
     pub fn sealed(mut self, request_id: &str, shared: bool) -> Self {
+        // Sealing twice (a problem is sealed when made, and again on its
+        // way out) must not send these twice.
+        self.headers.retain(|(n, _)| {
+            !matches!(
+                *n,
+                "x-request-id" | "x-content-type-options" | "referrer-policy"
+            )
+        });
         let has_lifetime = self.headers.iter().any(|(n, _)| *n == "cache-control");
         if !shared {
             self.headers.retain(|(n, _)| *n != "cache-control");
@@ -155,6 +163,13 @@ mod tests {
             (405, "application/problem+json")
         );
         assert_eq!(named(&reply, "allow"), ["GET"]);
+        let twice = reply.clone().sealed("r9", false);
+        assert_eq!(
+            named(&twice, "x-request-id"),
+            ["r9"],
+            "sealed twice, sent once"
+        );
+        assert_eq!(named(&twice, "x-content-type-options"), ["nosniff"]);
         assert!(named(&Reply::problem(&e, ""), "x-request-id").is_empty());
         let head = Reply::raw(200, "text/plain", vec![])
             .header("x-a", "1\r\nx-b: 2")
