@@ -14,7 +14,7 @@
 //!   its version), publishing to Workers KV;
 //! * [`drop`], [`drop_api`], [`drop_object`], [`stock_object`]: drops — the
 //!   rules (pure), the calls, the queue (one object per drop) and exact
-//!   stock holds (one object per drop SKU);
+//!   stock holds (one object per SKU and region);
 //! * [`calls`]: one object calling another.
 
 pub mod body;

@@ -1,6 +1,7 @@
-//! The `StockObject` Durable Object: one per drop SKU, the single writer
-//! of its units. Its stock is read from the catalog origin the first time
-//! a unit is held; from then on every unit is free, held by one cart, or
+//! The `StockObject` Durable Object: one per SKU and region (the origin
+//! that places its orders), whichever drop it is in — the single writer of
+//! its units. Its stock is read from the catalog origin the first time
+//! a unit is held (and again whenever its drop is configured); from then on every unit is free, held by one cart, or
 //! sold, and [`decide_hold`] runs over the stored counts in one
 //! synchronous block — so exactly the stock is ever held, however many
 //! carts ask at once.
