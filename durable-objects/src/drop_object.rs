@@ -219,14 +219,10 @@ impl DropObject {
         };
         let customer = call.customer.clone();
         if let Some(row) = by_customer.or(by_ticket) {
-            // Joining again is asking where one stands: at most once a second.
-            if now - row.last_asked_ms < MIN_POLL_MS {
-                return problem(429, "asked too soon; wait for Retry-After");
+            // Joining again is asking where one stands.
+            if let Some(too_soon) = self.asked(&row, now)? {
+                return too_soon;
             }
-            self.sql.exec(
-                "UPDATE tickets SET last_asked_ms = ? WHERE seq = ?",
-                vec![now.into(), row.seq.into()],
-            )?;
             let standing = self.standing(&config, ended, &row, now)?;
             if standing.standing != Standing::Expired {
                 return json(200, &standing);
@@ -257,6 +253,19 @@ impl DropObject {
         }
         // A presented ticket that is not this caller's is never reused.
         self.insert(&config, ended, (&call.fresh, customer), call.draw, now)
+    }
+
+    /// A ticket asks where it stands at most once per [`MIN_POLL_MS`]: the
+    /// ask is recorded, or refused (`429`) when it comes too soon.
+    fn asked(&self, row: &TicketRow, now: i64) -> Result<Option<Result<Response>>> {
+        if now - row.last_asked_ms < MIN_POLL_MS {
+            return Ok(Some(problem(429, "asked too soon; wait for Retry-After")));
+        }
+        self.sql.exec(
+            "UPDATE tickets SET last_asked_ms = ? WHERE seq = ?",
+            vec![now.into(), row.seq.into()],
+        )?;
+        Ok(None)
     }
 
     /// Counts one more new place from `address` in its window, or the
@@ -328,13 +337,9 @@ impl DropObject {
         {
             return problem(403, "this place in the queue is another customer's");
         }
-        if now - row.last_asked_ms < MIN_POLL_MS {
-            return problem(429, "asked too soon; wait for Retry-After");
+        if let Some(too_soon) = self.asked(&row, now)? {
+            return too_soon;
         }
-        self.sql.exec(
-            "UPDATE tickets SET last_asked_ms = ? WHERE seq = ?",
-            vec![now.into(), row.seq.into()],
-        )?;
         let row = match customer {
             Some(customer)
                 if row.customer.is_none() && self.ticket("customer", customer)?.is_none() =>

@@ -108,16 +108,7 @@ fn configure(sys: &System, id: &str, body: &Value) -> Result<Value, Failed> {
 
 /// Sets the `us` origin's stock of `sku` (the back office).
 fn set_stock(sys: &System, sku: &str, stock: i64) -> Outcome {
-    let url = format!(
-        "{}/catalog/products/{sku}",
-        sys.origin_url("us").unwrap_or_default()
-    );
-    let r = client()
-        .patch(url)
-        .bearer_auth(&sys.admin_token)
-        .json(&json!({ "stock": stock }))
-        .send()?;
-    check(r.status() == 200, format!("stock change: {}", r.status()))
+    super::back_office(sys, sku, json!({ "stock": stock })).map(drop)
 }
 
 /// Runs `work` over `items` on `threads` threads that start together.

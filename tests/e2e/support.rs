@@ -238,6 +238,12 @@ pub fn cache_ttl(cache_status: &str) -> Result<i64, Failed> {
 
 /// A back-office price change at the `us` origin, which purges the edge.
 pub fn change_price(sys: &System, sku: &str, price_minor: i64) -> Result<Value, Failed> {
+    back_office(sys, sku, serde_json::json!({ "price_minor": price_minor }))
+}
+
+/// A back-office change of `sku` at the `us` origin (`price_minor`,
+/// `stock`), which purges the edge.
+pub fn back_office(sys: &System, sku: &str, change: Value) -> Result<Value, Failed> {
     let url = format!(
         "{}/catalog/products/{sku}",
         sys.origin_url("us").unwrap_or_default()
@@ -245,7 +251,7 @@ pub fn change_price(sys: &System, sku: &str, price_minor: i64) -> Result<Value, 
     let r = client()
         .patch(url)
         .bearer_auth(&sys.admin_token)
-        .json(&serde_json::json!({ "price_minor": price_minor }))
+        .json(&change)
         .send()?;
     check(
         r.status() == 200,
