@@ -671,9 +671,9 @@ impl CartObject {
                 }));
             }
             Op::Freeze { .. } if before.status == CartStatus::Open => {
-                if let Some((sku, drop)) = self.unheld_drop_line(before, now).await {
+                if let Some((sku, drop)) = self.unheld_drop_line(before).await {
                     let detail = format!(
-                        "{sku} is in a drop now: remove it, and add it again once the drop's queue admits you (/drops/{drop})"
+                        "{sku} is in a drop now: remove it, and add it again from the drop (/drops/{drop})"
                     );
                     return refused(409, Problem::new(409, detail).to_json());
                 }
@@ -703,11 +703,13 @@ impl CartObject {
         }
     }
 
-    /// A line added before its SKU went into a drop that is still on: its
-    /// units were never held, and only held units are sold while it lasts.
+    /// A line added before its SKU went into a drop not yet ended: its
+    /// units were never held, and only held units are sold until an admin
+    /// ends the drop (after `closes_at` too: holds taken while it was open
+    /// still have their units).
     /// The drop directory unreadable is no reason to stop a checkout (the
     /// origin still checks its stock): logged, and passed.
-    async fn unheld_drop_line(&self, cart: &Cart, now: i64) -> Option<(String, String)> {
+    async fn unheld_drop_line(&self, cart: &Cart) -> Option<(String, String)> {
         for line in cart.lines.iter().filter(|l| l.hold.is_none()) {
             let key = crate::drop_api::sku_key(&line.sku);
             let read = match self.env.kv(crate::drop_api::KV_BINDING) {
@@ -722,7 +724,7 @@ impl CartObject {
                     None
                 }
             };
-            if let Some(drop) = drop.filter(|d| d.phase(now) != crate::drop::Phase::Closed) {
+            if let Some(drop) = drop {
                 return Some((line.sku.clone(), drop.drop_id));
             }
         }

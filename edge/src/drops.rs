@@ -201,8 +201,10 @@ pub struct SoldFrom {
 /// What an add of a drop SKU needs: the drop open and an admission (from
 /// [`PassKeys::admission`]); the units then count against the device
 /// (its ticket) and the customer, if logged in, in the stock of the region
-/// the order will go to. `None` once the drop has closed: its SKUs are
-/// ordinary products again.
+/// the order will go to. Once the drop has closed anyone may add its SKUs
+/// without an admission, but still as holds: the holds taken while it was
+/// open keep their units until they end (an admin ends the drop for the
+/// SKUs to be ordinary products again).
 ///
 /// # Errors
 /// `403` before the drop opens, or while it is open without an admission
@@ -229,15 +231,15 @@ pub fn terms(
                 format_time(drop.opens_at_ms)
             )));
         }
-        Phase::Closed => return Ok(None),
+        Phase::Closed => {}
+        Phase::Open if admission.is_none() => {
+            return Err(refused(format!(
+                "this product is in a drop: it can be added once its queue admits you ({room})"
+            )));
+        }
         Phase::Open => {}
     }
-    let Some(admission) = admission else {
-        return Err(refused(format!(
-            "this product is in a drop: it can be added once its queue admits you ({room})"
-        )));
-    };
-    let mut holders = vec![device_holder(&admission.ticket)];
+    let mut holders: Vec<String> = admission.iter().map(|a| device_holder(&a.ticket)).collect();
     if let Some(customer) = customer {
         holders.push(customer_holder(&drop.drop_id, customer));
     }
@@ -397,8 +399,11 @@ mod tests {
                 .iter()
                 .any(|(n, v)| *n == "link" && v.contains("/api/drops/winter/queue"))
         );
-        let late = terms(of, None, None, &us, d.closes_at_ms);
-        assert_eq!(late, Ok(None), "closed: an ordinary product again");
+        let late = terms(of, None, None, &us, d.closes_at_ms).unwrap().unwrap();
+        assert!(
+            late.holders.is_empty(),
+            "closed: no admission, still a hold"
+        );
         let t = terms(of, admission(), Some("u-1"), &us, d.opens_at_ms)
             .unwrap()
             .unwrap();

@@ -56,6 +56,10 @@ pub enum Asked {
     /// No place (`404`): no ticket, one the queue does not know, or no
     /// drop — the drop itself is read next, and says which.
     NoPlace,
+    /// A ticket this browser cannot use (`400`: not this shop's; `403`:
+    /// another customer's place): it is cleared, and the room offers the
+    /// queue as to someone without one.
+    Unusable,
     /// Asked again too soon (`429`): the place is there, and may be asked
     /// about after this many seconds. A page shows it rather than an
     /// error: the room and its script, or two tabs, share one ticket.
@@ -64,11 +68,12 @@ pub enum Asked {
 
 impl Asked {
     /// # Errors
-    /// Any other refusal, as it came (a forged ticket's `400`, a `5xx`).
+    /// Any other refusal, as it came (a `5xx`).
     pub fn of(answer: Result<QueueView, EdgeError>) -> Result<Asked, EdgeError> {
         match answer {
             Ok(view) => Ok(Asked::Placed(view)),
             Err(e) if e.status() == 404 => Ok(Asked::NoPlace),
+            Err(e) if matches!(e.status(), 400 | 403) => Ok(Asked::Unusable),
             Err(e) if e.status() == 429 => {
                 let retry = e
                     .headers()
@@ -359,7 +364,11 @@ mod tests {
         let soon = EdgeError::too_many_requests("asked too soon").with_header("retry-after", "1");
         assert_eq!(Asked::of(Err(soon)), Ok(Asked::TooSoon(1)));
         let forged = EdgeError::bad_request("the cookie was not issued by this shop");
-        assert_eq!(Asked::of(Err(forged)).unwrap_err().status(), 400);
+        assert_eq!(Asked::of(Err(forged)), Ok(Asked::Unusable));
+        let theirs = EdgeError::forbidden("this place in the queue is another customer's");
+        assert_eq!(Asked::of(Err(theirs)), Ok(Asked::Unusable));
+        let down = EdgeError::unavailable("the queue is down");
+        assert_eq!(Asked::of(Err(down)).unwrap_err().status(), 503);
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub(crate) async fn show(
     let mut room = match Asked::of(view)? {
         Asked::Placed(view) => Room::joined(view),
         // The drop as anyone sees it: a `404` here is the page's.
-        Asked::NoPlace => {
+        Asked::NoPlace | Asked::Unusable => {
             let (config, phase) = case.outline().await?;
             Room::outside(&config, phase, None)
         }
@@ -60,6 +60,10 @@ pub(crate) async fn show(
     let page = forms::personal(shop, &room.title(), content, room.refresh());
     Ok(match &asked {
         Ok(reply) => with_cookies(page, reply),
+        Err(e) if matches!(e.status(), 400 | 403) => page.header(
+            "set-cookie",
+            crate::drops::clear_cookie(&crate::drops::ticket_cookie(drop_id)),
+        ),
         Err(_) => page,
     })
 }

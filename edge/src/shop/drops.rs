@@ -302,8 +302,16 @@ impl<D: Drops, G: Guard, I: Entropy> DropCase<'_, D, G, I> {
             if let Some(other) = self.drops.drop_of(sku).await?
                 && other.drop_id != drop_id
             {
+                let closed = if other.phase(self.now_ms) == Phase::Closed {
+                    format!(
+                        ", which has closed: end it (DELETE /admin/drops/{}) to free it",
+                        other.drop_id
+                    )
+                } else {
+                    String::new()
+                };
                 return Err(EdgeError::conflict(format!(
-                    "skus: {sku:?} is already in drop {:?}",
+                    "skus: {sku:?} is already in drop {:?}{closed}",
                     other.drop_id
                 )));
             }
