@@ -248,6 +248,36 @@ fn a_hold_left_to_expire_returns_its_unit(sys: &System) -> Outcome {
     )
 }
 
+/// After `closes_at` anyone may add the SKU without an admission, but as
+/// a hold: the units held while the drop was open stay theirs.
+fn a_closed_drop_keeps_its_holds(sys: &System) -> Outcome {
+    let (id, sku) = ("e2e-closing", "HOM-0019");
+    set_stock(sys, sku, 2)?;
+    let mut body = drop_body(&[sku], -1, 1, 600);
+    body["closes_at"] = json!(rfc3339(3));
+    configure(sys, id, &body)?;
+    let mut early = Shopper::admitted(sys, id)?;
+    check(early.add(sys, sku, 1)?.status() == 200, "held while open")?;
+    std::thread::sleep(Duration::from_millis(4_000));
+    let mut late = Shopper::default();
+    expect_problem(late.add(sys, sku, 2)?, 409)?;
+    let held = late.add(sys, sku, 1)?;
+    check(
+        held.status() == 200,
+        format!("the free unit: {}", held.status()),
+    )?;
+    let cart: Value = held.json()?;
+    check(
+        cart["lines"][0]["held_until"].is_string(),
+        format!("still a hold: {cart}"),
+    )?;
+    let placed = early.send(sys, reqwest::Method::POST, "/api/cart/checkout", None)?;
+    check(
+        placed.status() == 201,
+        format!("the unit held while open: {}", placed.status()),
+    )
+}
+
 fn nobody_adds_without_an_admission_nor_is_admitted_before_opening(sys: &System) -> Outcome {
     let sku = "HOM-0013";
     set_stock(sys, sku, 5)?;
@@ -602,6 +632,10 @@ pub fn scenarios() -> super::Area {
         (
             "drops::nobody_adds_without_an_admission_nor_is_admitted_before_opening",
             nobody_adds_without_an_admission_nor_is_admitted_before_opening,
+        ),
+        (
+            "drops::a_closed_drop_keeps_its_holds",
+            a_closed_drop_keeps_its_holds,
         ),
         (
             "drops::the_limit_holds_across_a_devices_carts",
