@@ -262,13 +262,15 @@ pub(crate) fn cart_case<'a>(
     GuardObjects<'a>,
     super::runtime::PlatformIds,
 > {
+    // One reading of the clock: the seconds are the same moment's.
+    let now_ms = super::runtime::now_ms();
     crate::shop::cart_changes::CartCase {
         carts,
         guard,
         ids: &super::runtime::PlatformIds,
         rc,
         config,
-        now: super::runtime::now_ms() / 1000,
-        now_ms: super::runtime::now_ms(),
+        now: now_ms / 1000,
+        now_ms,
     }
 }
