@@ -35,6 +35,10 @@ pub struct RequestLine<'a> {
     /// A checkout's outcome: `placed`, `pending`, `refused` or `failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkout: Option<&'static str>,
+    /// On a sampled line ([`sample_rate`]), how many requests it stands
+    /// for: counts weight each line by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
 }
 
 impl RequestLine<'_> {
@@ -57,6 +61,25 @@ pub fn method_name(method: &str) -> &'static str {
         "OPTIONS" => "OPTIONS",
         _ => "(other)",
     }
+}
+
+/// Whether a request's line is written, and for how many requests it
+/// stands: `Some(1)` for every line but a fresh cache hit's (`cache` says
+/// `hit` without `fwd`), which is written one time in `one_in` (config
+/// `ACCESS_LOG_HIT_SAMPLE`), chosen by its random `request_id` (hex), so
+/// a trace either has its line or is known to be unsampled; `None` for an
+/// unsampled hit. Hits are most of a shop's requests and the least telling
+/// of its lines, and each line is a log event someone pays for.
+pub fn sample_rate(cache: Option<&str>, request_id: &str, one_in: u32) -> Option<u32> {
+    let fresh_hit = cache.is_some_and(|c| c.contains(";hit") && !c.contains("fwd="));
+    if !fresh_hit || one_in <= 1 {
+        return Some(1);
+    }
+    let draw = request_id
+        .get(..8)
+        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+        .unwrap_or(0);
+    (draw % one_in == 0).then_some(one_in)
 }
 
 /// RFC 3339 UTC, milliseconds, for Unix milliseconds `ms`.
@@ -107,6 +130,7 @@ mod tests {
             region: Some("eu".into()),
             attempts: Some(2),
             checkout: checkout_outcome("/api/cart/checkout", "POST", 201, None),
+            sample_rate: None,
         };
         let json: serde_json::Value = serde_json::from_str(&line.to_json()).unwrap();
         assert_eq!(json["time"], "2025-12-01T00:00:00.123Z");
@@ -117,6 +141,31 @@ mod tests {
         for forbidden in ["cookie", "token", "email", "body", "path", "query"] {
             assert!(!keys.iter().any(|k| k.contains(forbidden)), "{keys:?}");
         }
+    }
+
+    #[test]
+    fn fresh_hits_are_sampled_by_request_id_and_nothing_else_is() {
+        let hit = Some("storefront-edge;hit;ttl=30");
+        // 0x00000064 = 100: a multiple of 100 and of 10.
+        let chosen = "00000064aaaaaaaaaaaaaaaaaaaaaaaa";
+        let not_chosen = "00000065aaaaaaaaaaaaaaaaaaaaaaaa";
+        assert_eq!(sample_rate(hit, chosen, 100), Some(100));
+        assert_eq!(sample_rate(hit, not_chosen, 100), None);
+        assert_eq!(
+            sample_rate(hit, not_chosen, 1),
+            Some(1),
+            "1 keeps every hit"
+        );
+        for kept in [
+            None,
+            Some("storefront-edge;fwd=uri-miss;stored"),
+            Some("storefront-edge;hit;fwd=stale;detail=origin-unreachable"),
+        ] {
+            assert_eq!(sample_rate(kept, not_chosen, 100), Some(1), "{kept:?}");
+        }
+        let ids = (0u32..10_000).map(|i| format!("{:08x}", i.wrapping_mul(2_654_435_761)));
+        let kept = ids.filter(|id| sample_rate(hit, id, 10).is_some()).count();
+        assert!((900..=1100).contains(&kept), "about one in ten: {kept}");
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct EdgeConfig {
     pub admin_token: Option<String>,
     /// How long an isolate keeps the flag document before reading KV again.
     pub flags_cache_seconds: i64,
+    /// One fresh cache hit in this many has its access-log line (1: all).
+    pub access_log_hit_sample: u32,
     /// Set per request from the `catalog-max-age` flag: a freshness
     /// lifetime that wins over the origin's and the defaults.
     pub catalog_max_age_override: Option<i64>,
@@ -260,6 +262,20 @@ impl EdgeConfig {
             }
         };
         let flags_cache_seconds = seconds("FLAGS_CACHE_SECONDS", 5, 0..=300)?;
+        let access_log_hit_sample = match get("ACCESS_LOG_HIT_SAMPLE") {
+            None => 1,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    err(
+                        "ACCESS_LOG_HIT_SAMPLE",
+                        "must be a whole number from 1 (every hit logged) to 10000",
+                    )
+                })?,
+        };
         let mut allowed_origins = Vec::new();
         for o in get("ALLOWED_ORIGINS")
             .unwrap_or_default()
@@ -296,6 +312,7 @@ impl EdgeConfig {
             cart_customer_idle,
             admin_token,
             flags_cache_seconds,
+            access_log_hit_sample,
             catalog_max_age_override: None,
         })
     }
@@ -440,6 +457,8 @@ mod tests {
             ("CART_CUSTOMER_IDLE_SECONDS", "forever"),
             ("ADMIN_TOKEN", "short"),
             ("FLAGS_CACHE_SECONDS", "3601"),
+            ("ACCESS_LOG_HIT_SAMPLE", "0"),
+            ("ACCESS_LOG_HIT_SAMPLE", "1/100"),
             ("SERVICES", ""),
         ] {
             let e = parse(&[(key, value)]).unwrap_err();

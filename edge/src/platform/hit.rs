@@ -43,10 +43,8 @@ pub fn serve_cached(
 ) -> Option<web_sys::Response> {
     let now = now_ms();
     let decided = PARKED.with(|p| {
-        let (rc, started) = p
-            .borrow()
-            .peek(ticket, key)
-            .map(|(rc, at)| (rc.clone(), at))?;
+        let parked = p.borrow();
+        let (rc, started) = parked.peek(ticket, key)?;
         fresh_hit(meta, now, rc.header("if-none-match"), now - started)
     })?;
     let (rc, started) = take(ticket, key)?;

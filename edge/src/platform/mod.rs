@@ -197,6 +197,10 @@ fn log_request(
     (cache, location): (Option<&str>, Option<&str>),
     started: i64,
 ) {
+    let one_in = runtime::configured().map_or(1, |c| c.access_log_hit_sample);
+    let Some(sample_rate) = crate::access_log::sample_rate(cache, &rc.request_id, one_in) else {
+        return;
+    };
     let now = now_ms();
     let route = crate::routes::template(&rc.path);
     let forwarded = forward::attempts_of(&rc.request_id);
@@ -212,6 +216,7 @@ fn log_request(
         region: forwarded.as_ref().map(|(region, _)| region.clone()),
         attempts: forwarded.map(|(_, attempts)| attempts),
         checkout: crate::access_log::checkout_outcome(route, &rc.method, status, location),
+        sample_rate: (sample_rate > 1).then_some(sample_rate),
     };
     worker::console_log!("{}", line.to_json());
 }

@@ -103,7 +103,7 @@ pub(crate) fn development(env: &Env) -> bool {
 }
 
 pub(crate) fn config(env: &Env) -> Result<std::rc::Rc<EdgeConfig>, EdgeError> {
-    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+    if let Some(config) = configured() {
         return Ok(config);
     }
     // A var may be a string or (from a TOML table) an object, read as JSON.
@@ -125,6 +125,12 @@ pub(crate) fn config(env: &Env) -> Result<std::rc::Rc<EdgeConfig>, EdgeError> {
     let parsed = std::rc::Rc::new(parsed);
     CONFIG.with(|c| *c.borrow_mut() = Some(parsed.clone()));
     Ok(parsed)
+}
+
+/// The configuration if this isolate has parsed it (every request that
+/// got past routing to a configured route has).
+pub(crate) fn configured() -> Option<std::rc::Rc<EdgeConfig>> {
+    CONFIG.with(|c| c.borrow().clone())
 }
 
 /// Unix seconds and milliseconds from the platform clock.
