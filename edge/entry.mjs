@@ -19,7 +19,6 @@
 import RustEdge from "./build/index.js";
 import { failure } from "./src/platform/glue.js";
 
-export { CartObject, DropObject, FlagsObject, GuardObject, StockObject } from "./build/index.js";
 
 // The Rust handlers, unwrapped: `serve(head, request, env, ctx)`, and
 // the two steps of a catalog read from the cache.

@@ -2,33 +2,13 @@
 //! written, so two admins saving over the same version cannot both win
 //! (compare-and-set on the version, in one single-threaded object). Each
 //! accepted document is published to Workers KV, where every edge isolate
-//! reads it.
+//! reads it. Its calls: [`crate::flags_api`].
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use worker::{DurableObject, Env, Request, Response, Result, SqlStorage, State, durable_object};
 
+use crate::flags_api::{CALL, FlagsCall, KV_BINDING, KV_KEY, Published};
 use crate::respond::{json, problem};
-
-/// The Durable Object binding, and the one object's name.
-pub const BINDING: &str = "FLAGS_STORE";
-pub const OBJECT: &str = "flags";
-/// The KV binding edge isolates read, and the key of the document.
-pub const KV_BINDING: &str = "FLAGS";
-pub const KV_KEY: &str = "document";
-/// Where every call goes: `POST` with a [`FlagsCall`] as JSON.
-pub const CALL: &str = "https://flags/call";
-
-/// Every call into the flags object, and what it answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
-pub enum FlagsCall {
-    /// The document as saved: `200` with [`Published`].
-    Document,
-    /// Replace the document if it is still at `if_match`: `200` with the
-    /// new [`Published`], `412` when it changed, `503` when it was saved
-    /// but not yet published.
-    Save(Save),
-}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS flag_document (
@@ -38,22 +18,6 @@ CREATE TABLE IF NOT EXISTS flag_document (
     updated_at  INTEGER NOT NULL,
     updated_by  TEXT NOT NULL
 );";
-
-/// What KV holds and `GET` answers: the document and its version.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Published {
-    pub version: i64,
-    /// `None` before the first save: the edge's built-in defaults apply.
-    pub document: Option<serde_json::Value>,
-}
-
-/// [`FlagsCall::Save`]: replace the document if it is still at `if_match`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Save {
-    pub if_match: i64,
-    pub document: serde_json::Value,
-    pub actor: String,
-}
 
 #[derive(Deserialize)]
 struct Row {

@@ -27,9 +27,3 @@ pub mod session;
 pub mod shop;
 
 mod platform;
-
-// The Durable Object classes are exported from the Worker's module.
-pub use durable_objects::CartObject;
-pub use durable_objects::DropObject;
-pub use durable_objects::FlagsObject;
-pub use durable_objects::StockObject;

@@ -124,8 +124,11 @@ fn spawn_origin(
 impl System {
     pub fn start(options: SystemOptions) -> Result<Self> {
         let ws = Workspace::here();
-        let bundle = ws.worker_bundle();
-        if !bundle.exists() {
+        let objects = ws.root.join("durable-objects/build/index.js");
+        if let Some(bundle) = [ws.worker_bundle(), objects]
+            .into_iter()
+            .find(|b| !b.exists())
+        {
             bail!(
                 "{} is missing: build the Worker first (`cargo xtask build`)",
                 bundle.display()
@@ -214,11 +217,15 @@ impl System {
             .map(|o| format!("{}={}", o.region, o.url))
             .collect::<Vec<_>>()
             .join(",");
+        let objects_toml = objects_config(&ws, &state_dir, &signing_key)?;
         let mut args: Vec<String> = vec![
             ws.wrangler_js().display().to_string(),
             "dev".into(),
             "--config".into(),
             ws.wrangler_toml().display().to_string(),
+            // The objects Worker, beside the edge in the same session.
+            "--config".into(),
+            objects_toml.display().to_string(),
             "--ip".into(),
             "127.0.0.1".into(),
             "--port".into(),
@@ -395,6 +402,36 @@ fn random_session_key() -> Result<String> {
 }
 
 /// The edge's secrets for `wrangler dev --env-file`.
+/// The `storefront-objects` Worker's config for this system: the
+/// repository's, its entry named by absolute path, in `state_dir/objects/`
+/// beside a `.dev.vars` with this system's signing key (wrangler gives
+/// `--env-file` and `--var` to the first Worker only; a second reads the
+/// `.dev.vars` next to its config).
+fn objects_config(
+    ws: &Workspace,
+    state_dir: &std::path::Path,
+    signing: &SigningKey,
+) -> Result<PathBuf> {
+    let dir = state_dir.join("objects");
+    std::fs::create_dir_all(&dir)?;
+    let source = ws.objects_toml();
+    let text = std::fs::read_to_string(&source)
+        .with_context(|| format!("reading {}", source.display()))?;
+    let main = "main = \"entry.mjs\"";
+    if !text.contains(main) {
+        bail!("{} no longer says `{main}`", source.display());
+    }
+    let entry = ws.root.join("durable-objects/entry.mjs");
+    let text = text.replace(main, &format!("main = {:?}", entry.display().to_string()));
+    let config = dir.join("wrangler.toml");
+    std::fs::write(&config, text)?;
+    std::fs::write(
+        dir.join(".dev.vars"),
+        format!("EDGE_SIGNING_KEY={}\n", signing.to_config()),
+    )?;
+    Ok(config)
+}
+
 fn write_secrets(
     path: &std::path::Path,
     signing: &SigningKey,

@@ -46,6 +46,11 @@ impl Workspace {
         self.root.join("wrangler.toml")
     }
 
+    /// The `storefront-objects` Worker's config (the Durable Objects).
+    pub fn objects_toml(&self) -> PathBuf {
+        self.root.join("durable-objects/wrangler.toml")
+    }
+
     /// The Worker bundle worker-build writes.
     pub fn worker_bundle(&self) -> PathBuf {
         self.root.join("edge/build/index.js")

@@ -70,6 +70,22 @@ pub fn run() -> Result<()> {
     ]))?;
     done(t);
 
+    // The edge Worker builds durable-objects without its classes (another
+    // Worker's); that configuration is linted on its own.
+    let t = step("cargo clippy (wasm32: durable-objects without its classes) -D warnings");
+    status(&mut cargo(&[
+        "clippy",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--package",
+        "durable-objects",
+        "--no-default-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    done(t);
+
     let t = step("OpenAPI 3.1 document (edge/openapi.json) valid (openapi-spec-validator)");
     let python = tools::python_tools(&tools)?;
     status(
@@ -101,7 +117,9 @@ pub fn run() -> Result<()> {
     crate::fuzz::run(&tools)?;
 
     let bundle = build::dry_run(&tools)?;
-    println!("\nWorker upload size: {}", bundle.upload);
+    let objects = build::dry_run_objects(&tools)?;
+    println!("\nedge Worker upload size: {}", bundle.upload);
+    println!("objects Worker upload size: {}", objects.upload);
     println!(
         "all checks passed in {:.0} s",
         started.elapsed().as_secs_f64()

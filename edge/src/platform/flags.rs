@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use durable_objects::flags_object::{self, FlagsCall, Published, Save};
+use durable_objects::flags_api::{self as flags_calls, FlagsCall, Published, Save};
 use worker::{Env, Request};
 
 use super::objects;
@@ -31,9 +31,9 @@ pub(crate) async fn current(env: &Env, config: &EdgeConfig) -> (Rc<FlagSet>, i64
         return hit;
     }
     let text = async {
-        env.kv(flags_object::KV_BINDING)
+        env.kv(flags_calls::KV_BINDING)
             .map_err(|e| e.to_string())?
-            .get(flags_object::KV_KEY)
+            .get(flags_calls::KV_KEY)
             .text()
             .await
             .map_err(|e| e.to_string())
@@ -63,8 +63,8 @@ struct FlagsObject<'a>(&'a Env);
 
 impl FlagsObject<'_> {
     async fn call(&self, call: &FlagsCall) -> Result<worker::Response, EdgeError> {
-        let stub = objects::stub(self.0, flags_object::BINDING, flags_object::OBJECT)?;
-        objects::call(&stub, flags_object::CALL, call).await
+        let stub = objects::stub(self.0, flags_calls::BINDING, flags_calls::OBJECT)?;
+        objects::call(&stub, flags_calls::CALL, call).await
     }
 }
 

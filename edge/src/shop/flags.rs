@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use durable_objects::flags_object::{Published, Save};
+use durable_objects::flags_api::{Published, Save};
 use serde_json::{Map, Value};
 
 use crate::error::EdgeError;

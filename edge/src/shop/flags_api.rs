@@ -3,7 +3,7 @@
 //! flags object), and QA override tokens (`/admin/flags/overrides`). The
 //! rules they apply are [`super::flags`]'s.
 
-use durable_objects::flags_object::Save;
+use durable_objects::flags_api::Save;
 
 use super::flags::{self as rules, OverrideAsk};
 use super::ports::{Entropy, FlagStore, Saved};
@@ -91,7 +91,7 @@ pub fn override_token(body: &[u8], admin_token: &str, now: i64) -> Result<Reply,
 mod tests {
     use std::cell::RefCell;
 
-    use durable_objects::flags_object::Published;
+    use durable_objects::flags_api::Published;
     use futures::executor::block_on;
 
     use super::*;

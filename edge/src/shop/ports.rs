@@ -135,7 +135,7 @@ impl<const N: usize> JsonBody for &[u8; N] {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Saved {
     /// Stored and published: the new version.
-    Published(durable_objects::flags_object::Published),
+    Published(durable_objects::flags_api::Published),
     /// Refused by the store (`412` changed meanwhile, `503` not published).
     Refused(ObjectAnswer),
 }
@@ -143,9 +143,9 @@ pub enum Saved {
 /// The flag document's single writer (compare-and-set on its version).
 pub trait FlagStore {
     /// The document as saved, and its version (0 and none before any save).
-    async fn published(&self) -> Result<durable_objects::flags_object::Published, EdgeError>;
+    async fn published(&self) -> Result<durable_objects::flags_api::Published, EdgeError>;
     /// Replaces the document if it is still at `save.if_match`.
-    async fn save(&self, save: durable_objects::flags_object::Save) -> Result<Saved, EdgeError>;
+    async fn save(&self, save: durable_objects::flags_api::Save) -> Result<Saved, EdgeError>;
 }
 
 /// A drop's objects — its queue, its SKUs' stock — and the directory of

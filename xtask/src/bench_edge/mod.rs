@@ -28,6 +28,9 @@ use workerd::{Binding, Module, Worker};
 const SERVER_CPU: usize = 0;
 const LOAD_CPU: usize = 1;
 const CONNECTIONS: u32 = 32;
+/// The objects Worker's service: its wrangler `name`, which the edge's
+/// bindings give as `script_name`.
+const OBJECTS: &str = "storefront-objects";
 /// Interleaved repetitions of every (contender, path).
 const REPETITIONS: usize = 5;
 /// Start-ups measured per contender.
@@ -72,10 +75,13 @@ pub fn run(mode: Option<&str>) -> Result<()> {
     let oha = tools::oha(&tools)?;
     build::worker(&tools)?;
     let bundle = build::dry_run(&tools)?;
+    let objects_bundle = build::dry_run_objects(&tools)?;
     build::origin(&tools)?;
     let dir = tools.root().join("target/bench-edge");
     std::fs::create_dir_all(&dir)?;
-    let edge_modules = place_edge(&bundle, &dir)?;
+    remove_stale_wasm(&dir)?;
+    let edge_modules = place(&bundle, &dir, "edge.js")?;
+    let objects_modules = place(&objects_bundle, &dir, "objects.js")?;
     hello_wasm(&tools, &dir)?;
     hono(&tools, &dir)?;
     for file in ["hello.mjs", "hello-wasm.mjs", "cache.mjs", "kv.mjs"] {
@@ -89,16 +95,18 @@ pub fn run(mode: Option<&str>) -> Result<()> {
         ..SystemOptions::default()
     })?;
     done(t);
-    let workers = workers(&tools, &sys, edge_modules)?;
+    let (workers, objects) = workers(&tools, &sys, edge_modules, objects_modules)?;
     let ports: Vec<(String, u16)> = workers
         .iter()
         .map(|w| Ok((w.name.clone(), free_port()?)))
         .collect::<Result<_>>()?;
+    // The objects Worker has no socket: the edge reaches it by its bindings.
+    let services: Vec<Worker> = workers.iter().cloned().chain([objects]).collect();
     let url = |name: &str| {
         let port = ports.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
         format!("http://127.0.0.1:{}", port.unwrap_or_default())
     };
-    let config = workerd::config(&workers, &ports);
+    let config = workerd::config(&services, &ports);
     let server = serve(&tools, &dir, "bench.capnp", &config, hold)?;
     let client = reqwest::blocking::Client::new();
     let cookie = crate::bench::demo_session_cookie(&client, &url("edge"))?;
@@ -171,6 +179,7 @@ pub fn run(mode: Option<&str>) -> Result<()> {
         ),
         rows,
         contenders,
+        objects_upload: objects_bundle.upload.clone(),
     };
     println!("\n{}", report.table());
     let plot = "xtask/bench/benchmarks.svg";
@@ -180,17 +189,23 @@ pub fn run(mode: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// The dry run's entry and wasm, copied under the names the entry imports.
-fn place_edge(bundle: &build::Bundle, dir: &Path) -> Result<Vec<Module>> {
-    let wasm_name = file_name(&bundle.wasm)?;
+/// Removes the Workers' wasm modules of an earlier run.
+fn remove_stale_wasm(dir: &Path) -> Result<()> {
     for stale in std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())) {
         if stale.to_string_lossy().ends_with("-index_bg.wasm") {
             std::fs::remove_file(stale)?;
         }
     }
-    std::fs::copy(&bundle.entry, dir.join("edge.js"))?;
+    Ok(())
+}
+
+/// A dry run's entry (as `entry`) and wasm, the wasm under the name the
+/// entry imports.
+fn place(bundle: &build::Bundle, dir: &Path, entry: &str) -> Result<Vec<Module>> {
+    let wasm_name = file_name(&bundle.wasm)?;
+    std::fs::copy(&bundle.entry, dir.join(entry))?;
     std::fs::copy(&bundle.wasm, dir.join(&wasm_name))?;
-    Ok(vec![Module::Es("edge.js".into()), Module::Wasm(wasm_name)])
+    Ok(vec![Module::Es(entry.into()), Module::Wasm(wasm_name)])
 }
 
 fn file_name(path: &Path) -> Result<String> {
@@ -238,13 +253,20 @@ fn hono(tools: &Tools, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The four contenders as workerd services.
-fn workers(tools: &Tools, sys: &System, edge_modules: Vec<Module>) -> Result<Vec<Worker>> {
-    let mut edge = workerd::edge_from_wrangler(&tools.ws.wrangler_toml())?;
+/// The four contenders as workerd services, and the edge's objects Worker.
+fn workers(
+    tools: &Tools,
+    sys: &System,
+    edge_modules: Vec<Module>,
+    objects_modules: Vec<Module>,
+) -> Result<(Vec<Worker>, Worker)> {
+    let mut edge = workerd::from_wrangler(&tools.ws.wrangler_toml(), "edge")?;
     edge.modules = edge_modules;
     for (name, value) in &sys.edge_env {
         workerd::set_text(&mut edge, name, value);
     }
+    let mut objects = workerd::from_wrangler(&tools.ws.objects_toml(), OBJECTS)?;
+    objects.modules = objects_modules;
     let env = |name: &str| {
         sys.edge_env
             .iter()
@@ -266,7 +288,7 @@ fn workers(tools: &Tools, sys: &System, edge_modules: Vec<Module>) -> Result<Vec
             Binding::DurableObject {
                 name: "GUARD".into(),
                 class: "GuardObject".into(),
-                service: Some("edge".into()),
+                service: Some(OBJECTS.into()),
             },
         ],
         compatibility_date: edge.compatibility_date.clone(),
@@ -287,7 +309,9 @@ fn workers(tools: &Tools, sys: &System, edge_modules: Vec<Module>) -> Result<Vec
             Module::Wasm("hello_wasm_bg.wasm".into()),
         ],
     );
-    Ok(vec![js_hello, wasm_hello, hono, edge])
+    let signing_key = env("EDGE_SIGNING_KEY")?;
+    workerd::set_text(&mut objects, "EDGE_SIGNING_KEY", &signing_key);
+    Ok((vec![js_hello, wasm_hello, hono, edge], objects))
 }
 
 /// Writes `config` as `name` in `dir` and serves it, pinned to the

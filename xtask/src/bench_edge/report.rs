@@ -56,6 +56,9 @@ pub struct Report {
     pub settings: String,
     pub rows: Vec<Row>,
     pub contenders: Vec<Contender>,
+    /// The objects Worker's upload, `… KiB / gzip: … KiB` (not a contender:
+    /// it serves the edge's Durable Objects).
+    pub objects_upload: String,
 }
 
 /// The ceiling: the JavaScript hello world's median throughput.
@@ -130,7 +133,7 @@ impl Report {
              * **js-hello** — a JavaScript Worker answering `hello`: the runtime's ceiling;\n\
              * **wasm-hello** — a Rust Worker answering through wasm-bindgen alone (no\n  `worker` crate): the floor for Rust;\n\
              * **hono** — the JavaScript a shop would write for the same jobs\n  (`xtask/bench/hono/peer.mjs`): the same cache, windows, ETag and headers,\n  the flag document evaluated per read, the same session cookie and guard;\n\
-             * **edge** — this Worker, as `wrangler deploy` would upload it.\n\n\
+             * **edge** — this Worker, as `wrangler deploy` would upload it. Its Durable\n  Objects run in their own Worker, `storefront-objects` ({objects}),\n  served beside it in the same process.\n\n\
              Every catalog read is a cache hit (each contender warmed its own entries\n\
              first) from one in-memory Cache API service shared by all; origins are the\n\
              reference origins on loopback. Ratios compare medians.\n\n\
@@ -141,6 +144,7 @@ impl Report {
             date = self.date,
             machine = self.machine,
             settings = self.settings,
+            objects = self.objects_upload,
             table = self.table(),
         )
     }
@@ -255,6 +259,7 @@ mod tests {
             date: "d".into(),
             machine: "m".into(),
             settings: "s".into(),
+            objects_upload: "800 KiB / gzip: 290 KiB".into(),
             rows: vec![
                 Row {
                     contender: "js-hello",

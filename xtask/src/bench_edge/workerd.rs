@@ -1,9 +1,9 @@
 //! The `workerd serve` configuration of the side-by-side benchmark, written
 //! as Cap'n Proto text: each contender a service on its own socket, the
-//! edge's bindings read from wrangler.toml (vars, Durable Objects, KV) with
-//! the running system's origins and secrets, one in-memory Cache API
-//! service behind every contender, and a network service for the loopback
-//! origins.
+//! edge's and the objects Worker's bindings read from their wrangler
+//! configs (vars, Durable Objects, KV) with the running system's origins
+//! and secrets, one in-memory Cache API service behind every contender, and
+//! a network service for the loopback origins.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -193,19 +193,23 @@ fn ident(name: &str) -> String {
     out
 }
 
-/// What wrangler.toml gives the edge Worker: its compatibility date, its
-/// vars (as text, or JSON for tables), Durable Object classes and bindings,
-/// and KV bindings (served empty by the `kv` service).
-pub fn edge_from_wrangler(path: &Path) -> Result<Worker> {
+/// What a wrangler config gives a Worker, served as workerd service
+/// `service`: its compatibility date, its vars (as text, or JSON for
+/// tables), Durable Object bindings — of its own classes, or of another
+/// Worker's (`script_name`, which names that Worker's service here) — and
+/// KV bindings (served by the `kv` service, shared by every Worker).
+pub fn from_wrangler(path: &Path, service: &str) -> Result<Worker> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let doc: toml::Table = text.parse().context("parsing wrangler.toml")?;
+    let doc: toml::Table = text
+        .parse()
+        .with_context(|| format!("parsing {}", path.display()))?;
     let mut worker = Worker {
-        name: "edge".into(),
+        name: service.into(),
         compatibility_date: doc
             .get("compatibility_date")
             .and_then(|d| d.as_str())
-            .context("wrangler.toml has no compatibility_date")?
+            .with_context(|| format!("{} has no compatibility_date", path.display()))?
             .to_owned(),
         ..Worker::default()
     };
@@ -230,11 +234,14 @@ pub fn edge_from_wrangler(path: &Path) -> Result<Worker> {
         ) else {
             continue;
         };
-        worker.durable_objects.push(class.to_owned());
+        let elsewhere = o.get("script_name").and_then(|s| s.as_str());
+        if elsewhere.is_none() {
+            worker.durable_objects.push(class.to_owned());
+        }
         worker.bindings.push(Binding::DurableObject {
             name: name.to_owned(),
             class: class.to_owned(),
-            service: None,
+            service: elsewhere.map(str::to_owned),
         });
     }
     let kvs = doc
@@ -293,10 +300,15 @@ mod tests {
     }
 
     #[test]
-    fn the_edge_reads_its_bindings_from_wrangler_toml() {
+    fn the_workers_read_their_bindings_from_their_wrangler_configs() {
         let root = e2e::Workspace::here().root;
-        let edge = edge_from_wrangler(&root.join("wrangler.toml")).unwrap();
-        assert!(edge.durable_objects.contains(&"CartObject".to_owned()));
+        let edge = from_wrangler(&root.join("wrangler.toml"), "edge").unwrap();
+        assert!(edge.durable_objects.is_empty(), "the edge defines no class");
+        assert!(edge.bindings.iter().any(|b| matches!(
+            b,
+            Binding::DurableObject { class, service: Some(s), .. }
+                if class == "CartObject" && s == "storefront-objects"
+        )));
         assert!(
             edge.bindings
                 .iter()
@@ -307,5 +319,12 @@ mod tests {
                 .iter()
                 .any(|b| matches!(b, Binding::Json(n, _) if n == "SERVICES"))
         );
+        let objects = from_wrangler(
+            &root.join("durable-objects/wrangler.toml"),
+            "storefront-objects",
+        )
+        .unwrap();
+        assert!(objects.durable_objects.contains(&"CartObject".to_owned()));
+        assert!(objects.durable_objects.contains(&"StockObject".to_owned()));
     }
 }
