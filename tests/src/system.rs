@@ -401,7 +401,6 @@ fn random_session_key() -> Result<String> {
     ))
 }
 
-/// The edge's secrets for `wrangler dev --env-file`.
 /// The `storefront-objects` Worker's config for this system: the
 /// repository's, its entry named by absolute path, in `state_dir/objects/`
 /// beside a `.dev.vars` with this system's signing key (wrangler gives
@@ -432,6 +431,7 @@ fn objects_config(
     Ok(config)
 }
 
+/// The edge's secrets for `wrangler dev --env-file`.
 fn write_secrets(
     path: &std::path::Path,
     signing: &SigningKey,

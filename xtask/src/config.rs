@@ -2,7 +2,8 @@
 //! — `wrangler.toml` `[vars]` plus secrets — with the edge's own parser,
 //! before any customer request could meet a bad key. Secrets come from the
 //! given dotenv file, else `.dev.vars`, else stand-ins (then only their
-//! presence is assumed, not checked).
+//! presence is assumed, not checked). It also checks that the edge's and
+//! the objects Worker's configs pair ([`crate::pairing`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -67,6 +68,19 @@ pub fn run(args: &[String]) -> Result<()> {
             )
         }
     };
+    let read =
+        |p: &str| std::fs::read_to_string(root.join(p)).with_context(|| format!("reading {p}"));
+    let found = crate::pairing::disagreements(
+        &read("wrangler.toml")?,
+        &read("durable-objects/wrangler.toml")?,
+        &read("durable-objects/entry.mjs")?,
+    )?;
+    if !found.is_empty() {
+        bail!(
+            "wrangler.toml and durable-objects/wrangler.toml do not pair:\n  {}",
+            found.join("\n  ")
+        );
+    }
     match check(&vars, &secrets) {
         Ok(config) => {
             println!(

@@ -10,7 +10,8 @@
 //! * `fuzz` — schemathesis against the edge's OpenAPI document;
 //! * `build` — install pinned tools and build the Worker;
 //! * `tools` — install pinned tools only;
-//! * `config` — validate wrangler.toml's vars (and secrets) as the edge will;
+//! * `config` — validate wrangler.toml's vars (and secrets) as the edge will,
+//!   and that it pairs with `durable-objects/wrangler.toml`;
 //! * `flags` — check a flagd document, or evaluate a flag as the edge would;
 //! * `bench` — catalog, session, forwarded-write and cart figures (prints
 //!   numbers, never fails on speed); `bench edge` — side by side with a
@@ -32,6 +33,7 @@ mod dev;
 mod flags;
 mod fuzz;
 mod lighthouse;
+mod pairing;
 mod run;
 mod test;
 mod tools;
