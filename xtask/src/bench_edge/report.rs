@@ -163,7 +163,9 @@ impl Report {
         ];
         for (area, title, which) in panels {
             let value = |r: &Row| if which == 0 { r.rps().0 } else { r.p99() };
-            let top = self.rows.iter().map(value).fold(0.0, f64::max) * 1.15;
+            // Headroom above the tallest bar for the legend, which sits
+            // over the middle of the panel.
+            let top = self.rows.iter().map(value).fold(0.0, f64::max) * 1.45;
             let mut chart = ChartBuilder::on(&area)
                 .caption(title, ("sans-serif", 18))
                 .margin(12)
