@@ -65,8 +65,10 @@ pub fn disagreements(edge: &str, objects: &str, entry_mjs: &str) -> Result<Vec<S
 fn object_bindings(doc: &toml::Table) -> BTreeMap<String, (String, Option<String>)> {
     array(doc.get("durable_objects").and_then(|d| d.get("bindings")))
         .filter_map(|b| {
-            let text = |k: &str| b.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-            Some((text("name")?, (text("class_name")?, text("script_name"))))
+            Some((
+                text(b, "name")?,
+                (text(b, "class_name")?, text(b, "script_name")),
+            ))
         })
         .collect()
 }
@@ -74,10 +76,7 @@ fn object_bindings(doc: &toml::Table) -> BTreeMap<String, (String, Option<String
 /// Binding name → id of `[[kv_namespaces]]`.
 fn kv_namespaces(doc: &toml::Table) -> BTreeMap<String, String> {
     array(doc.get("kv_namespaces"))
-        .filter_map(|k| {
-            let text = |key: &str| k.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-            Some((text("binding")?, text("id")?))
-        })
+        .filter_map(|k| Some((text(k, "binding")?, text(k, "id")?)))
         .collect()
 }
 
@@ -103,6 +102,11 @@ fn migrated_classes(doc: &toml::Table) -> Vec<String> {
     classes
 }
 
+/// The string `key` of the table `entry`, if it has one.
+fn text(entry: &toml::Value, key: &str) -> Option<String> {
+    entry.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+}
+
 fn array(value: Option<&toml::Value>) -> impl Iterator<Item = &toml::Value> {
     value.and_then(|v| v.as_array()).into_iter().flatten()
 }
@@ -119,30 +123,29 @@ fn exported(entry_mjs: &str, class: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn repository() -> (String, String, String) {
+    /// The disagreements once `edit` has changed the repository's edge
+    /// config, objects config and objects entry (in that order).
+    fn found_after(edit: impl FnOnce(&mut [String; 3])) -> Vec<String> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
-        (
+        let mut files = [
             read("wrangler.toml"),
             read("durable-objects/wrangler.toml"),
             read("durable-objects/entry.mjs"),
-        )
+        ];
+        edit(&mut files);
+        let [edge, objects, entry] = &files;
+        disagreements(edge, objects, entry).unwrap()
     }
 
     #[test]
     fn the_repository_configs_agree() {
-        let (edge, objects, entry) = repository();
-        assert_eq!(
-            disagreements(&edge, &objects, &entry).unwrap(),
-            Vec::<String>::new()
-        );
+        assert_eq!(found_after(|_| {}), Vec::<String>::new());
     }
 
     #[test]
     fn a_class_the_entry_does_not_export_is_named() {
-        let (edge, objects, entry) = repository();
-        let entry = entry.replace("StockObject", "Stock");
-        let found = disagreements(&edge, &objects, &entry).unwrap();
+        let found = found_after(|f| f[2] = f[2].replace("StockObject", "Stock"));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
             found[0].contains("does not export StockObject"),
@@ -152,39 +155,39 @@ mod tests {
 
     #[test]
     fn a_kv_id_that_differs_is_named() {
-        let (edge, objects, entry) = repository();
-        let objects = objects.replacen(
-            "00000000000000000000000000000001",
-            "ffffffffffffffffffffffffffffffff",
-            1,
-        );
-        let found = disagreements(&edge, &objects, &entry).unwrap();
+        let found = found_after(|f| {
+            f[1] = f[1].replacen(
+                "00000000000000000000000000000001",
+                "ffffffffffffffffffffffffffffffff",
+                1,
+            )
+        });
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("KV namespace DROPS"), "{found:?}");
     }
 
     #[test]
     fn a_binding_to_another_script_or_class_is_named() {
-        let (edge, objects, entry) = repository();
-        let edge = edge
-            .replacen(
-                "script_name = \"storefront-objects\"",
-                "script_name = \"elsewhere\"",
-                1,
-            )
-            .replacen("class_name = \"GuardObject\"", "class_name = \"Guard\"", 1);
-        let found = disagreements(&edge, &objects, &entry).unwrap();
+        let found = found_after(|f| {
+            f[0] = f[0]
+                .replacen(
+                    "script_name = \"storefront-objects\"",
+                    "script_name = \"elsewhere\"",
+                    1,
+                )
+                .replacen("class_name = \"GuardObject\"", "class_name = \"Guard\"", 1)
+        });
         assert_eq!(found.len(), 2, "{found:?}");
     }
 
     #[test]
     fn a_class_without_a_migration_is_named() {
-        let (edge, objects, entry) = repository();
-        let objects = objects.replace(
-            "new_sqlite_classes = [\"GuardObject\"]",
-            "new_sqlite_classes = []",
-        );
-        let found = disagreements(&edge, &objects, &entry).unwrap();
+        let found = found_after(|f| {
+            f[1] = f[1].replace(
+                "new_sqlite_classes = [\"GuardObject\"]",
+                "new_sqlite_classes = []",
+            )
+        });
         assert_eq!(
             found,
             vec!["no migration of storefront-objects creates or receives GuardObject"]
