@@ -138,6 +138,16 @@ fn arithmetic_strings_and_arrays_work_as_in_json_logic_js() {
 }
 
 #[test]
+fn numbers_read_as_text_the_way_javascript_prints_them() {
+    check(&[
+        (json!({"cat": ["v", 2.0]}), json!({}), json!("v2")),
+        (json!({"cat": ["v", 0.5]}), json!({}), json!("v0.5")),
+        (json!({"cat": ["v", 1e-7]}), json!({}), json!("v1e-7")),
+        (json!({"cat": ["v", -2.25]}), json!({}), json!("v-2.25")),
+    ]);
+}
+
+#[test]
 fn flagds_operations_bucket_compare_versions_and_match_affixes() {
     let ctx = json!({"targetingKey": "user-1", "$flagd": {"flagKey": "f"}, "email": "a@b.org"});
     check(&[
