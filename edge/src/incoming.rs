@@ -85,12 +85,14 @@ pub fn request_id(bytes: &[u8; 16]) -> String {
 /// Lower-case hexadecimal of `bytes`.
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+    // Bytes, not chars: a `char` push encodes UTF-8 each time, and this
+    // runs for every request's id.
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
     }
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
 impl Incoming {

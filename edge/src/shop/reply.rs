@@ -113,19 +113,37 @@ impl Reply {
         {
             head.push_str(name);
             head.push(':');
-            let value = value.split(['\r', '\n']).next().unwrap_or_default();
-            if value
-                .bytes()
-                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
-            {
-                head.push_str(value);
-            } else {
-                let safe = |c: char| c == '\t' || (' '..='~').contains(&c);
-                head.extend(value.chars().map(|c| if safe(c) { c } else { '?' }));
-            }
+            push_value(&mut head, value);
             head.push('\n');
         }
         head
+    }
+}
+
+/// `value` up to its first line break, a character a header cannot carry
+/// as `?`. One pass over the bytes: this runs for every header of every
+/// answer, and a profile of `/healthz` put the generic `split` on a char
+/// pattern it replaced at 40% of the Rust time.
+fn push_value(head: &mut String, value: &str) {
+    let mut clean = true;
+    let mut end = value.len();
+    for (i, b) in value.bytes().enumerate() {
+        match b {
+            b'\r' | b'\n' => {
+                end = i;
+                break;
+            }
+            b'\t' | b' '..=b'~' => {}
+            _ => clean = false,
+        }
+    }
+    // A line break is ASCII, so `end` is a char boundary.
+    let line = value.get(..end).unwrap_or_default();
+    if clean {
+        head.push_str(line);
+    } else {
+        let safe = |c: char| c == '\t' || (' '..='~').contains(&c);
+        head.extend(line.chars().map(|c| if safe(c) { c } else { '?' }));
     }
 }
 
@@ -181,6 +199,12 @@ mod tests {
             .header("cache-tag", "product:KIT-€1")
             .head();
         assert_eq!(tagged, "cache-tag:product:KIT-?1\n");
+        let broken = Reply::raw(200, "", vec![])
+            .header("x-a", "ok\n€")
+            .header("x-b", "é\r\nx")
+            .header("x-c", "")
+            .head();
+        assert_eq!(broken, "x-a:ok\nx-b:?\nx-c:\n", "one `?` per character");
         assert_eq!(Reply::raw(200, "", vec![]).head(), "");
     }
 }
