@@ -221,7 +221,7 @@ impl Cart {
     /// and 32 random bits name the generation, so two lives of one cart id
     /// never share it, even within one millisecond.
     pub fn new(created_ms: i64, entropy: [u8; 4]) -> Self {
-        let random: String = entropy.iter().map(|b| format!("{b:02x}")).collect();
+        let random = origin_adapter::trace::to_hex(&entropy);
         Self {
             generation: format!("{created_ms:x}{random}"),
             ..Self::default()

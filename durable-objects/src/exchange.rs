@@ -145,7 +145,7 @@ pub async fn send_from_object(
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce)
         .map_err(|e| worker::Error::RustError(format!("no randomness: {e}")))?;
-    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let nonce = origin_adapter::trace::to_hex(&nonce);
     let now = worker::Date::now().as_millis() as i64 / 1000;
     send_signed(out, &key, (now, &nonce), timeout_ms)
         .await

@@ -79,20 +79,7 @@ pub fn method_and_path(head: &str) -> Option<(&str, &str)> {
 
 /// A request id: 16 random bytes as 32 lower-case hexadecimal digits.
 pub fn request_id(bytes: &[u8; 16]) -> String {
-    hex(bytes)
-}
-
-/// Lower-case hexadecimal of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    // Bytes, not chars: a `char` push encodes UTF-8 each time, and this
-    // runs for every request's id.
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0xf)]);
-    }
-    String::from_utf8(out).unwrap_or_default()
+    origin_adapter::trace::to_hex(bytes)
 }
 
 impl Incoming {
